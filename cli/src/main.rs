@@ -1,0 +1,214 @@
+//! ipcbox: run programs in a private System V IPC namespace, without root.
+//!
+//! Owns: the command line, creating a box's region, handing it to the first
+//! process of the box (an inheritable descriptor named in the environment,
+//! plus libipcbox.so first in LD_PRELOAD), and supervising that process:
+//! watching the box's processes to repair what each leaves when it dies,
+//! waiting for the command, forwarding termination signals, and exiting with its
+//! status the way a shell reports it (128+N for a death by signal N).
+//!
+//! Exit codes of its own: 125 when ipcbox itself fails, 126 when the command
+//! cannot be executed, 127 when it is not found (as `env` and `timeout` do).
+
+use clap::{Parser, Subcommand};
+use shared_state::{LimitValues, Namespace};
+use std::ffi::OsString;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// Lowest descriptor number the region is placed at in the box, out of the
+/// way of the small numbers programs expect to get from open().
+const REGION_FD_FLOOR: i32 = 100;
+const EXIT_IPCBOX_FAILED: u8 = 125;
+
+#[derive(Parser)]
+#[command(
+    name = "ipcbox",
+    version,
+    about = "Run programs in a private System V IPC namespace, without root.",
+    long_about = "Run programs in a private System V IPC namespace, without root.\n\n\
+        Every process started under `ipcbox run` (children, grandchildren, across fork and exec) \
+        shares one private set of System V shared memory segments and semaphore sets, invisible to \
+        the host and to other boxes, and gone when the last process of the box exits.",
+    after_help = "Examples:\n  ipcbox run -- ./my-test-suite\n  ipcbox run -- sh -c './server & ./client'\n\n\
+        Environment:\n  IPCBOX_LIB  path of libipcbox.so (default: beside the ipcbox executable)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a command in a new box and exit with its status.
+    #[command(after_help = "The exit status is the command's, or 128+N if a signal N killed it.\n\
+        ipcbox's own failures exit 125; a command that cannot be executed 126; one not found 127.")]
+    Run {
+        /// The command and its arguments (put them after `--`).
+        #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
+    },
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("ipcbox: {message}");
+    ExitCode::from(EXIT_IPCBOX_FAILED)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Run { command } => run(command),
+    }
+}
+
+/// Where libipcbox.so is: $IPCBOX_LIB, or beside this executable.
+fn library_path() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("IPCBOX_LIB") {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("IPCBOX_LIB names {}, which is not a file", path.display()))
+        };
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find its own executable: {e}"))?;
+    let path = exe.with_file_name("libipcbox.so");
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "cannot find {}: build it with `cargo build --release`, or set IPCBOX_LIB to its path",
+            path.display()
+        ))
+    }
+}
+
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward_signal(sig: libc::c_int) {
+    let child = CHILD.load(Ordering::Relaxed);
+    if child > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(child, sig) };
+    }
+}
+
+/// The terminal sends SIGINT/SIGQUIT to the whole foreground group, child
+/// included: the supervisor outlives them to report the child's status.
+/// Signals sent to the supervisor alone are passed on to the child.
+const HANDLED_SIGNALS: [libc::c_int; 6] =
+    [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2];
+
+fn block_forwarded_signals() -> libc::sigset_t {
+    // SAFETY: sigset_t values are initialised by sigemptyset before use.
+    unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        let mut previous: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        for sig in HANDLED_SIGNALS {
+            libc::sigaddset(&mut block, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut previous);
+        previous
+    }
+}
+
+fn restore_signal_mask(previous: &libc::sigset_t) {
+    // SAFETY: previous is a mask returned by pthread_sigmask.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, previous, std::ptr::null_mut()) };
+}
+
+fn install_signal_handlers() {
+    for sig in HANDLED_SIGNALS {
+        // SAFETY: a zeroed sigaction with a plain handler and an empty mask is valid.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = if matches!(sig, libc::SIGINT | libc::SIGQUIT) {
+                ignore_signal as *const () as usize
+            } else {
+                forward_signal as *const () as usize
+            };
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+extern "C" fn ignore_signal(_sig: libc::c_int) {}
+
+fn run(command: Vec<OsString>) -> ExitCode {
+    let library = match library_path() {
+        Ok(path) => path,
+        Err(e) => return fail(e),
+    };
+    let namespace = match Namespace::create(&LimitValues::default()) {
+        Ok(ns) => std::sync::Arc::new(ns),
+        Err(e) => return fail(e.to_string().trim_start_matches("ipcbox: ")),
+    };
+    // Repair what a dead process leaves (SEM_UNDO, attachments) at once, as
+    // the kernel does at exit, rather than at the next call of a survivor.
+    if let Err(e) = namespace.watch_deaths() {
+        return fail(format!("cannot start watching the box's processes: {e}"));
+    }
+    // The region's memfd is close-on-exec; the box gets an inheritable copy.
+    // SAFETY: F_DUPFD on a descriptor we own.
+    let box_fd = unsafe { libc::fcntl(namespace.fd(), libc::F_DUPFD, REGION_FD_FLOOR) };
+    if box_fd < 0 {
+        return fail(format!("cannot hand the region on: {}", std::io::Error::last_os_error()));
+    }
+    let mut preload = library.into_os_string();
+    if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+        preload.push(":");
+        preload.push(existing);
+    }
+    let mut child = Command::new(&command[0]);
+    child
+        .args(&command[1..])
+        .env("LD_PRELOAD", preload)
+        .env("IPCBOX_FD", box_fd.to_string())
+        .env("IPCBOX_ID", format!("{:x}", namespace.region().box_id()));
+    install_signal_handlers();
+    // A signal that arrives before the child's pid is known stays pending
+    // until then (the child itself starts with an empty mask).
+    let previous_mask = block_forwarded_signals();
+    // SAFETY: the closure runs in the child between fork and exec and calls
+    // only pthread_sigmask, which is async-signal-safe.
+    unsafe {
+        child.pre_exec(move || {
+            restore_signal_mask(&previous_mask);
+            Ok(())
+        })
+    };
+    let spawned = child.spawn();
+    if let Ok(child) = &spawned {
+        CHILD.store(child.id() as i32, Ordering::Relaxed);
+    }
+    restore_signal_mask(&previous_mask);
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+            eprintln!("ipcbox: cannot run {}: {e}", command[0].to_string_lossy());
+            return ExitCode::from(code);
+        }
+    };
+    // SAFETY: closing our copy; the box holds its own.
+    unsafe { libc::close(box_fd) };
+    let status = loop {
+        match child.wait() {
+            Ok(status) => break status,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return fail(format!("waiting for the command failed: {e}")),
+        }
+    };
+    drop(namespace);
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ExitCode::from(code as u8),
+        (None, Some(sig)) => ExitCode::from(128 + sig as u8),
+        _ => ExitCode::from(EXIT_IPCBOX_FAILED),
+    }
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# End-to-end checks of the ipcbox command and of how the shim refuses a bad
+# region: exit statuses, help, errors of one line, LD_PRELOAD handling.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+ipcbox=${IPCBOX:-$root/target/release/ipcbox}
+lib=$root/target/release/libipcbox.so
+pass=0 fail=0
+check() { # name expected actual
+  if [ "$2" == "$3" ]; then pass=$((pass + 1)); echo "PASS $1"
+  else fail=$((fail + 1)); echo "FAIL $1: expected [$2], got [$3]"; fi
+}
+status() { "$@" >/dev/null 2>&1; echo $?; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+check "exit status passes through" 7 "$(status "$ipcbox" run -- sh -c 'exit 7')"
+check "death by signal N gives 128+N" 137 "$(status "$ipcbox" run -- sh -c 'kill -KILL $$')"
+check "command not found gives 127" 127 "$(status "$ipcbox" run -- /nonexistent/cmd)"
+touch "$work/noexec"
+check "command not executable gives 126" 126 "$(status "$ipcbox" run -- "$work/noexec")"
+check "missing library gives 125" 125 "$(IPCBOX_LIB=$work/missing.so status "$ipcbox" run -- true)"
+check "missing library: one line" 1 "$(IPCBOX_LIB=$work/missing.so "$ipcbox" run -- true 2>&1 | wc -l)"
+check "unknown option is refused" 2 "$(status "$ipcbox" run --bogus -- true)"
+check "--help succeeds" 0 "$(status "$ipcbox" --help)"
+check "run --help succeeds" 0 "$(status "$ipcbox" run --help)"
+check "works from another directory" 0 "$(cd / && status "$ipcbox" run -- true)"
+check "LD_PRELOAD: ours first, existing kept" "$lib:/x/other.so" \
+  "$(LD_PRELOAD=/x/other.so "$ipcbox" run -- sh -c 'echo "$LD_PRELOAD"' 2>/dev/null)"
+check "the command's signal mask is the caller's" "$(grep SigBlk /proc/self/status)" \
+  "$("$ipcbox" run -- grep SigBlk /proc/self/status)"
+check "signals to the supervisor reach the command" 143 \
+  "$(status "$ipcbox" run -- sh -c 'kill -TERM $PPID; sleep 5')"
+
+# The shim refuses what is not a region of its own layout, in one line, exit 127.
+refusal() { # name fd-setup-python expected-substring
+  local out code
+  out=$(python3 - "$lib" "$2" <<'PY' 2>&1
+import os, sys, subprocess
+lib, setup = sys.argv[1], sys.argv[2]
+fd = os.memfd_create("probe", 0)
+if setup == "version":
+    os.write(fd, b"IPCBOX\0R" + (999).to_bytes(4, "little") + bytes(4096))
+elif setup == "magic":
+    os.write(fd, b"NOTABOX!" + bytes(4096))
+elif setup == "truncated":
+    os.write(fd, b"IPCBOX\0R")
+elif setup == "closed":
+    os.close(fd); fd = 1000
+env = dict(os.environ, LD_PRELOAD=lib, IPCBOX_FD=str(fd), IPCBOX_ID="1")
+r = subprocess.run(["true"], env=env, pass_fds=() if setup == "closed" else (fd,), stderr=subprocess.PIPE, text=True)
+sys.stdout.write(f"{r.returncode}|{r.stderr.count(chr(10))}|{r.stderr.strip()}")
+PY
+)
+  check "refuses $1: exit 127, one line" "127|1" "$(echo "$out" | cut -d'|' -f1,2)"
+  case "$out" in *"$3"*) pass=$((pass + 1)); echo "PASS refuses $1: says '$3'";;
+    *) fail=$((fail + 1)); echo "FAIL refuses $1: message was: $out";; esac
+}
+refusal "another layout version" version "layout version 999"
+refusal "a foreign file" magic "not an ipcbox region"
+refusal "a truncated region" truncated "truncated"
+refusal "a closed descriptor" closed "not usable"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test of ipcbox: installs what it needs, builds, runs the Rust
+# tests, the C conformance suite (kernel vs box), and the isolation checks,
+# and proves the host's System V IPC namespace was not touched.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+need=()
+command -v cc >/dev/null || need+=(gcc libc6-dev)
+command -v unshare >/dev/null || need+=(util-linux)
+command -v timeout >/dev/null || need+=(coreutils)
+command -v strace >/dev/null || need+=(strace)
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ${need[*]}"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
+  else sudo apt-get update -qq && sudo apt-get install -y -qq "${need[@]}" >/dev/null; fi
+fi
+
+host_ipc() { cat /proc/sysvipc/shm /proc/sysvipc/sem 2>/dev/null || true; }
+host_ipc_before=$(host_ipc)
+
+echo "== cargo build --release"
+cargo build --release --workspace
+echo "== cargo test"
+cargo test --release --workspace
+echo "== C conformance suite: kernel vs ipcbox"
+bash scripts/ctest.sh
+echo "== isolation"
+bash scripts/isolation.sh
+echo "== fast paths make no system call"
+bash scripts/fastpath.sh
+echo "== the ipcbox command, and refusal of bad regions"
+bash scripts/cli.sh
+
+host_ipc_after=$(host_ipc)
+if [ "$host_ipc_before" != "$host_ipc_after" ]; then
+  echo "FAIL: the host's /proc/sysvipc/shm or sem changed during the test run"
+  diff <(echo "$host_ipc_before") <(echo "$host_ipc_after") || true
+  exit 1
+fi
+echo "host /proc/sysvipc/shm and /proc/sysvipc/sem unchanged by the test run"
+echo "all tests passed"

@@ -1,0 +1,40 @@
+//! shared-state: an ipcbox namespace, as plain Rust over one shared region.
+//!
+//! A box is one memfd (the region) that every process of the box maps. It
+//! holds all System V IPC objects of the box: slot tables with Linux-style
+//! ids, a key index per facility, per-box limits, the process table, and the
+//! data of shared memory segments. Each process reaches it through a
+//! `Namespace`, which adds the process's private view of its own state.
+//!
+//! Modules, from the bottom up:
+//! - `sys`: direct system calls (never through interposable libc functions).
+//! - `lock`: robust, process-shared locks that survive their holder's death.
+//! - `abi`: the C structures and constants of the Linux API.
+//! - `cred`: credentials and Linux's permission rules.
+//! - `region`: the memfd layout, its versioned header, creation and attachment.
+//! - `table`: slot tables: ids, keys, allocation, lookup without global locks.
+//! - `procs`: the process table and liveness of box processes.
+//! - `ns`: a process's handle on its box, fork bookkeeping, repair after death.
+//! - `heap`: variable-size blocks in the region.
+//! - `shm`: shared memory segments.
+//! - `sem`: semaphore sets, waiters and SEM_UNDO.
+//! - `supervise`: the supervisor's prompt repair after deaths.
+//!
+//! Nothing here interposes symbols; the shim crate maps C calls onto
+//! `Namespace` methods, which return `Err(errno)` exactly as Linux would.
+
+pub mod abi;
+pub mod cred;
+pub mod heap;
+pub mod lock;
+pub mod ns;
+pub mod procs;
+pub mod region;
+pub mod sem;
+pub mod shm;
+pub mod supervise;
+pub mod sys;
+pub mod table;
+
+pub use ns::Namespace;
+pub use region::{LimitValues, Region, RegionError};

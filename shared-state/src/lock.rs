@@ -1,0 +1,135 @@
+//! Locks that live in the shared region.
+//!
+//! Owns: `RobustMutex`, the only lock type stored in shared memory, and
+//! `LivenessLock`, a robust mutex a process holds for its whole life so that
+//! others can tell, without a system call, that it has died or exec'd.
+//!
+//! Both wrap glibc's process-shared robust mutex. The kernel walks each
+//! thread's robust list when the thread dies (any way, SIGKILL included) or
+//! execs, and marks every mutex it held as owner-died, so a lock never stays
+//! held by a dead process. Uncontended lock and unlock are a compare-and-swap
+//! in user space; a contended waiter sleeps on the futex in the region.
+//!
+//! Invariants: a `RobustMutex` is initialised once, by whoever first makes its
+//! memory live (under the lock that guards that allocation), and never
+//! destroyed; zeroed memory is not a valid robust mutex, so callers check the
+//! owning structure's `initialised` flag before locking.
+//! When `lock` finds the previous owner died, it marks the mutex consistent
+//! and reports it through `Guard::owner_died`, so the caller may repair what
+//! that owner left half-done.
+
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// A process-shared robust mutex placed in the region.
+#[repr(C)]
+pub struct RobustMutex {
+    raw: UnsafeCell<libc::pthread_mutex_t>,
+}
+
+// SAFETY: the mutex is designed for concurrent use from many threads and processes.
+unsafe impl Sync for RobustMutex {}
+
+pub struct Guard<'a> {
+    mutex: &'a RobustMutex,
+    /// The previous holder died while holding the lock.
+    pub owner_died: bool,
+}
+
+impl RobustMutex {
+    /// Initialises the mutex in place.
+    ///
+    /// # Safety
+    /// No other thread or process may use this mutex concurrently (its owner
+    /// is not yet published).
+    pub unsafe fn init(&self) {
+        // SAFETY: attr is initialised by pthread_mutexattr_init before use and
+        // destroyed after; the mutex memory is ours to initialise (see above).
+        unsafe {
+            let mut attr: libc::pthread_mutexattr_t = core::mem::zeroed();
+            libc::pthread_mutexattr_init(&mut attr);
+            libc::pthread_mutexattr_setpshared(&mut attr, libc::PTHREAD_PROCESS_SHARED);
+            libc::pthread_mutexattr_setrobust(&mut attr, libc::PTHREAD_MUTEX_ROBUST);
+            libc::pthread_mutex_init(self.raw.get(), &attr);
+            libc::pthread_mutexattr_destroy(&mut attr);
+        }
+    }
+
+    pub fn lock(&self) -> Guard<'_> {
+        // SAFETY: the mutex was initialised (module invariant).
+        let rc = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
+        let owner_died = rc == libc::EOWNERDEAD;
+        if owner_died {
+            // SAFETY: we hold the lock; marking it consistent keeps it usable.
+            unsafe { libc::pthread_mutex_consistent(self.raw.get()) };
+        } else {
+            assert_eq!(rc, 0, "ipcbox: robust mutex lock failed: the region is corrupt");
+        }
+        Guard { mutex: self, owner_died }
+    }
+
+    /// The futex word: the owner's thread id plus the kernel's flag bits.
+    /// glibc keeps it as the first field of `pthread_mutex_t` on every Linux ABI.
+    fn futex_word(&self) -> &AtomicU32 {
+        // SAFETY: the first 4 bytes of a glibc pthread_mutex_t are the futex word
+        // `__data.__lock`, always accessed atomically by glibc and the kernel.
+        unsafe { &*(self.raw.get() as *const AtomicU32) }
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: this guard holds the lock.
+        unsafe { libc::pthread_mutex_unlock(self.mutex.raw.get()) };
+    }
+}
+
+const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+
+/// A robust mutex held by one thread of a process for as long as that process
+/// keeps its state here. Others read its futex word: if it no longer names the
+/// holder's thread id, the holder died or exec'd.
+#[repr(C)]
+pub struct LivenessLock {
+    mutex: RobustMutex,
+}
+
+impl LivenessLock {
+    /// Initialises and takes the lock for the calling thread, for good: the
+    /// guard is forgotten, and only the kernel releases it (at death or exec).
+    ///
+    /// # Safety
+    /// As `RobustMutex::init`: the lock is not yet published.
+    pub unsafe fn init_and_hold(&self) {
+        // SAFETY: forwarded to the caller's contract.
+        unsafe { self.mutex.init() };
+        core::mem::forget(self.mutex.lock());
+    }
+
+    /// Takes the lock for good if its holder is gone. Returns the thread id
+    /// the lock word now names as holder: the caller's own (as glibc knows
+    /// it) or, if a living thread still holds it, that thread's.
+    pub fn take_over(&self) -> i32 {
+        // SAFETY: the mutex was initialised by init_and_hold.
+        let rc = unsafe { libc::pthread_mutex_trylock(self.mutex.raw.get()) };
+        if rc == libc::EOWNERDEAD {
+            // SAFETY: we hold the lock now.
+            unsafe { libc::pthread_mutex_consistent(self.mutex.raw.get()) };
+        }
+        self.holder()
+    }
+
+    /// The thread id in the lock word. glibc writes the id from its thread
+    /// block, which a raw clone(CLONE_VM) child shares with its parent, so
+    /// this, not gettid(), is whose death the kernel will report.
+    pub fn holder(&self) -> i32 {
+        (self.mutex.futex_word().load(Ordering::Acquire) & FUTEX_TID_MASK) as i32
+    }
+
+    /// Whether `holder_tid` still holds the lock.
+    pub fn held_by(&self, holder_tid: i32) -> bool {
+        let word = self.mutex.futex_word().load(Ordering::Acquire);
+        word & FUTEX_OWNER_DIED == 0 && word & FUTEX_TID_MASK == holder_tid as u32
+    }
+}

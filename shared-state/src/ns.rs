@@ -1,0 +1,233 @@
+//! One process's handle on its box: `Namespace`.
+//!
+//! Owns: the mapping of the region in this process, the process's private
+//! view of its own state (its process record and its shm attachments, kept in
+//! private memory so that fork copies exactly what the child inherits), the
+//! fork protocol, and the repair of state left by dead processes.
+//!
+//! Locking: `local` (a process-private mutex) is taken first, before any lock
+//! in the region, by every operation that changes this process's attachments,
+//! and across fork, so a fork never splits an attach or detach in half.
+//! Reaping of dead processes happens under the shm facility lock, before any
+//! operation that reports or depends on attachment counts, so what a caller
+//! sees already accounts for every process that died before the call.
+
+use crate::procs::{Liveness, RecordRef, PROC_FORKING};
+use crate::region::{LimitValues, Region, RegionError};
+use crate::sys::{self, SysResult};
+use crate::table::SlotTable;
+use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering::*};
+use std::sync::{Mutex, MutexGuard};
+
+/// One shm attachment of this process.
+#[derive(Clone, Copy, Debug)]
+pub struct Attachment {
+    pub addr: usize,
+    pub len: usize,
+    pub slot: u32,
+    pub seq: u32,
+    /// Index of the shared `AttachEntry` that counts it.
+    pub entry: u32,
+}
+
+/// What this process knows of its own state in the region.
+#[derive(Default)]
+pub struct Local {
+    pub record: Option<RecordRef>,
+    pub attachments: Vec<Attachment>,
+}
+
+pub struct Namespace {
+    pub(crate) region: Region,
+    pub(crate) local: Mutex<Local>,
+    /// `local.attachments.len()`, readable without the lock: munmap and mmap
+    /// wrappers skip all bookkeeping while it is 0.
+    pub(crate) attachment_count: AtomicUsize,
+    /// The process whose address space this is: set at load and in a fork
+    /// child; a clone(CLONE_VM) child shares it with its parent.
+    owner: AtomicI32,
+}
+
+impl Namespace {
+    /// Creates a new box region (the launcher, and tests).
+    pub fn create(limits: &LimitValues) -> Result<Namespace, RegionError> {
+        Ok(Self::from_region(Region::create(limits)?))
+    }
+
+    /// Joins the box whose region is behind `fd`.
+    pub fn attach(fd: i32) -> Result<Namespace, RegionError> {
+        let ns = Self::from_region(Region::attach(fd)?);
+        ns.reap_own_stale_records();
+        Ok(ns)
+    }
+
+    fn from_region(region: Region) -> Namespace {
+        // Resolve the vDSO clock now, single-threaded, rather than inside a
+        // later call that a fork could split.
+        let _ = sys::realtime_seconds();
+        Namespace {
+            region,
+            local: Mutex::new(Local::default()),
+            attachment_count: AtomicUsize::new(0),
+            owner: AtomicI32::new(sys::getpid()),
+        }
+    }
+
+    /// This process's id, without a system call: the owner of the address
+    /// space (set at load and in a fork child).
+    pub fn pid(&self) -> i32 {
+        self.owner.load(Relaxed)
+    }
+
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+
+    pub fn fd(&self) -> i32 {
+        self.region.fd()
+    }
+
+    pub fn set_fd(&self, fd: i32) {
+        self.region.set_fd(fd);
+    }
+
+    pub fn local(&self) -> MutexGuard<'_, Local> {
+        self.local.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// This process's record, created and armed on first need, re-armed if
+    /// the thread that held it has exited.
+    pub(crate) fn own_record(&self, local: &mut Local) -> SysResult<RecordRef> {
+        if let Some(rec) = local.record {
+            if self.region.record_current(rec) {
+                if self.region.liveness(rec.index) == Liveness::AliveUnarmed {
+                    self.region.rearm_record(rec);
+                }
+                return Ok(rec);
+            }
+        }
+        let rec = self.region.alloc_record()?;
+        self.region.arm_record(rec, self.owner.load(Relaxed));
+        local.record = Some(rec);
+        Ok(rec)
+    }
+
+    /// At load after exec: records of this pid whose holder is gone belong to
+    /// the image this process replaced. Exec dropped its mappings, so its
+    /// attachments go; its SEM_UNDO adjustments stay with the process, as
+    /// on Linux, so this image adopts them.
+    fn reap_own_stale_records(&self) {
+        let pid = sys::getpid();
+        for rec in self.region.suspect_records() {
+            let stale = self.region.record(rec.index);
+            if stale.pid.load(Relaxed) != pid {
+                continue;
+            }
+            let undos = stale.sem_undos.swap(0, Relaxed);
+            if undos != 0 {
+                let mut local = self.local();
+                match self.own_record(&mut local) {
+                    Ok(own) => self.region.record(own.index).sem_undos.store(undos, Relaxed),
+                    Err(_) => stale.sem_undos.store(undos, Relaxed),
+                }
+            }
+            self.reap(rec);
+        }
+    }
+
+    /// Records of processes that have died. Memory reads only, unless a
+    /// record looks stale.
+    fn dead_records(&self) -> Vec<RecordRef> {
+        let mut suspects = self.region.suspect_records();
+        suspects.retain(|rec| self.region.liveness(rec.index) == Liveness::Dead);
+        suspects
+    }
+
+    /// Repairs the state of every process of the box that has died.
+    #[inline]
+    pub(crate) fn reap_dead(&self) {
+        // Fast paths call this on every operation: nothing to look at while
+        // no process holds state in the table.
+        if self.region.procs().live.load(Relaxed) != 0 {
+            self.reap_dead_slow();
+        }
+    }
+
+    #[inline(never)]
+    fn reap_dead_slow(&self) {
+        let dead = self.dead_records();
+        if !dead.is_empty() {
+            let _shm = self.region.facility().lock.lock();
+            dead.into_iter().for_each(|rec| self.reap_with_shm_locked(rec));
+        }
+    }
+
+    /// As `reap_dead`, for a caller that holds the shm facility lock.
+    pub(crate) fn reap_dead_with_shm_locked(&self) {
+        self.dead_records().into_iter().for_each(|rec| self.reap_with_shm_locked(rec));
+    }
+
+    /// Undoes a dead record's state and frees it.
+    fn reap(&self, rec: RecordRef) {
+        let _shm = self.region.facility().lock.lock();
+        self.reap_with_shm_locked(rec);
+    }
+
+    fn reap_with_shm_locked(&self, rec: RecordRef) {
+        if !self.region.record_current(rec) {
+            return;
+        }
+        let pid = self.region.record(rec.index).pid.load(Relaxed);
+        self.shm_drop_record_locked(rec, pid);
+        self.region.apply_undos(rec, pid);
+        self.region.free_record(rec);
+    }
+
+    /// fork(2) with the box's bookkeeping: `real_fork` is libc's fork.
+    /// The child's inherited attachments are counted before this returns in
+    /// either process, as Linux counts them during fork.
+    pub fn fork_with(&self, real_fork: impl FnOnce() -> i32) -> i32 {
+        let mut local = self.local();
+        if local.attachments.is_empty() {
+            let pid = real_fork();
+            if pid == 0 {
+                self.owner.store(sys::getpid(), Relaxed);
+                local.record = None;
+            }
+            return pid;
+        }
+        let prepared = self.shm_prepare_child(&local);
+        let pid = real_fork();
+        let Ok((child, entries)) = prepared else {
+            // No room to count the child's attachments: it runs uncounted.
+            if pid == 0 {
+                self.owner.store(sys::getpid(), Relaxed);
+                local.record = None;
+            }
+            return pid;
+        };
+        match pid {
+            0 => {
+                self.owner.store(sys::getpid(), Relaxed);
+                self.region.arm_record(child, sys::getpid());
+                local.record = Some(child);
+                for (attachment, entry) in local.attachments.iter_mut().zip(entries) {
+                    attachment.entry = entry;
+                }
+            }
+            pid if pid > 0 => {
+                let record = self.region.record(child.index);
+                record.pid.store(pid, Relaxed);
+                while record.state.load(Acquire) == PROC_FORKING {
+                    let _ = sys::futex_wait(&record.state, PROC_FORKING, Some(20_000_000));
+                    if record.state.load(Acquire) == PROC_FORKING && sys::child_has_exited(pid) {
+                        self.reap(child);
+                        break;
+                    }
+                }
+            }
+            _ => self.reap(child),
+        }
+        pid
+    }
+}

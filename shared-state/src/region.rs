@@ -1,0 +1,365 @@
+//! The namespace region: one memfd per box, mapped by every process of it.
+//!
+//! Owns: the layout of the memfd, its versioned header, creation (by the
+//! launcher) and attachment (by each process), and the refusal of a region
+//! that is of another layout version or damaged.
+//!
+//! Layout of the memfd (offsets fixed for a given `LAYOUT_VERSION`):
+//!
+//! ```text
+//! 0                 Header (magic, version, sizes, box id, check, limits,
+//!                   facility headers)
+//! SHM_SLOTS_OFFSET  ShmSlot[IPCMNI]          the shm slot table
+//! PROCS_OFFSET      ProcRecord[MAX_PROCS]    processes that hold box state
+//! ATTACH_OFFSET     AttachEntry[MAX_ATTACH]  shm attachments by process
+//! SEM_SLOTS_OFFSET  SemSlot[IPCMNI]          the semaphore slot table
+//! HEAP_OFFSET       the heap: semaphore arrays, undo records, waiters
+//! META_SIZE         segment data, page aligned, allocated upward
+//! ```
+//!
+//! The file is sparse: a table page costs memory only once a slot on it is
+//! first used, and segment data only once touched; memory of removed segments
+//! is returned with a hole punch. Memory therefore grows with use, not with
+//! the configured limits.
+//!
+//! Invariants: every field of `Header` above `limits` is immutable after
+//! `ready` is set; `check` is a hash of them, so a region whose immutable part
+//! was damaged is refused rather than misread. Processes map `META_SIZE` bytes
+//! at an address of their own choosing: nothing in the region holds a pointer,
+//! only indices and file offsets.
+
+use crate::lock::RobustMutex;
+use crate::procs::ProcTable;
+use crate::shm::{ShmFacility, ShmSlot};
+use crate::sys::{self, Errno};
+use crate::table::FacilityHeader;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::fmt;
+
+pub const MAGIC: [u8; 8] = *b"IPCBOX\0R";
+/// Bump on any change to the bytes of the region.
+pub const LAYOUT_VERSION: u32 = 2;
+const READY: u32 = 0x5245_4459;
+
+/// Slot index bits of an id, as Linux's IPCMNI_SHIFT.
+pub const IDX_BITS: u32 = 15;
+/// Slots per facility table (Linux's IPCMNI).
+pub const IPCMNI: u32 = 1 << IDX_BITS;
+pub const MAX_PROCS: u32 = 1 << 16;
+pub const MAX_ATTACH: u32 = 1 << 20;
+
+pub const PAGE_SIZE: u64 = 4096;
+
+const fn align_up(v: usize, a: usize) -> usize {
+    v.div_ceil(a) * a
+}
+pub const SHM_SLOTS_OFFSET: usize = align_up(core::mem::size_of::<Header>(), 4096);
+pub const PROCS_OFFSET: usize = align_up(SHM_SLOTS_OFFSET + IPCMNI as usize * core::mem::size_of::<ShmSlot>(), 4096);
+pub const ATTACH_OFFSET: usize =
+    align_up(PROCS_OFFSET + MAX_PROCS as usize * core::mem::size_of::<crate::procs::ProcRecord>(), 4096);
+pub const SEM_SLOTS_OFFSET: usize =
+    align_up(ATTACH_OFFSET + MAX_ATTACH as usize * core::mem::size_of::<crate::shm::AttachEntry>(), 4096);
+pub const HEAP_OFFSET: usize =
+    align_up(SEM_SLOTS_OFFSET + IPCMNI as usize * core::mem::size_of::<crate::sem::SemSlot>(), 2 << 20);
+/// Address space of the heap (sparse: it costs only what is used).
+pub const HEAP_SIZE: u64 = 4 << 30;
+const META_END: usize = HEAP_OFFSET + HEAP_SIZE as usize;
+/// Bytes of metadata every process maps; segment data starts here.
+pub const META_SIZE: usize = align_up(META_END, 2 << 20);
+
+/// Per-box limits, Linux's defaults unless the launcher was told otherwise.
+/// Each is read without a lock (a racing change is seen before or after, as
+/// with Linux's sysctls) and written only by the launcher before `ready`.
+#[repr(C)]
+pub struct Limits {
+    pub shmmax: AtomicU64,
+    pub shmall: AtomicU64,
+    pub shmmni: AtomicU64,
+    pub semmsl: AtomicU64,
+    pub semmns: AtomicU64,
+    pub semopm: AtomicU64,
+    pub semmni: AtomicU64,
+    pub msgmax: AtomicU64,
+    pub msgmnb: AtomicU64,
+    pub msgmni: AtomicU64,
+}
+
+pub struct LimitValues {
+    pub shmmax: u64,
+    pub shmall: u64,
+    pub shmmni: u64,
+    pub semmsl: u64,
+    pub semmns: u64,
+    pub semopm: u64,
+    pub semmni: u64,
+    pub msgmax: u64,
+    pub msgmnb: u64,
+    pub msgmni: u64,
+}
+
+impl Default for LimitValues {
+    /// Linux's defaults (include/uapi/linux/shm.h, sem.h, msg.h).
+    fn default() -> Self {
+        let shm_big = u64::MAX - (1 << 24);
+        LimitValues {
+            shmmax: shm_big,
+            shmall: shm_big,
+            shmmni: 4096,
+            semmsl: 32000,
+            semmns: 32000 * 32000,
+            semopm: 500,
+            semmni: 32000,
+            msgmax: 8192,
+            msgmnb: 16384,
+            msgmni: 32000,
+        }
+    }
+}
+
+#[repr(C)]
+pub struct Header {
+    /// Immutable: `MAGIC`.
+    pub magic: [u8; 8],
+    /// Immutable: `LAYOUT_VERSION` of the library that created the region.
+    pub layout_version: u32,
+    /// Immutable: `size_of::<Header>()` of that library.
+    pub header_size: u32,
+    /// Immutable: `META_SIZE` of that library.
+    pub meta_size: u64,
+    /// Immutable: random, names the box.
+    pub box_id: u64,
+    /// Immutable: pid of the launcher that created the box.
+    pub creator_pid: i32,
+    /// Set once to `READY` when the header and locks are initialised.
+    pub ready: AtomicU32,
+    /// Immutable: hash of the immutable fields above.
+    pub check: u64,
+    pub limits: Limits,
+    /// The process table's header (its own lock).
+    pub procs: ProcTable,
+    /// The shm facility's header (its own lock).
+    pub shm: ShmFacility,
+    /// The semaphore facility's header (its own lock).
+    pub sem: crate::sem::SemFacility,
+    /// The heap's header (its own lock).
+    pub heap: crate::heap::HeapHeader,
+}
+
+impl Header {
+    fn compute_check(&self) -> u64 {
+        // FNV-1a over the immutable fields.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for b in bytes {
+                h ^= *b as u64;
+                h = h.wrapping_mul(0x100_0000_01b3);
+            }
+        };
+        eat(&self.magic);
+        eat(&self.layout_version.to_le_bytes());
+        eat(&self.header_size.to_le_bytes());
+        eat(&self.meta_size.to_le_bytes());
+        eat(&self.box_id.to_le_bytes());
+        eat(&self.creator_pid.to_le_bytes());
+        h
+    }
+}
+
+/// Why a region cannot be used. Each renders as one line for stderr.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RegionError {
+    BadDescriptor(i32, Errno),
+    NotRegion(i32),
+    TooSmall(i32, u64),
+    VersionMismatch { found: u32, expected: u32 },
+    Corrupt(&'static str),
+    NotReady,
+    System(&'static str, Errno),
+}
+
+impl fmt::Display for RegionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use RegionError::*;
+        match self {
+            BadDescriptor(fd, e) => write!(f, "ipcbox: region descriptor {fd} is not usable ({}): run the program with `ipcbox run`", errno_name(*e)),
+            NotRegion(fd) => write!(f, "ipcbox: descriptor {fd} is not an ipcbox region (bad magic): the environment points at a wrong descriptor; restart the box with `ipcbox run`"),
+            TooSmall(fd, size) => write!(f, "ipcbox: region descriptor {fd} is truncated ({size} bytes): the box is damaged; restart it with `ipcbox run`"),
+            VersionMismatch { found, expected } => write!(f, "ipcbox: region layout version {found} does not match this libipcbox.so (version {expected}): run every process of a box with the same ipcbox build"),
+            Corrupt(what) => write!(f, "ipcbox: region header is corrupt ({what}): the box is damaged; restart it with `ipcbox run`"),
+            NotReady => write!(f, "ipcbox: region was never initialised: restart the box with `ipcbox run`"),
+            System(what, e) => write!(f, "ipcbox: {what} failed ({})", errno_name(*e)),
+        }
+    }
+}
+
+pub fn errno_name(e: Errno) -> String {
+    // SAFETY: strerror returns a static or thread-local NUL-terminated string.
+    let msg = unsafe { std::ffi::CStr::from_ptr(libc::strerror(e)) };
+    msg.to_string_lossy().into_owned()
+}
+
+/// A mapping of the region's metadata in this process.
+pub struct Region {
+    base: usize,
+    /// This process's descriptor for the memfd; it moves if the program
+    /// takes its number (see the shim).
+    fd: core::sync::atomic::AtomicI32,
+}
+
+// SAFETY: the region is shared memory designed for concurrent access; every
+// mutable field is an atomic or guarded by a robust mutex in the region.
+unsafe impl Send for Region {}
+// SAFETY: as above.
+unsafe impl Sync for Region {}
+
+impl Region {
+    /// Creates a fresh region in a new memfd (close-on-exec; the launcher
+    /// decides how to hand it on) with the given limits.
+    pub fn create(limits: &LimitValues) -> Result<Region, RegionError> {
+        let fd = sys::memfd_create(c"ipcbox", libc::MFD_CLOEXEC).map_err(|e| RegionError::System("memfd_create", e))?;
+        sys::ftruncate(fd, META_SIZE as u64).map_err(|e| RegionError::System("ftruncate of the region", e))?;
+        let region = Self::map(fd)?;
+        // SAFETY: the mapping starts with a Header and is not yet shared with
+        // any other process or thread.
+        let header = unsafe { &mut *(region.base as *mut Header) };
+        header.magic = MAGIC;
+        header.layout_version = LAYOUT_VERSION;
+        header.header_size = core::mem::size_of::<Header>() as u32;
+        header.meta_size = META_SIZE as u64;
+        header.box_id = random_u64();
+        header.creator_pid = sys::getpid();
+        header.check = header.compute_check();
+        let l = &header.limits;
+        for (cell, value) in [
+            (&l.shmmax, limits.shmmax),
+            (&l.shmall, limits.shmall),
+            (&l.shmmni, limits.shmmni),
+            (&l.semmsl, limits.semmsl),
+            (&l.semmns, limits.semmns),
+            (&l.semopm, limits.semopm),
+            (&l.semmni, limits.semmni),
+            (&l.msgmax, limits.msgmax),
+            (&l.msgmnb, limits.msgmnb),
+            (&l.msgmni, limits.msgmni),
+        ] {
+            cell.store(value, Ordering::Relaxed);
+        }
+        // SAFETY: the region is not yet published to any other process.
+        unsafe {
+            header.procs.init();
+            header.shm.init();
+            header.sem.init();
+            header.heap.init();
+        }
+        header.ready.store(READY, Ordering::Release);
+        Ok(region)
+    }
+
+    /// Maps and validates the region behind `fd`.
+    pub fn attach(fd: i32) -> Result<Region, RegionError> {
+        let st = sys::fstat(fd).map_err(|e| RegionError::BadDescriptor(fd, e))?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Err(RegionError::NotRegion(fd));
+        }
+        let size = st.st_size as u64;
+        // Validate the start of the header before trusting any size in it:
+        // first what the file is, then which layout, then whether it is whole.
+        let mut head = [0u8; 24];
+        let got = sys::pread(fd, &mut head, 0).map_err(|e| RegionError::BadDescriptor(fd, e))?;
+        if got < MAGIC.len() || head[..8] != MAGIC {
+            return Err(RegionError::NotRegion(fd));
+        }
+        if got < head.len() {
+            return Err(RegionError::TooSmall(fd, size));
+        }
+        let version = u32::from_ne_bytes(head[8..12].try_into().unwrap());
+        if version != LAYOUT_VERSION {
+            return Err(RegionError::VersionMismatch { found: version, expected: LAYOUT_VERSION });
+        }
+        let header_size = u32::from_ne_bytes(head[12..16].try_into().unwrap());
+        let meta_size = u64::from_ne_bytes(head[16..24].try_into().unwrap());
+        if header_size as usize != core::mem::size_of::<Header>() || meta_size != META_SIZE as u64 {
+            return Err(RegionError::Corrupt("sizes do not match the layout version"));
+        }
+        if size < META_SIZE as u64 {
+            return Err(RegionError::TooSmall(fd, size));
+        }
+        let region = Self::map(fd)?;
+        let header = region.header();
+        if header.ready.load(Ordering::Acquire) != READY {
+            return Err(RegionError::NotReady);
+        }
+        if header.check != header.compute_check() {
+            return Err(RegionError::Corrupt("checksum mismatch"));
+        }
+        Ok(region)
+    }
+
+    fn map(fd: i32) -> Result<Region, RegionError> {
+        // SAFETY: a fresh shared mapping of the file's metadata part.
+        let base = unsafe { sys::mmap(0, META_SIZE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0) }
+            .map_err(|e| RegionError::System("mmap of the region", e))?;
+        Ok(Region { base, fd: core::sync::atomic::AtomicI32::new(fd) })
+    }
+
+    pub fn fd(&self) -> i32 {
+        self.fd.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn base(&self) -> usize {
+        self.base
+    }
+
+    /// Points the mapping at a new descriptor number of the same memfd (after
+    /// the old number had to be given up).
+    pub fn set_fd(&self, fd: i32) {
+        self.fd.store(fd, Ordering::Relaxed);
+    }
+
+    pub fn header(&self) -> &Header {
+        // SAFETY: the mapping is META_SIZE bytes and starts with a Header.
+        unsafe { &*(self.base as *const Header) }
+    }
+
+    /// The `index`-th element of the table of `T` at `offset`.
+    ///
+    /// # Safety
+    /// `offset` must be one of the table offsets above, with `T` its element
+    /// type, and `index` below that table's capacity.
+    pub(crate) unsafe fn table_entry<T>(&self, offset: usize, index: u32) -> &T {
+        // SAFETY: forwarded to the caller's contract; all tables lie inside the mapping.
+        unsafe { &*((self.base + offset + index as usize * core::mem::size_of::<T>()) as *const T) }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.header().limits
+    }
+
+    pub fn box_id(&self) -> u64 {
+        self.header().box_id
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: the mapping is ours; references into it do not outlive self.
+        let _ = unsafe { sys::munmap(self.base, META_SIZE) };
+    }
+}
+
+fn random_u64() -> u64 {
+    let mut v = 0u64;
+    // SAFETY: getrandom writes at most 8 bytes into v.
+    let _ = unsafe { sys::syscall6(libc::SYS_getrandom, [&mut v as *mut u64 as usize, 8, 0, 0, 0, 0]) };
+    v ^ sys::realtime_seconds() as u64
+}
+
+/// Facility locks are stored in the header and initialised with it.
+pub(crate) fn init_lock(lock: &RobustMutex) {
+    // SAFETY: called only from `create`, before the region is shared.
+    unsafe { lock.init() };
+}
+
+pub(crate) fn init_facility(facility: &FacilityHeader) {
+    init_lock(&facility.lock);
+}

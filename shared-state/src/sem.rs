@@ -1,0 +1,990 @@
+//! System V semaphores: semget, semop/semtimedop, semctl with Linux's semantics.
+//!
+//! Owns: the semaphore slot table (`SemSlot`), each set's semaphore array
+//! (`Sem`, in the heap), the queue of waiting operations (`Waiter`, in the
+//! heap, one per blocked thread), and SEM_UNDO records (`Undo`, in the heap,
+//! one per process and set).
+//!
+//! Operations (after Linux ipc/sem.c): a semop applies all its operations or
+//! none; one that cannot proceed either fails (IPC_NOWAIT: EAGAIN) or queues
+//! a `Waiter` at the tail of its set's FIFO and sleeps on the waiter's
+//! `status` futex. Whoever changes values afterwards (semop, SETVAL, SETALL,
+//! a dead process's undo) retries the queued operations in order *on the
+//! waiters' behalf* under the set lock, completes those that can proceed, and
+//! wakes them: a waiter is served before any later caller can take what it
+//! waits for, so none starves while others keep passing. Removal wakes every
+//! waiter with EIDRM.
+//!
+//! SEM_UNDO: each process keeps one `Undo` per set it adjusted with
+//! SEM_UNDO, linked from its process record (touched only by that process
+//! while it lives, and by its reaper after) and from the set (under the set
+//! lock, for SETVAL/SETALL, which clear adjustments). A dead process's undo
+//! records are applied by whoever reaps it, clamped to [0, SEMVMX] as Linux
+//! does; they survive exec (the new image adopts them) and are not inherited
+//! by fork.
+//!
+//! Locking: the facility lock serialises create, remove, key lookup and the
+//! SEMMNS count. The slot lock (the set lock) guards the array, the queue,
+//! the set's undo list and each undo's adjustments. Order: facility lock,
+//! slot lock, heap lock. Uncontended semop takes only the set lock and makes
+//! no system call.
+
+use crate::abi::*;
+use crate::cred::Cred;
+use crate::ns::Namespace;
+use crate::procs::{Liveness, RecordRef};
+use crate::region::{Region, IPCMNI, SEM_SLOTS_OFFSET};
+use crate::sys::{self, SysResult};
+use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable};
+use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
+
+pub const SEMVMX: i32 = 32767;
+/// Largest adjustment an undo record may hold (Linux's SEMAEM).
+pub const SEMAEM: i32 = SEMVMX;
+pub const SEM_UNDO: i16 = 0x1000;
+const NOWAIT: i16 = IPC_NOWAIT as i16;
+
+/// Queued, and spinning for a short while before sleeping.
+const WAITING: u32 = 1;
+const DONE: u32 = 2;
+/// Queued and asleep on the futex: whoever completes it must wake it.
+const ASLEEP: u32 = 3;
+/// How long a waiter spins before it sleeps: a partner on another core
+/// usually answers within this, and a hand-off then costs no system call;
+/// short enough that a blocked process looks asleep almost at once.
+const SPIN_NS: i128 = 20_000;
+
+#[repr(C)]
+pub struct SemFacility {
+    pub ids: FacilityHeader,
+    /// Semaphores in all sets (Linux's used_sems). Facility lock.
+    pub total_sems: AtomicU64,
+}
+
+impl SemFacility {
+    /// # Safety
+    /// Only while creating the region.
+    pub(crate) unsafe fn init(&self) {
+        crate::region::init_facility(&self.ids);
+        self.ids.last_idx.store(-1, Relaxed);
+    }
+}
+
+#[repr(C)]
+pub struct SemSlot {
+    pub head: SlotHeader,
+    /// Semaphores in the set. Immutable while live.
+    pub nsems: AtomicU32,
+    /// Heap offset of the `Sem` array. Immutable while live.
+    pub sems: AtomicU64,
+    /// Last change by semctl. Slot lock.
+    pub ctime: AtomicI64,
+    /// First and last queued `Waiter` (heap offsets, 0 for none). Slot lock.
+    pub queue_head: AtomicU64,
+    pub queue_tail: AtomicU64,
+    /// First `Undo` of the set, over all processes. Slot lock.
+    pub undos: AtomicU64,
+}
+
+/// One semaphore. Slot lock.
+#[repr(C)]
+pub struct Sem {
+    pub value: AtomicI32,
+    /// Process of the last operation (Linux's sempid).
+    pub pid: AtomicI32,
+    /// Time of the last semop that named this semaphore first.
+    pub otime: AtomicI64,
+}
+
+/// A blocked semop. Written by its thread before it is queued; afterwards
+/// `next`, `blocking` and the outcome change under the set lock only.
+#[repr(C)]
+pub struct Waiter {
+    /// WAITING until the operation is done or refused; the futex the waiting
+    /// thread sleeps on.
+    pub status: AtomicU32,
+    /// Outcome once DONE: 0 or an errno.
+    pub result: AtomicI32,
+    pub next: AtomicU64,
+    /// The waiting process's record, to skip and drop waiters that died.
+    pub record: AtomicU32,
+    pub record_generation: AtomicU32,
+    pub pid: AtomicI32,
+    pub nsops: AtomicU32,
+    /// Index of the operation that blocked last (for GETNCNT/GETZCNT).
+    pub blocking: AtomicU32,
+    /// Heap offset of the process's `Undo` for this set, 0 without SEM_UNDO.
+    pub undo: AtomicU64,
+    /// Heap size of this block, to free it.
+    pub size: AtomicU64,
+    // Followed by `nsops` packed operations (AtomicU64 each).
+}
+
+/// Adjustments of one process on one set. `adj` follows the header.
+#[repr(C)]
+pub struct Undo {
+    /// Next undo of the same process. Written by that process (or its reaper).
+    pub next_in_process: AtomicU64,
+    /// Next undo of the same set. Slot lock.
+    pub next_in_set: AtomicU64,
+    /// The set: slot and sequence (stale once the set is gone). Immutable.
+    pub slot: AtomicU32,
+    pub seq: AtomicU32,
+    pub nsems: AtomicU32,
+    _pad: u32,
+    // Followed by `nsems` AtomicI32 adjustments. Slot lock.
+}
+
+/// One `struct sembuf`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SemOp {
+    pub num: u16,
+    pub op: i16,
+    pub flags: i16,
+}
+
+impl SemOp {
+    fn pack(self) -> u64 {
+        self.num as u64 | (self.op as u16 as u64) << 16 | (self.flags as u16 as u64) << 32
+    }
+    fn unpack(v: u64) -> SemOp {
+        SemOp { num: v as u16, op: (v >> 16) as u16 as i16, flags: (v >> 32) as u16 as i16 }
+    }
+    /// Parses the caller's `struct sembuf` array (6 bytes each) into `ops`.
+    pub fn parse_into(bytes: &[u8], ops: &mut [SemOp]) {
+        for (op, c) in ops.iter_mut().zip(bytes.chunks_exact(6)) {
+            *op = SemOp {
+                num: u16::from_ne_bytes([c[0], c[1]]),
+                op: i16::from_ne_bytes([c[2], c[3]]),
+                flags: i16::from_ne_bytes([c[4], c[5]]),
+            };
+        }
+    }
+}
+
+/// Why an attempt did not complete.
+enum Attempt {
+    Blocked(usize),
+    Failed(i32),
+}
+
+/// The semaphore slot table, as a `SlotTable`.
+pub(crate) struct SemTable<'a>(pub &'a Region);
+
+impl SlotTable for SemTable<'_> {
+    fn facility(&self) -> &FacilityHeader {
+        &self.0.header().sem.ids
+    }
+    unsafe fn slot_header(&self, index: u32) -> &SlotHeader {
+        // SAFETY: forwarded: index < IPCMNI.
+        &unsafe { self.0.sem_slot(index) }.head
+    }
+}
+
+impl Region {
+    /// # Safety
+    /// `index < IPCMNI`.
+    unsafe fn sem_slot(&self, index: u32) -> &SemSlot {
+        debug_assert!(index < IPCMNI);
+        // SAFETY: forwarded to the caller.
+        unsafe { self.table_entry(SEM_SLOTS_OFFSET, index) }
+    }
+
+    fn set(&self, index: u32) -> &SemSlot {
+        assert!(index < IPCMNI);
+        // SAFETY: checked above.
+        unsafe { self.sem_slot(index) }
+    }
+
+    /// Semaphore `num` of the live set in `slot`. Slot lock held.
+    fn sem(&self, slot: &SemSlot, num: u32) -> &Sem {
+        debug_assert!(num < slot.nsems.load(Relaxed));
+        let offset = slot.sems.load(Relaxed) + num as u64 * core::mem::size_of::<Sem>() as u64;
+        // SAFETY: the array holds nsems `Sem`s and lives as long as the set.
+        unsafe { self.heap_ref(offset) }
+    }
+
+    fn waiter(&self, offset: u64) -> &Waiter {
+        // SAFETY: offsets in a queue name live waiter blocks.
+        unsafe { self.heap_ref(offset) }
+    }
+
+    fn waiter_op(&self, offset: u64, i: u32) -> SemOp {
+        let at = offset + core::mem::size_of::<Waiter>() as u64 + i as u64 * 8;
+        // SAFETY: the block holds nsops packed operations after its header.
+        SemOp::unpack(unsafe { self.heap_ref::<AtomicU64>(at) }.load(Relaxed))
+    }
+
+    fn undo(&self, offset: u64) -> &Undo {
+        // SAFETY: offsets in undo lists name live undo blocks.
+        unsafe { self.heap_ref(offset) }
+    }
+
+    fn undo_adj(&self, offset: u64, num: u32) -> &AtomicI32 {
+        let at = offset + core::mem::size_of::<Undo>() as u64 + num as u64 * 4;
+        // SAFETY: the block holds nsems adjustments after its header.
+        unsafe { self.heap_ref(at) }
+    }
+
+    /// Applies `ops` to the set all or nothing (Linux's perform_atomic_semop).
+    /// Slot lock held.
+    fn try_ops(&self, slot: &SemSlot, ops: &[SemOp], undo: u64, pid: i32) -> Result<(), Attempt> {
+        let mut applied = 0;
+        let outcome = (|| {
+            for (i, op) in ops.iter().enumerate() {
+                let sem = self.sem(slot, op.num as u32);
+                let value = sem.value.load(Relaxed);
+                let result = value + op.op as i32;
+                if (op.op == 0 && value != 0) || result < 0 {
+                    return Err(if op.flags & NOWAIT != 0 {
+                        Attempt::Failed(libc::EAGAIN)
+                    } else {
+                        Attempt::Blocked(i)
+                    });
+                }
+                if result > SEMVMX {
+                    return Err(Attempt::Failed(libc::ERANGE));
+                }
+                if op.flags & SEM_UNDO != 0 {
+                    let adj = self.undo_adj(undo, op.num as u32);
+                    let new = adj.load(Relaxed) - op.op as i32;
+                    if !(-SEMAEM - 1..=SEMAEM).contains(&new) {
+                        return Err(Attempt::Failed(libc::ERANGE));
+                    }
+                    adj.store(new, Relaxed);
+                }
+                sem.value.store(result, Relaxed);
+                applied = i + 1;
+            }
+            Ok(())
+        })();
+        match outcome {
+            Ok(()) => {
+                for op in ops {
+                    self.sem(slot, op.num as u32).pid.store(pid, Relaxed);
+                }
+                Ok(())
+            }
+            Err(why) => {
+                for op in ops[..applied].iter().rev() {
+                    let sem = self.sem(slot, op.num as u32);
+                    sem.value.store(sem.value.load(Relaxed) - op.op as i32, Relaxed);
+                    if op.flags & SEM_UNDO != 0 {
+                        let adj = self.undo_adj(undo, op.num as u32);
+                        adj.store(adj.load(Relaxed) + op.op as i32, Relaxed);
+                    }
+                }
+                Err(why)
+            }
+        }
+    }
+
+    /// Retries queued operations in order after values changed, completing
+    /// and waking those that can proceed (Linux's update_queue). Waiters of
+    /// dead processes are dropped. Slot lock held.
+    fn serve_queue(&self, slot: &SemSlot) {
+        'rescan: loop {
+            let mut prev = 0u64;
+            let mut at = slot.queue_head.load(Relaxed);
+            while at != 0 {
+                let waiter = self.waiter(at);
+                let next = waiter.next.load(Relaxed);
+                let rec = RecordRef {
+                    index: waiter.record.load(Relaxed),
+                    generation: waiter.record_generation.load(Relaxed),
+                };
+                if !self.record_current(rec) || self.liveness(rec.index) == Liveness::Dead {
+                    self.unlink_waiter(slot, prev, at);
+                    self.heap_free(at, waiter.size.load(Relaxed));
+                    at = next;
+                    continue;
+                }
+                let nsops = waiter.nsops.load(Relaxed);
+                let ops: Vec<SemOp> = (0..nsops).map(|i| self.waiter_op(at, i)).collect();
+                let alter = ops.iter().any(|op| op.op != 0);
+                match self.try_ops(slot, &ops, waiter.undo.load(Relaxed), waiter.pid.load(Relaxed)) {
+                    Err(Attempt::Blocked(i)) => {
+                        waiter.blocking.store(i as u32, Relaxed);
+                        prev = at;
+                        at = next;
+                    }
+                    outcome => {
+                        let result = match outcome {
+                            Ok(()) => {
+                                self.set_otime(slot, &ops);
+                                0
+                            }
+                            Err(Attempt::Failed(e)) => e,
+                            Err(Attempt::Blocked(_)) => unreachable!(),
+                        };
+                        self.unlink_waiter(slot, prev, at);
+                        complete(waiter, result);
+                        if alter && result == 0 {
+                            // Values changed: earlier waiters may proceed now.
+                            continue 'rescan;
+                        }
+                        at = next;
+                    }
+                }
+            }
+            return;
+        }
+    }
+
+    fn unlink_waiter(&self, slot: &SemSlot, prev: u64, at: u64) {
+        let next = self.waiter(at).next.load(Relaxed);
+        if prev == 0 {
+            slot.queue_head.store(next, Relaxed);
+        } else {
+            self.waiter(prev).next.store(next, Relaxed);
+        }
+        if slot.queue_tail.load(Relaxed) == at {
+            slot.queue_tail.store(prev, Relaxed);
+        }
+    }
+
+    fn set_otime(&self, slot: &SemSlot, ops: &[SemOp]) {
+        let first = ops.first().map_or(0, |op| op.num as u32);
+        self.sem(slot, first).otime.store(sys::realtime_seconds(), Relaxed);
+    }
+
+    /// Waiters blocked on semaphore `num` for a decrease (or, with `zero`, for zero).
+    fn count_waiting(&self, slot: &SemSlot, num: u32, zero: bool) -> i32 {
+        let mut count = 0;
+        let mut at = slot.queue_head.load(Relaxed);
+        while at != 0 {
+            let waiter = self.waiter(at);
+            let rec = waiter.record.load(Relaxed);
+            if self.liveness(rec) != Liveness::Dead {
+                let op = self.waiter_op(at, waiter.blocking.load(Relaxed));
+                if op.num as u32 == num && if zero { op.op == 0 } else { op.op < 0 } {
+                    count += 1;
+                }
+            }
+            at = waiter.next.load(Relaxed);
+        }
+        count
+    }
+
+    /// Frees a set: waiters get EIDRM, memory goes back. Facility and slot lock held.
+    fn destroy_set(&self, index: u32) {
+        let slot = self.set(index);
+        let mut at = slot.queue_head.swap(0, Relaxed);
+        slot.queue_tail.store(0, Relaxed);
+        while at != 0 {
+            let waiter = self.waiter(at);
+            let next = waiter.next.load(Relaxed);
+            complete(waiter, libc::EIDRM);
+            at = next;
+        }
+        let nsems = slot.nsems.load(Relaxed);
+        self.heap_free(slot.sems.load(Relaxed), nsems as u64 * core::mem::size_of::<Sem>() as u64);
+        self.header().sem.total_sems.fetch_sub(nsems as u64, Relaxed);
+        SemTable(self).release(index);
+    }
+
+    /// Applies and frees a dead process's undo records (Linux's exit_sem).
+    pub(crate) fn apply_undos(&self, rec: RecordRef, pid: i32) {
+        let record = self.record(rec.index);
+        let mut at = record.sem_undos.swap(0, Relaxed);
+        while at != 0 {
+            let undo = self.undo(at);
+            let next = undo.next_in_process.load(Relaxed);
+            let (index, seq, nsems) = (undo.slot.load(Relaxed), undo.seq.load(Relaxed), undo.nsems.load(Relaxed));
+            if let Ok((_, _guard)) = SemTable(self).lock_live(index, Some(seq)) {
+                let slot = self.set(index);
+                self.unlink_undo_from_set(slot, at);
+                for num in 0..nsems {
+                    let adj = self.undo_adj(at, num).load(Relaxed);
+                    if adj != 0 {
+                        let sem = self.sem(slot, num);
+                        sem.value.store((sem.value.load(Relaxed) + adj).clamp(0, SEMVMX), Relaxed);
+                        sem.pid.store(pid, Relaxed);
+                    }
+                }
+                // Linux marks the set operated on by every exit that held an
+                // undo record for it, whatever the adjustments were.
+                self.set_otime(slot, &[]);
+                self.serve_queue(slot);
+            }
+            self.heap_free(at, undo_size(nsems));
+            at = next;
+        }
+    }
+
+    fn unlink_undo_from_set(&self, slot: &SemSlot, target: u64) {
+        let mut link = &slot.undos;
+        loop {
+            let at = link.load(Relaxed);
+            if at == 0 {
+                return;
+            }
+            if at == target {
+                link.store(self.undo(at).next_in_set.load(Relaxed), Relaxed);
+                return;
+            }
+            link = &self.undo(at).next_in_set;
+        }
+    }
+
+    /// Clears every process's adjustment of semaphore `num` (all with None). Slot lock held.
+    fn clear_adjustments(&self, slot: &SemSlot, num: Option<u32>) {
+        let mut at = slot.undos.load(Relaxed);
+        while at != 0 {
+            let undo = self.undo(at);
+            match num {
+                Some(n) => self.undo_adj(at, n).store(0, Relaxed),
+                None => (0..undo.nsems.load(Relaxed)).for_each(|n| self.undo_adj(at, n).store(0, Relaxed)),
+            }
+            at = undo.next_in_set.load(Relaxed);
+        }
+    }
+}
+
+fn complete(waiter: &Waiter, result: i32) {
+    waiter.result.store(result, Relaxed);
+    if waiter.status.swap(DONE, Release) == ASLEEP {
+        sys::futex_wake(&waiter.status, 1);
+    }
+}
+
+fn monotonic_ns() -> i128 {
+    let now = sys::clock_now(libc::CLOCK_MONOTONIC);
+    now.tv_sec as i128 * 1_000_000_000 + now.tv_nsec as i128
+}
+
+/// Spins until the waiter is done or SPIN_NS passed; then marks it asleep.
+/// Returns false if it was done meanwhile.
+fn spin_then_sleep(waiter: &Waiter) -> bool {
+    let until = monotonic_ns() + SPIN_NS;
+    loop {
+        for _ in 0..64 {
+            if waiter.status.load(Acquire) == DONE {
+                return false;
+            }
+            core::hint::spin_loop();
+        }
+        if monotonic_ns() > until {
+            break;
+        }
+    }
+    waiter.status.compare_exchange(WAITING, ASLEEP, Acquire, Acquire).is_ok()
+}
+
+fn undo_size(nsems: u32) -> u64 {
+    core::mem::size_of::<Undo>() as u64 + nsems as u64 * 4
+}
+
+/// `struct semid_ds` as the kernel lays out `semid64_ds` on this target.
+#[cfg(target_arch = "x86_64")]
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct SemidDs {
+    pub perm: IpcPerm,
+    pub otime: i64,
+    pub unused1: u64,
+    pub ctime: i64,
+    pub unused2: u64,
+    pub nsems: u64,
+    pub unused3: u64,
+    pub unused4: u64,
+}
+
+#[cfg(target_arch = "aarch64")]
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct SemidDs {
+    pub perm: IpcPerm,
+    pub otime: i64,
+    pub ctime: i64,
+    pub nsems: u64,
+    pub unused3: u64,
+    pub unused4: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct SemInfo {
+    pub semmap: i32,
+    pub semmni: i32,
+    pub semmns: i32,
+    pub semmnu: i32,
+    pub semmsl: i32,
+    pub semopm: i32,
+    pub semume: i32,
+    pub semusz: i32,
+    pub semvmx: i32,
+    pub semaem: i32,
+}
+
+pub const GETPID: i32 = 11;
+pub const GETVAL: i32 = 12;
+pub const GETALL: i32 = 13;
+pub const GETNCNT: i32 = 14;
+pub const GETZCNT: i32 = 15;
+pub const SETVAL: i32 = 16;
+pub const SETALL: i32 = 17;
+pub const SEM_STAT: i32 = 18;
+pub const SEM_INFO: i32 = 19;
+pub const SEM_STAT_ANY: i32 = 20;
+
+/// Whether `semctl(…, cmd, …)` reads its fourth argument (glibc's rule; any
+/// other command is EINVAL before the kernel is asked).
+pub fn semctl_takes_arg(cmd: i32) -> Option<bool> {
+    match cmd {
+        SETVAL | GETALL | SETALL | IPC_STAT | IPC_SET | SEM_STAT | SEM_STAT_ANY | IPC_INFO | SEM_INFO => Some(true),
+        IPC_RMID | GETNCNT | GETPID | GETVAL | GETZCNT => Some(false),
+        _ => None,
+    }
+}
+
+impl Namespace {
+    fn sems(&self) -> SemTable<'_> {
+        SemTable(&self.region)
+    }
+
+    /// semget(2).
+    pub fn semget(&self, key: i32, nsems: i32, flags: i32) -> SysResult<i32> {
+        let region = &self.region;
+        let limits = region.limits();
+        if nsems < 0 || nsems as u64 > limits.semmsl.load(Relaxed) {
+            return Err(libc::EINVAL);
+        }
+        self.reap_dead();
+        let cred = Cred::current();
+        let table = self.sems();
+        let _fac = table.facility().lock.lock();
+        if key != IPC_PRIVATE {
+            if let Some(index) = table.find_key(key) {
+                if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
+                    return Err(libc::EEXIST);
+                }
+                let slot = region.set(index);
+                let _guard = slot.head.lock.lock();
+                if nsems as u32 > slot.nsems.load(Relaxed) {
+                    return Err(libc::EINVAL);
+                }
+                if !cred.may_access(&slot.head.perm(), flags) {
+                    return Err(libc::EACCES);
+                }
+                return Ok(make_id(index, slot.head.seq.load(Relaxed)));
+            }
+            if flags & IPC_CREAT == 0 {
+                return Err(libc::ENOENT);
+            }
+        }
+        if nsems == 0 {
+            return Err(libc::EINVAL);
+        }
+        let sem_facility = &region.header().sem;
+        let total = sem_facility.total_sems.load(Relaxed);
+        if total + nsems as u64 > limits.semmns.load(Relaxed) {
+            return Err(libc::ENOSPC);
+        }
+        let index = table.alloc_index(limits.semmni.load(Relaxed))?;
+        let sems = region.heap_alloc(nsems as u64 * core::mem::size_of::<Sem>() as u64)?;
+        sem_facility.total_sems.fetch_add(nsems as u64, Relaxed);
+        let slot = region.set(index);
+        let _guard = slot.head.lock.lock();
+        slot.nsems.store(nsems as u32, Relaxed);
+        slot.sems.store(sems, Relaxed);
+        slot.ctime.store(sys::realtime_seconds(), Relaxed);
+        slot.queue_head.store(0, Relaxed);
+        slot.queue_tail.store(0, Relaxed);
+        slot.undos.store(0, Relaxed);
+        Ok(table.publish(index, key, cred.euid, cred.egid, flags as u32 & MODE_PERMISSION_BITS))
+    }
+
+    /// semtimedop(2) (semop(2) with no timeout). `ops_addr` and `timeout_addr`
+    /// are the caller's pointers (EFAULT is checked here).
+    pub fn semtimedop(&self, id: i32, ops_addr: usize, nsops: usize, timeout_addr: usize) -> SysResult<i32> {
+        // Checks in the order Linux makes them (6.x): the timeout is copied
+        // first, nsops is an unsigned int.
+        let timeout = if timeout_addr != 0 {
+            let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            sys::copy_from_user(as_bytes_mut(&mut ts), timeout_addr)?;
+            Some(ts)
+        } else {
+            None
+        };
+        let nsops = nsops as u32 as usize;
+        if nsops as u64 > self.region.limits().semopm.load(Relaxed) {
+            return Err(libc::E2BIG);
+        }
+        if nsops < 1 {
+            return Err(libc::EINVAL);
+        }
+        // Short operation lists (the usual case) stay on the stack.
+        const SHORT: usize = 8;
+        let (mut short_raw, mut long_raw) = ([0u8; SHORT * 6], Vec::new());
+        let raw: &mut [u8] = if nsops <= SHORT {
+            &mut short_raw[..nsops * 6]
+        } else {
+            long_raw.resize(nsops * 6, 0);
+            &mut long_raw
+        };
+        sys::copy_from_user(raw, ops_addr)?;
+        if id < 0 || timeout.is_some_and(|ts| ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec)) {
+            return Err(libc::EINVAL);
+        }
+        let empty = SemOp { num: 0, op: 0, flags: 0 };
+        let (mut short_ops, mut long_ops) = ([empty; SHORT], Vec::new());
+        let ops: &mut [SemOp] = if nsops <= SHORT {
+            &mut short_ops[..nsops]
+        } else {
+            long_ops.resize(nsops, empty);
+            &mut long_ops
+        };
+        SemOp::parse_into(raw, ops);
+        self.semop(id, ops, timeout)
+    }
+
+    /// semop on parsed operations.
+    pub fn semop(&self, id: i32, ops: &[SemOp], timeout: Option<libc::timespec>) -> SysResult<i32> {
+        if ops.is_empty() || id < 0 {
+            return Err(libc::EINVAL);
+        }
+        if ops.len() as u64 > self.region.limits().semopm.load(Relaxed) {
+            return Err(libc::E2BIG);
+        }
+        self.reap_dead();
+        let region = &self.region;
+        let undos = ops.iter().any(|op| op.flags & SEM_UNDO != 0);
+        let alter = ops.iter().any(|op| op.op != 0);
+        let max = ops.iter().map(|op| op.num as u32).max().unwrap_or(0);
+        let cred = Cred::current();
+        let undo = if undos { self.own_undo(id)? } else { 0 };
+        let table = self.sems();
+        let (index, guard) = table.lock_id(id)?;
+        let slot = region.set(index);
+        if max >= slot.nsems.load(Relaxed) {
+            return Err(libc::EFBIG);
+        }
+        if !cred.may_access(&slot.head.perm(), if alter { 0o222 } else { 0o444 }) {
+            return Err(libc::EACCES);
+        }
+        let pid = self.pid();
+        match region.try_ops(slot, ops, undo, pid) {
+            Ok(()) => {
+                self.region.set_otime(slot, ops);
+                if alter {
+                    region.serve_queue(slot);
+                }
+                Ok(0)
+            }
+            Err(Attempt::Failed(e)) => Err(e),
+            Err(Attempt::Blocked(_)) => {
+                drop(guard);
+                self.wait_for(id, index, ops, undo, pid, timeout)
+            }
+        }
+    }
+
+    /// Queues `ops` on set `index` and sleeps until they are done, refused,
+    /// interrupted by a signal handler (EINTR) or timed out (EAGAIN).
+    fn wait_for(
+        &self,
+        id: i32,
+        index: u32,
+        ops: &[SemOp],
+        undo: u64,
+        pid: i32,
+        timeout: Option<libc::timespec>,
+    ) -> SysResult<i32> {
+        let region = &self.region;
+        let rec = {
+            let mut local = self.local();
+            self.own_record(&mut local)?
+        };
+        let size = core::mem::size_of::<Waiter>() as u64 + ops.len() as u64 * 8;
+        let at = region.heap_alloc(size)?;
+        let waiter = region.waiter(at);
+        waiter.status.store(WAITING, Relaxed);
+        waiter.record.store(rec.index, Relaxed);
+        waiter.record_generation.store(rec.generation, Relaxed);
+        waiter.pid.store(pid, Relaxed);
+        waiter.nsops.store(ops.len() as u32, Relaxed);
+        waiter.undo.store(undo, Relaxed);
+        waiter.size.store(size, Relaxed);
+        for (i, op) in ops.iter().enumerate() {
+            let cell = at + core::mem::size_of::<Waiter>() as u64 + i as u64 * 8;
+            // SAFETY: the block holds ops.len() packed operations after its header.
+            unsafe { region.heap_ref::<AtomicU64>(cell) }.store(op.pack(), Relaxed);
+        }
+        {
+            // Values may have changed since the first try: try again, then queue.
+            let table = self.sems();
+            let (_, _guard) = match table.lock_id(id) {
+                Ok(locked) => locked,
+                Err(e) => {
+                    region.heap_free(at, size);
+                    return Err(if e == libc::EINVAL { libc::EIDRM } else { e });
+                }
+            };
+            let slot = region.set(index);
+            match region.try_ops(slot, ops, undo, pid) {
+                Err(Attempt::Blocked(i)) => waiter.blocking.store(i as u32, Relaxed),
+                outcome => {
+                    region.heap_free(at, size);
+                    return match outcome {
+                        Ok(()) => {
+                            region.set_otime(slot, ops);
+                            if ops.iter().any(|op| op.op != 0) {
+                                region.serve_queue(slot);
+                            }
+                            Ok(0)
+                        }
+                        Err(Attempt::Failed(e)) => Err(e),
+                        Err(Attempt::Blocked(_)) => unreachable!(),
+                    };
+                }
+            }
+            let tail = slot.queue_tail.load(Relaxed);
+            if tail == 0 {
+                slot.queue_head.store(at, Relaxed);
+            } else {
+                region.waiter(tail).next.store(at, Relaxed);
+            }
+            slot.queue_tail.store(at, Relaxed);
+        }
+        let deadline = timeout.map(|t| monotonic_ns() + t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128);
+        let asleep = spin_then_sleep(waiter);
+        let interrupted = loop {
+            if !asleep || waiter.status.load(Acquire) == DONE {
+                break None;
+            }
+            // Always sleep with a timeout: the kernel restarts an untimed
+            // futex wait after a signal handler (SA_RESTART), but semop must
+            // fail with EINTR as Linux's does.
+            let wait_ns = match deadline {
+                Some(deadline) => {
+                    let left = deadline - monotonic_ns();
+                    if left <= 0 {
+                        break Some(libc::EAGAIN);
+                    }
+                    left as u64
+                }
+                None => 3_600_000_000_000,
+            };
+            match sys::futex_wait(&waiter.status, ASLEEP, Some(wait_ns)) {
+                Err(libc::EINTR) => break Some(libc::EINTR),
+                _ => continue,
+            }
+        };
+        if let Some(errno) = interrupted {
+            // Leave the queue, unless the operation was done meanwhile.
+            let table = self.sems();
+            let locked = table.lock_live(index, None);
+            if waiter.status.load(Acquire) != DONE {
+                if let Ok((_, _guard)) = &locked {
+                    let slot = region.set(index);
+                    let mut prev = 0;
+                    let mut cursor = slot.queue_head.load(Relaxed);
+                    while cursor != 0 && cursor != at {
+                        prev = cursor;
+                        cursor = region.waiter(cursor).next.load(Relaxed);
+                    }
+                    if cursor == at {
+                        region.unlink_waiter(slot, prev, at);
+                    }
+                }
+                drop(locked);
+                region.heap_free(at, size);
+                return Err(errno);
+            }
+        }
+        let result = waiter.result.load(Relaxed);
+        region.heap_free(at, size);
+        if result == 0 {
+            Ok(0)
+        } else {
+            Err(result)
+        }
+    }
+
+    /// This process's undo record for set `id`, made on first use.
+    fn own_undo(&self, id: i32) -> SysResult<u64> {
+        let region = &self.region;
+        let (index, seq) = split_id(id);
+        let mut local = self.local();
+        let rec = self.own_record(&mut local)?;
+        let record = region.record(rec.index);
+        // Walk this process's undo records, dropping those of removed sets.
+        let mut link = &record.sem_undos;
+        loop {
+            let at = link.load(Relaxed);
+            if at == 0 {
+                break;
+            }
+            let undo = region.undo(at);
+            let (u_index, u_seq) = (undo.slot.load(Relaxed), undo.seq.load(Relaxed));
+            let slot = region.set(u_index);
+            if u_index == index && u_seq == seq && slot.head.is_live() && slot.head.seq.load(Relaxed) == seq {
+                return Ok(at);
+            }
+            if !(slot.head.is_live() && slot.head.seq.load(Relaxed) == u_seq) {
+                link.store(undo.next_in_process.load(Relaxed), Relaxed);
+                region.heap_free(at, undo_size(undo.nsems.load(Relaxed)));
+                continue;
+            }
+            link = &undo.next_in_process;
+        }
+        let table = self.sems();
+        let (index, _guard) = table.lock_id(id)?;
+        let slot = region.set(index);
+        let nsems = slot.nsems.load(Relaxed);
+        let at = region.heap_alloc(undo_size(nsems))?;
+        let undo = region.undo(at);
+        undo.slot.store(index, Relaxed);
+        undo.seq.store(seq, Relaxed);
+        undo.nsems.store(nsems, Relaxed);
+        undo.next_in_set.store(slot.undos.load(Relaxed), Relaxed);
+        slot.undos.store(at, Relaxed);
+        undo.next_in_process.store(record.sem_undos.load(Relaxed), Relaxed);
+        record.sem_undos.store(at, Relaxed);
+        Ok(at)
+    }
+
+    /// semctl(2). `arg` is the fourth argument as passed (a value or a pointer).
+    pub fn semctl(&self, id: i32, num: i32, cmd: i32, arg: usize) -> SysResult<i32> {
+        let Some(_) = semctl_takes_arg(cmd) else { return Err(libc::EINVAL) };
+        if id < 0 {
+            return Err(libc::EINVAL);
+        }
+        self.reap_dead();
+        let cred = Cred::current();
+        let region = &self.region;
+        let table = self.sems();
+        match cmd {
+            IPC_INFO | SEM_INFO => {
+                let limits = region.limits();
+                let (in_use, total, max_index) = {
+                    let _fac = table.facility().lock.lock();
+                    (
+                        table.facility().in_use.load(Relaxed),
+                        region.header().sem.total_sems.load(Relaxed),
+                        table.max_live_index(),
+                    )
+                };
+                let semmns_default = 32000 * 32000;
+                let info = SemInfo {
+                    semmap: semmns_default,
+                    semmni: limits.semmni.load(Relaxed) as i32,
+                    semmns: limits.semmns.load(Relaxed) as i32,
+                    semmnu: semmns_default,
+                    semmsl: limits.semmsl.load(Relaxed) as i32,
+                    semopm: limits.semopm.load(Relaxed) as i32,
+                    semume: 500,
+                    semusz: if cmd == SEM_INFO { in_use as i32 } else { 20 },
+                    semvmx: SEMVMX,
+                    semaem: if cmd == SEM_INFO { total as i32 } else { SEMAEM },
+                };
+                sys::copy_to_user(arg, as_bytes(&info))?;
+                Ok(max_index.max(0))
+            }
+            IPC_STAT | SEM_STAT | SEM_STAT_ANY => {
+                let (index, _guard) =
+                    if cmd == IPC_STAT { table.lock_id(id)? } else { table.lock_live(split_id(id).0, None)? };
+                let slot = region.set(index);
+                let perm = slot.head.perm();
+                if cmd != SEM_STAT_ANY && !cred.may_access(&perm, 0o444) {
+                    return Err(libc::EACCES);
+                }
+                let nsems = slot.nsems.load(Relaxed);
+                let otime = (0..nsems).map(|n| region.sem(slot, n).otime.load(Relaxed)).max().unwrap_or(0);
+                let ds =
+                    SemidDs { perm, otime, ctime: slot.ctime.load(Relaxed), nsems: nsems as u64, ..Default::default() };
+                sys::copy_to_user(arg, as_bytes(&ds))?;
+                Ok(if cmd == IPC_STAT { 0 } else { make_id(index, perm.seq as u32) })
+            }
+            GETALL | SETALL => {
+                let (index, guard) = table.lock_id(id)?;
+                let slot = region.set(index);
+                if !cred.may_access(&slot.head.perm(), if cmd == SETALL { 0o222 } else { 0o444 }) {
+                    return Err(libc::EACCES);
+                }
+                let nsems = slot.nsems.load(Relaxed);
+                if cmd == GETALL {
+                    let values: Vec<u8> = (0..nsems)
+                        .flat_map(|n| (region.sem(slot, n).value.load(Relaxed) as u16).to_ne_bytes())
+                        .collect();
+                    drop(guard);
+                    sys::copy_to_user(arg, &values)?;
+                    return Ok(0);
+                }
+                drop(guard);
+                let mut raw = vec![0u8; nsems as usize * 2];
+                sys::copy_from_user(&mut raw, arg)?;
+                let values: Vec<u16> = raw.chunks_exact(2).map(|c| u16::from_ne_bytes([c[0], c[1]])).collect();
+                if values.iter().any(|&v| v as i32 > SEMVMX) {
+                    return Err(libc::ERANGE);
+                }
+                let (index, _guard) = table.lock_id(id).map_err(|_| libc::EIDRM)?;
+                let slot = region.set(index);
+                let pid = sys::getpid();
+                for (n, &v) in values.iter().enumerate() {
+                    let sem = region.sem(slot, n as u32);
+                    sem.value.store(v as i32, Relaxed);
+                    sem.pid.store(pid, Relaxed);
+                }
+                region.clear_adjustments(slot, None);
+                slot.ctime.store(sys::realtime_seconds(), Relaxed);
+                region.serve_queue(slot);
+                Ok(0)
+            }
+            GETVAL | GETPID | GETNCNT | GETZCNT | SETVAL => {
+                if cmd == SETVAL && !(0..=SEMVMX).contains(&(arg as i32)) {
+                    return Err(libc::ERANGE);
+                }
+                let (index, _guard) = table.lock_id(id)?;
+                let slot = region.set(index);
+                // Linux checks the number first for SETVAL, permission first otherwise.
+                let in_range = num >= 0 && (num as u32) < slot.nsems.load(Relaxed);
+                if cmd == SETVAL && !in_range {
+                    return Err(libc::EINVAL);
+                }
+                if !cred.may_access(&slot.head.perm(), if cmd == SETVAL { 0o222 } else { 0o444 }) {
+                    return Err(libc::EACCES);
+                }
+                if !in_range {
+                    return Err(libc::EINVAL);
+                }
+                let sem = region.sem(slot, num as u32);
+                Ok(match cmd {
+                    GETVAL => sem.value.load(Relaxed),
+                    GETPID => sem.pid.load(Relaxed),
+                    GETNCNT => region.count_waiting(slot, num as u32, false),
+                    GETZCNT => region.count_waiting(slot, num as u32, true),
+                    _ => {
+                        region.clear_adjustments(slot, Some(num as u32));
+                        sem.value.store(arg as i32, Relaxed);
+                        sem.pid.store(sys::getpid(), Relaxed);
+                        slot.ctime.store(sys::realtime_seconds(), Relaxed);
+                        region.serve_queue(slot);
+                        0
+                    }
+                })
+            }
+            IPC_SET | IPC_RMID => {
+                let mut new = SemidDs::default();
+                if cmd == IPC_SET {
+                    sys::copy_from_user(as_bytes_mut(&mut new), arg)?;
+                }
+                let _fac = table.facility().lock.lock();
+                let (index, _guard) = table.lock_id(id)?;
+                let slot = region.set(index);
+                if !cred.may_control(&slot.head.perm()) {
+                    return Err(libc::EPERM);
+                }
+                if cmd == IPC_RMID {
+                    region.destroy_set(index);
+                } else {
+                    slot.head.set_perm(&new.perm)?;
+                    slot.ctime.store(sys::realtime_seconds(), Relaxed);
+                }
+                Ok(0)
+            }
+            _ => Err(libc::EINVAL),
+        }
+    }
+}

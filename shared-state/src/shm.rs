@@ -1,0 +1,670 @@
+//! System V shared memory: shmget, shmat, shmdt, shmctl with Linux's semantics.
+//!
+//! Owns: the shm slot table (`ShmSlot`), the facility header (`ShmFacility`),
+//! segment data placement in the memfd, and attachment accounting
+//! (`AttachEntry`: one per attachment, linked from the attaching process's
+//! record, so a dead process's attachments can be dropped by anyone).
+//!
+//! Segment data: each segment owns a page-aligned range of the memfd past
+//! `META_SIZE`, handed out upward and never reused (the offset space is 2^63
+//! bytes); shmat maps that range MAP_SHARED, so attachers share the memory
+//! itself, at memory speed. When a segment is destroyed its range is punched
+//! out of the file and its memory returns to the system.
+//!
+//! Lifetime (as Linux): IPC_RMID with attachments sets SHM_DEST and takes the
+//! key out of the index; the segment is destroyed when `nattch` reaches 0 by
+//! detach, exit, exec or death.
+//!
+//! Locking: the shm facility lock (the slot table's lock) serialises create,
+//! remove, key lookup, every change to attachments (`nattch`, the entry pool,
+//! each record's `shm_attachments`), memlock accounting, and reaping of dead
+//! processes. Each slot's lock guards its fields; IPC_STAT takes only that
+//! one. Order: process-private `local`, facility lock, slot lock, table lock.
+
+use crate::abi::*;
+use crate::cred::Cred;
+use crate::ns::{Attachment, Local, Namespace};
+use crate::procs::RecordRef;
+use crate::region::{Region, ATTACH_OFFSET, IPCMNI, MAX_ATTACH, META_SIZE, PAGE_SIZE, SHM_SLOTS_OFFSET};
+use crate::sys::{self, SysResult};
+use crate::table::{FacilityHeader, SlotHeader, SlotTable};
+use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
+
+/// Linux's SHMMIN.
+const SHMMIN: u64 = 1;
+/// Attach address alignment; SHMLBA is the page size on x86_64 and aarch64.
+const SHMLBA: usize = PAGE_SIZE as usize;
+
+#[repr(C)]
+pub struct ShmFacility {
+    pub ids: FacilityHeader,
+    /// Pages of all existing segments (Linux's shm_tot). Facility lock.
+    pub total_pages: AtomicU64,
+    /// Memfd offset for the next segment's data. Facility lock.
+    pub data_next: AtomicU64,
+    /// Current length of the memfd. Facility lock.
+    pub file_size: AtomicU64,
+    /// Free attachment entries (index + 1, 0 for none). Facility lock.
+    pub attach_free: AtomicU32,
+    /// Attachment entries ever used. Facility lock.
+    pub attach_high: AtomicU32,
+}
+
+impl ShmFacility {
+    /// # Safety
+    /// Only while creating the region.
+    pub(crate) unsafe fn init(&self) {
+        crate::region::init_facility(&self.ids);
+        self.ids.last_idx.store(-1, Relaxed);
+        self.data_next.store(META_SIZE as u64, Relaxed);
+        self.file_size.store(META_SIZE as u64, Relaxed);
+    }
+}
+
+#[repr(C)]
+pub struct ShmSlot {
+    pub head: SlotHeader,
+    /// Size asked for at creation. Immutable while live.
+    pub segsz: AtomicU64,
+    /// Where the data lies in the memfd. Immutable while live.
+    pub offset: AtomicU64,
+    /// Times and pids as shmid_ds reports them. Slot lock.
+    pub atime: AtomicI64,
+    pub dtime: AtomicI64,
+    pub ctime: AtomicI64,
+    pub cpid: AtomicI32,
+    pub lpid: AtomicI32,
+    /// Attachments across the box. Facility lock and slot lock to write.
+    pub nattch: AtomicU64,
+    /// Effective uid charged for SHM_LOCK (memlock accounting). Facility lock.
+    pub lock_uid: AtomicU32,
+}
+
+/// One attachment, counted for the process that holds it.
+#[repr(C)]
+pub struct AttachEntry {
+    /// Next entry of the same process, or of the free list (index + 1). Facility lock.
+    pub next: AtomicU32,
+    /// Slot of the attached segment. Facility lock.
+    pub slot: AtomicU32,
+}
+
+impl SlotTable for Region {
+    fn facility(&self) -> &FacilityHeader {
+        &self.header().shm.ids
+    }
+    unsafe fn slot_header(&self, index: u32) -> &SlotHeader {
+        // SAFETY: forwarded: index < IPCMNI.
+        &unsafe { self.shm_slot(index) }.head
+    }
+}
+
+fn pages_of(size: u64) -> u64 {
+    size.div_ceil(PAGE_SIZE)
+}
+
+impl Region {
+    fn shm(&self) -> &ShmFacility {
+        &self.header().shm
+    }
+
+    /// # Safety
+    /// `index < IPCMNI`.
+    unsafe fn shm_slot(&self, index: u32) -> &ShmSlot {
+        debug_assert!(index < IPCMNI);
+        // SAFETY: forwarded to the caller.
+        unsafe { self.table_entry(SHM_SLOTS_OFFSET, index) }
+    }
+
+    /// The slot of a live segment whose slot lock or facility lock is held.
+    fn live_shm_slot(&self, index: u32) -> &ShmSlot {
+        assert!(index < IPCMNI);
+        // SAFETY: checked above.
+        unsafe { self.shm_slot(index) }
+    }
+
+    fn attach_entry(&self, index: u32) -> &AttachEntry {
+        assert!(index < MAX_ATTACH);
+        // SAFETY: checked above.
+        unsafe { self.table_entry(ATTACH_OFFSET, index) }
+    }
+
+    /// Takes an attachment entry for `rec` on `slot`. Facility lock held.
+    fn push_attach_entry(&self, rec: RecordRef, slot: u32) -> SysResult<u32> {
+        let shm = self.shm();
+        let free = shm.attach_free.load(Relaxed);
+        let index = if free != 0 {
+            shm.attach_free.store(self.attach_entry(free - 1).next.load(Relaxed), Relaxed);
+            free - 1
+        } else {
+            let high = shm.attach_high.load(Relaxed);
+            if high >= MAX_ATTACH {
+                return Err(libc::ENOMEM);
+            }
+            shm.attach_high.store(high + 1, Relaxed);
+            high
+        };
+        let entry = self.attach_entry(index);
+        let record = self.record(rec.index);
+        entry.slot.store(slot, Relaxed);
+        entry.next.store(record.shm_attachments.load(Relaxed), Relaxed);
+        record.shm_attachments.store(index + 1, Relaxed);
+        Ok(index)
+    }
+
+    /// Unlinks entry `index` from `rec`'s list and frees it. Facility lock held.
+    fn remove_attach_entry(&self, rec: RecordRef, index: u32) {
+        let mut link = &self.record(rec.index).shm_attachments;
+        loop {
+            let next = link.load(Relaxed);
+            if next == 0 {
+                return;
+            }
+            if next - 1 == index {
+                break;
+            }
+            link = &self.attach_entry(next - 1).next;
+        }
+        let entry = self.attach_entry(index);
+        link.store(entry.next.load(Relaxed), Relaxed);
+        entry.next.store(self.shm().attach_free.load(Relaxed), Relaxed);
+        self.shm().attach_free.store(index + 1, Relaxed);
+    }
+
+    /// Counts one attachment going away. Facility lock held, slot lock not.
+    fn count_detach(&self, fd: i32, index: u32, pid: i32) {
+        let slot = self.live_shm_slot(index);
+        let _slot_guard = slot.head.lock.lock();
+        slot.nattch.fetch_sub(1, Relaxed);
+        slot.dtime.store(sys::realtime_seconds(), Relaxed);
+        slot.lpid.store(pid, Relaxed);
+        if slot.nattch.load(Relaxed) == 0 && slot.head.mode.load(Relaxed) & SHM_DEST != 0 {
+            self.destroy_segment(fd, index);
+        }
+    }
+
+    /// Frees a segment and its memory. Facility lock and slot lock held.
+    fn destroy_segment(&self, fd: i32, index: u32) {
+        let slot = self.live_shm_slot(index);
+        let pages = pages_of(slot.segsz.load(Relaxed));
+        let _ = sys::punch_hole(fd, slot.offset.load(Relaxed), pages * PAGE_SIZE);
+        self.shm().total_pages.fetch_sub(pages, Relaxed);
+        self.release(index);
+    }
+}
+
+impl Namespace {
+    /// shmget(2).
+    pub fn shmget(&self, key: i32, size: usize, flags: i32) -> SysResult<i32> {
+        let region = &self.region;
+        let cred = Cred::current();
+        let _fac = region.facility().lock.lock();
+        self.reap_dead_with_shm_locked();
+        if key != IPC_PRIVATE {
+            if let Some(index) = region.find_key(key) {
+                if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
+                    return Err(libc::EEXIST);
+                }
+                let slot = region.live_shm_slot(index);
+                let _slot_guard = slot.head.lock.lock();
+                if slot.segsz.load(Relaxed) < size as u64 {
+                    return Err(libc::EINVAL);
+                }
+                if !cred.may_access(&slot.head.perm(), flags) {
+                    return Err(libc::EACCES);
+                }
+                return Ok(crate::table::make_id(index, slot.head.seq.load(Relaxed)));
+            }
+            if flags & IPC_CREAT == 0 {
+                return Err(libc::ENOENT);
+            }
+        }
+        self.new_segment(key, size as u64, flags, cred)
+    }
+
+    /// Linux's `newseg`. Facility lock held.
+    fn new_segment(&self, key: i32, size: u64, flags: i32, cred: &Cred) -> SysResult<i32> {
+        let region = &self.region;
+        let limits = region.limits();
+        let shm = region.shm();
+        if size < SHMMIN || size > limits.shmmax.load(Relaxed) {
+            return Err(libc::EINVAL);
+        }
+        let pages = pages_of(size);
+        if pages.checked_mul(PAGE_SIZE).is_none() {
+            return Err(libc::ENOSPC);
+        }
+        let total = shm.total_pages.load(Relaxed);
+        match total.checked_add(pages) {
+            Some(t) if t <= limits.shmall.load(Relaxed) => {}
+            _ => return Err(libc::ENOSPC),
+        }
+        if size > i64::MAX as u64 {
+            // shmem_kernel_file_setup refuses sizes past MAX_LFS_FILESIZE.
+            return Err(libc::EINVAL);
+        }
+        if flags & SHM_HUGETLB != 0 {
+            // ipcbox has no huge page pool; Linux without reserved huge pages says the same.
+            return Err(libc::ENOMEM);
+        }
+        if flags & SHM_NORESERVE == 0 && !overcommit_allows(pages) {
+            return Err(libc::ENOMEM);
+        }
+        let offset = shm.data_next.load(Relaxed);
+        let end = offset.checked_add(pages * PAGE_SIZE).filter(|&e| e <= i64::MAX as u64).ok_or(libc::ENOMEM)?;
+        let index = region.alloc_index(limits.shmmni.load(Relaxed))?;
+        if end > shm.file_size.load(Relaxed) {
+            sys::ftruncate(self.fd(), end).map_err(|_| libc::ENOMEM)?;
+            shm.file_size.store(end, Relaxed);
+        }
+        shm.data_next.store(end, Relaxed);
+        shm.total_pages.fetch_add(pages, Relaxed);
+        let slot = region.live_shm_slot(index);
+        let _slot_guard = slot.head.lock.lock();
+        slot.segsz.store(size, Relaxed);
+        slot.offset.store(offset, Relaxed);
+        slot.atime.store(0, Relaxed);
+        slot.dtime.store(0, Relaxed);
+        slot.ctime.store(sys::realtime_seconds(), Relaxed);
+        slot.cpid.store(sys::getpid(), Relaxed);
+        slot.lpid.store(0, Relaxed);
+        slot.nattch.store(0, Relaxed);
+        Ok(region.publish(index, key, cred.euid, cred.egid, flags as u32 & MODE_PERMISSION_BITS))
+    }
+
+    /// shmat(2): returns the address of the new attachment.
+    pub fn shmat(&self, id: i32, addr: usize, flags: i32) -> SysResult<usize> {
+        if id < 0 {
+            return Err(libc::EINVAL);
+        }
+        let mut addr = addr;
+        if addr != 0 {
+            if addr & (SHMLBA - 1) != 0 {
+                if flags & SHM_RND == 0 {
+                    return Err(libc::EINVAL);
+                }
+                addr &= !(SHMLBA - 1);
+                if addr == 0 && flags & SHM_REMAP != 0 {
+                    return Err(libc::EINVAL);
+                }
+            }
+        } else if flags & SHM_REMAP != 0 {
+            return Err(libc::EINVAL);
+        }
+        let (mut prot, mut access) = if flags & SHM_RDONLY != 0 {
+            (libc::PROT_READ, 0o444)
+        } else {
+            (libc::PROT_READ | libc::PROT_WRITE, 0o666)
+        };
+        if flags & SHM_EXEC != 0 {
+            prot |= libc::PROT_EXEC;
+            access |= 0o111;
+        }
+        let cred = Cred::current();
+        let mut local = self.local();
+        let rec = self.own_record(&mut local)?;
+        let region = &self.region;
+        let fac_guard = region.facility().lock.lock();
+        self.reap_dead_with_shm_locked();
+        let (index, slot_guard) = region.lock_id(id)?;
+        let slot = region.live_shm_slot(index);
+        if !cred.may_access(&slot.head.perm(), access) {
+            return Err(libc::EACCES);
+        }
+        let size = slot.segsz.load(Relaxed) as usize;
+        let map_flags = match (addr, flags & SHM_REMAP != 0) {
+            (0, _) => libc::MAP_SHARED,
+            (_, true) => libc::MAP_SHARED | libc::MAP_FIXED,
+            (_, false) => {
+                if addr.checked_add(size).is_none() {
+                    return Err(libc::EINVAL);
+                }
+                libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE
+            }
+        };
+        // A read-only attachment maps through a read-only descriptor, so that
+        // mprotect cannot make it writable later (EACCES, as Linux).
+        let read_only_fd = if flags & SHM_RDONLY != 0 { Some(sys::reopen_read_only(self.fd())?) } else { None };
+        // SAFETY: either the kernel picks the place, or the caller named it
+        // (and with SHM_REMAP asked to replace what is there, as Linux does).
+        let mapped = unsafe {
+            sys::mmap(addr, size, prot, map_flags, read_only_fd.unwrap_or(self.fd()), slot.offset.load(Relaxed))
+        };
+        if let Some(fd) = read_only_fd {
+            let _ = sys::close(fd);
+        }
+        let mapped = mapped.map_err(|e| if e == libc::EEXIST { libc::EINVAL } else { e })?;
+        let entry = match region.push_attach_entry(rec, index) {
+            Ok(entry) => entry,
+            Err(e) => {
+                // SAFETY: we just created this mapping.
+                let _ = unsafe { sys::munmap(mapped, size) };
+                return Err(e);
+            }
+        };
+        slot.nattch.fetch_add(1, Relaxed);
+        slot.atime.store(sys::realtime_seconds(), Relaxed);
+        slot.lpid.store(sys::getpid(), Relaxed);
+        let seq = slot.head.seq.load(Relaxed);
+        drop(slot_guard);
+        local.attachments.push(Attachment { addr: mapped, len: size, slot: index, seq, entry });
+        self.attachment_count.store(local.attachments.len(), Relaxed);
+        drop(fac_guard);
+        if map_flags & libc::MAP_FIXED != 0 {
+            self.forget_covered(&mut local, mapped, size, Some(entry));
+        }
+        Ok(mapped)
+    }
+
+    /// shmdt(2).
+    pub fn shmdt(&self, addr: usize) -> SysResult<()> {
+        if addr & (PAGE_SIZE as usize - 1) != 0 {
+            return Err(libc::EINVAL);
+        }
+        let mut local = self.local();
+        let position = local.attachments.iter().position(|a| a.addr == addr).ok_or(libc::EINVAL)?;
+        let attachment = local.attachments[position];
+        // SAFETY: the range is this process's attachment, which the caller gives up.
+        let _ = unsafe { sys::munmap(attachment.addr, attachment.len) };
+        self.forget_attachment(&mut local, position);
+        Ok(())
+    }
+
+    /// Counts attachment `position` of `local` as detached; its mapping is
+    /// already gone.
+    fn forget_attachment(&self, local: &mut Local, position: usize) {
+        let attachment = local.attachments.swap_remove(position);
+        self.attachment_count.store(local.attachments.len(), Relaxed);
+        let region = &self.region;
+        let _fac = region.facility().lock.lock();
+        if let Some(rec) = local.record.filter(|&rec| region.record_current(rec)) {
+            let slot = region.live_shm_slot(attachment.slot);
+            if slot.head.is_live() && slot.head.seq.load(Relaxed) == attachment.seq {
+                region.remove_attach_entry(rec, attachment.entry);
+                region.count_detach(self.fd(), attachment.slot, sys::getpid());
+            }
+        }
+    }
+
+    /// Counts as detached every attachment lying wholly in [addr, addr + len),
+    /// whose mapping the caller has just removed or replaced (munmap, mmap
+    /// with MAP_FIXED, shmat with SHM_REMAP), as Linux does when the last
+    /// mapping of an attachment goes. `local` is held across that change so
+    /// no attach can slip in between.
+    pub fn forget_covered(&self, local: &mut Local, addr: usize, len: usize, keep_entry: Option<u32>) {
+        // The kernel works in whole pages.
+        let page_end = |end: usize| end.div_ceil(SHMLBA).saturating_mul(SHMLBA);
+        let end = page_end(addr.saturating_add(len));
+        while let Some(position) = local
+            .attachments
+            .iter()
+            .position(|a| Some(a.entry) != keep_entry && a.addr >= addr && page_end(a.addr + a.len) <= end)
+        {
+            self.forget_attachment(local, position);
+        }
+    }
+
+    /// Runs `unmap` (a munmap or fixed mmap of [addr, addr + len) that
+    /// returns whether it succeeded) with the attachments held still, then
+    /// forgets those it removed.
+    pub fn around_unmap<T>(&self, addr: usize, len: usize, unmap: impl FnOnce() -> (T, bool)) -> T {
+        if self.attachment_count.load(Relaxed) == 0 {
+            return unmap().0;
+        }
+        let mut local = self.local();
+        let (result, removed) = unmap();
+        if removed {
+            self.forget_covered(&mut local, addr, len, None);
+        }
+        result
+    }
+
+    /// shmctl(2). `buf` is the caller's pointer, checked here (EFAULT).
+    pub fn shmctl(&self, id: i32, cmd: i32, buf: usize) -> SysResult<i32> {
+        if cmd < 0 || id < 0 {
+            return Err(libc::EINVAL);
+        }
+        // glibc passes only the commands it knows (adding IPC_64 itself);
+        // anything else, IPC_64 from the caller included, is EINVAL.
+        // Read before any lock in the region is taken.
+        let cred = Cred::current();
+        let region = &self.region;
+        match cmd {
+            IPC_INFO => {
+                let limits = region.limits();
+                let mni = limits.shmmni.load(Relaxed);
+                let info = ShmInfo64 {
+                    shmmax: limits.shmmax.load(Relaxed),
+                    shmmin: SHMMIN,
+                    shmmni: mni,
+                    shmseg: mni,
+                    shmall: limits.shmall.load(Relaxed),
+                    ..Default::default()
+                };
+                let max_index = {
+                    let _fac = region.facility().lock.lock();
+                    self.reap_dead_with_shm_locked();
+                    region.max_live_index()
+                };
+                sys::copy_to_user(buf, as_bytes(&info))?;
+                Ok(max_index.max(0))
+            }
+            SHM_INFO => {
+                let (info, max_index) = {
+                    let _fac = region.facility().lock.lock();
+                    self.reap_dead_with_shm_locked();
+                    let info = ShmInfo {
+                        used_ids: region.facility().in_use.load(Relaxed) as i32,
+                        shm_tot: region.shm().total_pages.load(Relaxed),
+                        shm_rss: self.resident_pages(),
+                        ..Default::default()
+                    };
+                    (info, region.max_live_index())
+                };
+                sys::copy_to_user(buf, as_bytes(&info))?;
+                Ok(max_index.max(0))
+            }
+            IPC_STAT | SHM_STAT | SHM_STAT_ANY => {
+                self.reap_dead();
+                let (index, _slot_guard) = if cmd == IPC_STAT {
+                    region.lock_id(id)?
+                } else {
+                    region.lock_live(crate::table::split_id(id).0, None)?
+                };
+                let slot = region.live_shm_slot(index);
+                let perm = slot.head.perm();
+                if cmd != SHM_STAT_ANY && !cred.may_access(&perm, 0o444) {
+                    return Err(libc::EACCES);
+                }
+                let ds = ShmidDs {
+                    perm,
+                    segsz: slot.segsz.load(Relaxed),
+                    atime: slot.atime.load(Relaxed),
+                    dtime: slot.dtime.load(Relaxed),
+                    ctime: slot.ctime.load(Relaxed),
+                    cpid: slot.cpid.load(Relaxed),
+                    lpid: slot.lpid.load(Relaxed),
+                    nattch: slot.nattch.load(Relaxed),
+                    ..Default::default()
+                };
+                sys::copy_to_user(buf, as_bytes(&ds))?;
+                Ok(if cmd == IPC_STAT { 0 } else { crate::table::make_id(index, perm.seq as u32) })
+            }
+            IPC_SET | IPC_RMID => {
+                let mut new = ShmidDs::default();
+                if cmd == IPC_SET {
+                    sys::copy_from_user(as_bytes_mut(&mut new), buf)?;
+                }
+                let _fac = region.facility().lock.lock();
+                self.reap_dead_with_shm_locked();
+                let (index, _slot_guard) = region.lock_id(id)?;
+                let slot = region.live_shm_slot(index);
+                if !cred.may_control(&slot.head.perm()) {
+                    return Err(libc::EPERM);
+                }
+                if cmd == IPC_RMID {
+                    if slot.nattch.load(Relaxed) > 0 {
+                        slot.head.mode.fetch_or(SHM_DEST, Relaxed);
+                        region.make_private(index);
+                    } else {
+                        region.destroy_segment(self.fd(), index);
+                    }
+                } else {
+                    slot.head.set_perm(&new.perm)?;
+                    slot.ctime.store(sys::realtime_seconds(), Relaxed);
+                }
+                Ok(0)
+            }
+            SHM_LOCK | SHM_UNLOCK => self.shm_lock(id, cmd == SHM_LOCK),
+            _ => Err(libc::EINVAL),
+        }
+    }
+
+    /// SHM_LOCK and SHM_UNLOCK. Nothing is swapped here, so only the flag and
+    /// the memlock accounting matter.
+    fn shm_lock(&self, id: i32, lock: bool) -> SysResult<i32> {
+        let region = &self.region;
+        let cred = Cred::current();
+        let _fac = region.facility().lock.lock();
+        let (index, _slot_guard) = region.lock_id(id)?;
+        let slot = region.live_shm_slot(index);
+        let privileged = cred.has_cap(CAP_IPC_LOCK);
+        let memlock_pages = match sys::prlimit_soft(libc::RLIMIT_MEMLOCK) {
+            u64::MAX => u64::MAX,
+            bytes => bytes / PAGE_SIZE,
+        };
+        if !privileged {
+            let perm = slot.head.perm();
+            if cred.euid != perm.uid && cred.euid != perm.cuid {
+                return Err(libc::EPERM);
+            }
+            if lock && memlock_pages == 0 {
+                return Err(libc::EPERM);
+            }
+        }
+        let mode = slot.head.mode.load(Relaxed);
+        if lock {
+            if mode & SHM_LOCKED == 0 {
+                let pages = pages_of(slot.segsz.load(Relaxed));
+                if !privileged && self.locked_pages_of(cred.euid).saturating_add(pages) > memlock_pages {
+                    return Err(libc::ENOMEM);
+                }
+                slot.lock_uid.store(cred.euid, Relaxed);
+                slot.head.mode.store(mode | SHM_LOCKED, Relaxed);
+            }
+        } else {
+            slot.head.mode.store(mode & !SHM_LOCKED, Relaxed);
+        }
+        Ok(0)
+    }
+
+    /// Pages of SHM_LOCKed segments charged to `uid`. Facility lock held;
+    /// skips slots whose lock the caller holds by reading only atomics.
+    fn locked_pages_of(&self, uid: u32) -> u64 {
+        let region = &self.region;
+        let initialised = region.facility().initialised.load(Acquire);
+        (0..initialised)
+            .map(|i| region.live_shm_slot(i))
+            .filter(|s| {
+                s.head.is_live() && s.head.mode.load(Relaxed) & SHM_LOCKED != 0 && s.lock_uid.load(Relaxed) == uid
+            })
+            .map(|s| pages_of(s.segsz.load(Relaxed)))
+            .sum()
+    }
+
+    /// Resident pages of all segments, as SHM_INFO's shm_rss. Facility lock held.
+    fn resident_pages(&self) -> u64 {
+        let region = &self.region;
+        let initialised = region.facility().initialised.load(Acquire);
+        let mut resident = 0;
+        for i in 0..initialised {
+            let slot = region.live_shm_slot(i);
+            if !slot.head.is_live() {
+                continue;
+            }
+            let start = slot.offset.load(Relaxed);
+            let end = start + pages_of(slot.segsz.load(Relaxed)) * PAGE_SIZE;
+            let mut at = start;
+            while at < end {
+                let Ok(data) = sys::seek(self.fd(), at, libc::SEEK_DATA) else {
+                    break;
+                };
+                if data >= end {
+                    break;
+                }
+                let hole = sys::seek(self.fd(), data, libc::SEEK_HOLE).unwrap_or(end).min(end);
+                resident += (hole - data) / PAGE_SIZE;
+                at = hole;
+            }
+        }
+        resident
+    }
+
+    /// Drops every attachment counted for `rec`, whose process `pid` is gone.
+    /// Facility lock held.
+    pub(crate) fn shm_drop_record_locked(&self, rec: RecordRef, pid: i32) {
+        let region = &self.region;
+        if !region.record_current(rec) {
+            return;
+        }
+        loop {
+            let head = region.record(rec.index).shm_attachments.load(Relaxed);
+            if head == 0 {
+                break;
+            }
+            let slot = region.attach_entry(head - 1).slot.load(Relaxed);
+            region.remove_attach_entry(rec, head - 1);
+            region.count_detach(self.fd(), slot, pid);
+        }
+    }
+
+    /// Before fork: a FORKING record for the child with a copy of each of
+    /// this process's attachments, counted as Linux counts them at fork
+    /// (nattch, atime, and lpid set to the forking process).
+    pub(crate) fn shm_prepare_child(&self, local: &Local) -> SysResult<(RecordRef, Vec<u32>)> {
+        let region = &self.region;
+        let child = region.alloc_record()?;
+        let _fac = region.facility().lock.lock();
+        let now = sys::realtime_seconds();
+        let pid = sys::getpid();
+        let mut entries = Vec::with_capacity(local.attachments.len());
+        for attachment in &local.attachments {
+            let entry = match region.push_attach_entry(child, attachment.slot) {
+                Ok(entry) => entry,
+                Err(e) => {
+                    self.shm_drop_record_locked(child, pid);
+                    region.free_record(child);
+                    return Err(e);
+                }
+            };
+            entries.push(entry);
+            let slot = region.live_shm_slot(attachment.slot);
+            let _slot_guard = slot.head.lock.lock();
+            slot.nattch.fetch_add(1, Relaxed);
+            slot.atime.store(now, Relaxed);
+            slot.lpid.store(pid, Relaxed);
+        }
+        Ok((child, entries))
+    }
+}
+
+/// Linux's overcommit heuristic for a shmem file (`__vm_enough_memory`):
+/// in the default mode a single request larger than RAM plus swap fails.
+fn overcommit_allows(pages: u64) -> bool {
+    let mut buf = [0u8; 8];
+    let mode = sys::read_file(c"/proc/sys/vm/overcommit_memory", &mut buf)
+        .ok()
+        .and_then(|n| core::str::from_utf8(&buf[..n]).ok()?.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    if mode != 0 {
+        return true;
+    }
+    match sys::sysinfo() {
+        Ok(info) => {
+            let unit = info.mem_unit.max(1) as u64;
+            let total = (info.totalram + info.totalswap).saturating_mul(unit) / PAGE_SIZE;
+            pages <= total
+        }
+        Err(_) => true,
+    }
+}

@@ -1,0 +1,416 @@
+//! Direct system calls.
+//!
+//! Owns: every system call ipcbox makes on its own behalf.
+//!
+//! Why: the shim is preloaded into arbitrary programs, next to other preload
+//! libraries that may wrap `open`, fake `geteuid`, or (from issue 6 on) even
+//! `syscall()` itself, which ipcbox will interpose. Going through libc for our
+//! own work would let those wrappers change what we see, or recurse into us.
+//! So every call here is an inline `svc`/`syscall` instruction.
+//!
+//! Invariants: functions return `Err(errno)` with the positive errno value on
+//! failure; nothing here touches the C `errno` variable.
+
+use core::arch::asm;
+
+pub type Errno = i32;
+pub type SysResult<T> = Result<T, Errno>;
+
+/// Issues a raw system call with up to six arguments.
+///
+/// # Safety
+/// The caller guarantees that the arguments are valid for `nr`
+/// (pointers point to memory of the size the kernel will access).
+#[inline(always)]
+pub unsafe fn syscall6(nr: i64, a: [usize; 6]) -> isize {
+    let ret: isize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the x86_64 Linux syscall ABI: rax = nr, args in rdi, rsi, rdx,
+    // r10, r8, r9; rcx and r11 are clobbered by the instruction.
+    unsafe {
+        asm!("syscall",
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
+            in("r10") a[3], in("r8") a[4], in("r9") a[5],
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack));
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: the aarch64 Linux syscall ABI: x8 = nr, args in x0..x5,
+    // result in x0.
+    unsafe {
+        asm!("svc 0",
+            in("x8") nr,
+            inlateout("x0") a[0] as isize => ret,
+            in("x1") a[1], in("x2") a[2], in("x3") a[3],
+            in("x4") a[4], in("x5") a[5],
+            options(nostack));
+    }
+    ret
+}
+
+#[inline(always)]
+fn check(ret: isize) -> SysResult<usize> {
+    if (-4095..0).contains(&ret) {
+        Err((-ret) as Errno)
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+macro_rules! sc {
+    ($nr:expr) => { sc!($nr, 0, 0, 0, 0, 0, 0) };
+    ($nr:expr, $a:expr) => { sc!($nr, $a, 0, 0, 0, 0, 0) };
+    ($nr:expr, $a:expr, $b:expr) => { sc!($nr, $a, $b, 0, 0, 0, 0) };
+    ($nr:expr, $a:expr, $b:expr, $c:expr) => { sc!($nr, $a, $b, $c, 0, 0, 0) };
+    ($nr:expr, $a:expr, $b:expr, $c:expr, $d:expr) => { sc!($nr, $a, $b, $c, $d, 0, 0) };
+    ($nr:expr, $a:expr, $b:expr, $c:expr, $d:expr, $e:expr) => { sc!($nr, $a, $b, $c, $d, $e, 0) };
+    ($nr:expr, $a:expr, $b:expr, $c:expr, $d:expr, $e:expr, $f:expr) => {
+        check(syscall6($nr as i64, [$a as usize, $b as usize, $c as usize, $d as usize, $e as usize, $f as usize]))
+    };
+}
+
+pub fn getpid() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { sc!(libc::SYS_getpid) }.unwrap_or(0) as i32
+}
+pub fn geteuid() -> u32 {
+    // SAFETY: no arguments.
+    unsafe { sc!(libc::SYS_geteuid) }.unwrap_or(0) as u32
+}
+pub fn getegid() -> u32 {
+    // SAFETY: no arguments.
+    unsafe { sc!(libc::SYS_getegid) }.unwrap_or(0) as u32
+}
+
+/// Supplementary groups of the calling thread.
+pub fn getgroups() -> Vec<u32> {
+    // SAFETY: a zero size only asks for the count.
+    let n = unsafe { sc!(libc::SYS_getgroups, 0, 0) }.unwrap_or(0);
+    let mut groups = vec![0u32; n];
+    // SAFETY: the buffer holds n gids.
+    let got = unsafe { sc!(libc::SYS_getgroups, n, groups.as_mut_ptr()) }.unwrap_or(0);
+    groups.truncate(got);
+    groups
+}
+
+/// The calling thread's effective capability set (bits 0..63).
+pub fn effective_caps() -> u64 {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Default, Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut header = Header { version: 0x2008_0522, pid: 0 };
+    let mut data = [Data::default(); 2];
+    // SAFETY: version 3 headers take two data elements.
+    match unsafe { sc!(libc::SYS_capget, &mut header as *mut Header, data.as_mut_ptr()) } {
+        Ok(_) => data[0].effective as u64 | (data[1].effective as u64) << 32,
+        Err(_) => 0,
+    }
+}
+
+/// Seconds of CLOCK_REALTIME, through the vDSO (no system call) when the
+/// kernel provides one, else with the system call.
+pub fn realtime_seconds() -> i64 {
+    // The coarse clock is exact to the tick, plenty for seconds, and cheaper.
+    clock_now(libc::CLOCK_REALTIME_COARSE).tv_sec
+}
+
+/// Now on `clock`, as the vDSO or the system call says.
+pub fn clock_now(clock: libc::clockid_t) -> libc::timespec {
+    static VDSO: std::sync::OnceLock<Option<vdso::ClockGettime>> = std::sync::OnceLock::new();
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    match VDSO.get_or_init(vdso::clock_gettime) {
+        // SAFETY: the vDSO's clock_gettime takes a clock id and a timespec.
+        Some(f) if unsafe { f(clock, &mut ts) } == 0 => {}
+        // SAFETY: ts is a valid timespec.
+        _ => drop(unsafe { sc!(libc::SYS_clock_gettime, clock, &mut ts as *mut _) }),
+    }
+    ts
+}
+
+/// Finding a function in the vDSO, the kernel's shared object in every
+/// process, by walking its ELF dynamic symbol table (DT_HASH gives its size).
+mod vdso {
+    pub type ClockGettime = unsafe extern "C" fn(libc::clockid_t, *mut libc::timespec) -> i32;
+
+    #[cfg(target_arch = "x86_64")]
+    const NAME: &[u8] = b"__vdso_clock_gettime";
+    #[cfg(target_arch = "aarch64")]
+    const NAME: &[u8] = b"__kernel_clock_gettime";
+
+    #[repr(C)]
+    struct Dyn {
+        tag: i64,
+        value: u64,
+    }
+
+    pub fn clock_gettime() -> Option<ClockGettime> {
+        // SAFETY: getauxval only reads the auxiliary vector.
+        let base = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) } as usize;
+        if base == 0 {
+            return None;
+        }
+        // SAFETY: the kernel maps a complete, valid ELF image at `base`; every
+        // address below is derived from its own headers and stays inside it.
+        unsafe {
+            let ehdr = &*(base as *const libc::Elf64_Ehdr);
+            let phdrs = core::slice::from_raw_parts(
+                (base + ehdr.e_phoff as usize) as *const libc::Elf64_Phdr,
+                ehdr.e_phnum as usize,
+            );
+            let load = phdrs.iter().find(|p| p.p_type == libc::PT_LOAD)?;
+            let bias = base + load.p_offset as usize - load.p_vaddr as usize;
+            let dynamic = phdrs.iter().find(|p| p.p_type == libc::PT_DYNAMIC)?;
+            let (mut symtab, mut strtab, mut hash) = (0usize, 0usize, 0usize);
+            let mut entry = (base + dynamic.p_offset as usize) as *const Dyn;
+            while (*entry).tag != 0 {
+                let at = bias + (*entry).value as usize;
+                match (*entry).tag {
+                    6 => symtab = at,
+                    5 => strtab = at,
+                    4 => hash = at,
+                    _ => {}
+                }
+                entry = entry.add(1);
+            }
+            if symtab == 0 || strtab == 0 || hash == 0 {
+                return None;
+            }
+            let count = *((hash + 4) as *const u32) as usize;
+            let symbols = core::slice::from_raw_parts(symtab as *const libc::Elf64_Sym, count);
+            let symbol = symbols.iter().find(|s| {
+                s.st_shndx != 0
+                    && core::ffi::CStr::from_ptr((strtab + s.st_name as usize) as *const core::ffi::c_char).to_bytes()
+                        == NAME
+            })?;
+            Some(core::mem::transmute::<usize, ClockGettime>(bias + symbol.st_value as usize))
+        }
+    }
+}
+
+pub fn memfd_create(name: &core::ffi::CStr, flags: u32) -> SysResult<i32> {
+    // SAFETY: name is NUL-terminated.
+    unsafe { sc!(libc::SYS_memfd_create, name.as_ptr(), flags) }.map(|fd| fd as i32)
+}
+
+pub fn ftruncate(fd: i32, len: u64) -> SysResult<()> {
+    // SAFETY: plain integers.
+    unsafe { sc!(libc::SYS_ftruncate, fd, len) }.map(drop)
+}
+
+pub fn punch_hole(fd: i32, offset: u64, len: u64) -> SysResult<()> {
+    let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+    // SAFETY: plain integers.
+    unsafe { sc!(libc::SYS_fallocate, fd, mode, offset, len) }.map(drop)
+}
+
+/// Start of the next data or hole at or after `offset` (`lseek` SEEK_DATA/SEEK_HOLE).
+pub fn seek(fd: i32, offset: u64, whence: i32) -> SysResult<u64> {
+    // SAFETY: plain integers.
+    unsafe { sc!(libc::SYS_lseek, fd, offset, whence) }.map(|o| o as u64)
+}
+
+/// # Safety
+/// As mmap(2); with MAP_FIXED the caller owns the range being replaced.
+pub unsafe fn mmap(addr: usize, len: usize, prot: i32, flags: i32, fd: i32, off: u64) -> SysResult<usize> {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe { sc!(libc::SYS_mmap, addr, len, prot, flags, fd, off) }
+}
+
+/// # Safety
+/// The caller owns the range: nothing still uses it.
+pub unsafe fn munmap(addr: usize, len: usize) -> SysResult<()> {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe { sc!(libc::SYS_munmap, addr, len) }.map(drop)
+}
+
+pub fn fstat(fd: i32) -> SysResult<libc::stat> {
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: st is a valid, writable stat.
+    unsafe { sc!(libc::SYS_fstat, fd, &mut st as *mut libc::stat) }.map(|_| st)
+}
+
+pub fn fcntl(fd: i32, cmd: i32, arg: usize) -> SysResult<usize> {
+    // SAFETY: the commands used here take integer arguments.
+    unsafe { sc!(libc::SYS_fcntl, fd, cmd, arg) }
+}
+
+/// A new read-only descriptor for the file behind `fd`.
+pub fn reopen_read_only(fd: i32) -> SysResult<i32> {
+    let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).expect("no NUL in a number");
+    // SAFETY: path is NUL-terminated.
+    unsafe { sc!(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }
+        .map(|fd| fd as i32)
+}
+
+pub fn pread(fd: i32, buf: &mut [u8], offset: u64) -> SysResult<usize> {
+    // SAFETY: buf is writable for its length.
+    unsafe { sc!(libc::SYS_pread64, fd, buf.as_mut_ptr(), buf.len(), offset) }
+}
+
+pub fn close(fd: i32) -> SysResult<()> {
+    // SAFETY: plain integer.
+    unsafe { sc!(libc::SYS_close, fd) }.map(drop)
+}
+
+/// Reads a whole small file (a /proc entry) without libc.
+pub fn read_file(path: &core::ffi::CStr, buf: &mut [u8]) -> SysResult<usize> {
+    // SAFETY: path is NUL-terminated.
+    let fd = unsafe { sc!(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }? as i32;
+    let mut total = 0;
+    let result = loop {
+        if total == buf.len() {
+            break Ok(total);
+        }
+        let rest = &mut buf[total..];
+        // SAFETY: rest is writable for its length.
+        match unsafe { sc!(libc::SYS_read, fd, rest.as_mut_ptr(), rest.len()) } {
+            Ok(0) => break Ok(total),
+            Ok(n) => total += n,
+            Err(libc::EINTR) => {}
+            Err(e) => break Err(e),
+        }
+    };
+    let _ = close(fd);
+    result
+}
+
+pub fn prlimit_soft(resource: u32) -> u64 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: lim is writable; pid 0 is the caller.
+    match unsafe { sc!(libc::SYS_prlimit64, 0, resource, 0, &mut lim as *mut libc::rlimit) } {
+        Ok(_) => lim.rlim_cur,
+        Err(_) => u64::MAX,
+    }
+}
+
+pub fn sysinfo() -> SysResult<libc::sysinfo> {
+    // SAFETY: an all-zero sysinfo is valid to overwrite.
+    let mut info: libc::sysinfo = unsafe { core::mem::zeroed() };
+    // SAFETY: info is writable.
+    unsafe { sc!(libc::SYS_sysinfo, &mut info as *mut libc::sysinfo) }.map(|_| info)
+}
+
+std::thread_local! {
+    /// This thread's stack as [low, high), found once per thread.
+    static STACK: core::cell::Cell<(usize, usize)> = const { core::cell::Cell::new((0, 0)) };
+}
+
+fn thread_stack() -> (usize, usize) {
+    STACK.with(|cell| {
+        if cell.get().1 == 0 {
+            // SAFETY: attr is initialised by pthread_getattr_np before use and
+            // destroyed after; the out-pointers are valid.
+            unsafe {
+                let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+                if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) == 0 {
+                    let (mut addr, mut size) = (core::ptr::null_mut(), 0usize);
+                    if libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0 {
+                        cell.set((addr as usize, addr as usize + size));
+                    }
+                    libc::pthread_attr_destroy(&mut attr);
+                }
+            }
+        }
+        cell.get()
+    })
+}
+
+/// Whether [addr, addr + len) lies in the live part of this thread's stack:
+/// between the current stack pointer and the top, all of which is mapped and
+/// writable. (Checked against where we are now, so a signal alternate stack
+/// never qualifies.)
+fn in_live_stack(addr: usize, len: usize) -> bool {
+    let here = &addr as *const usize as usize;
+    let (low, high) = thread_stack();
+    low <= here && here < high && addr > here && addr.checked_add(len).is_some_and(|end| end <= high)
+}
+
+/// Copies `src` into the caller-supplied address `dst`, failing with EFAULT
+/// instead of crashing when `dst` is not writable memory of this process.
+pub fn copy_to_user(dst: usize, src: &[u8]) -> SysResult<()> {
+    checked_copy(src.as_ptr() as usize, dst, src.len(), Direction::ToUser)
+}
+
+/// Copies from the caller-supplied address `src` into `dst`, with EFAULT for
+/// memory that is not readable.
+pub fn copy_from_user(dst: &mut [u8], src: usize) -> SysResult<()> {
+    checked_copy(src, dst.as_mut_ptr() as usize, dst.len(), Direction::FromUser)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Direction {
+    ToUser,
+    FromUser,
+}
+
+/// Copies `len` bytes from `from` to `to`, one of which is the caller's
+/// address. A caller buffer on this thread's live stack (the usual case) is
+/// copied directly; anything else goes through process_vm_writev/readv, so
+/// the kernel checks it and a bad pointer gives EFAULT.
+fn checked_copy(from: usize, to: usize, len: usize, direction: Direction) -> SysResult<()> {
+    let (user, ours) = if direction == Direction::ToUser { (to, from) } else { (from, to) };
+    let direct = || {
+        // SAFETY: `ours` is our own buffer of `len` bytes; `user` is either
+        // proved mapped (live stack) or unverifiable (see the fallback below).
+        unsafe { core::ptr::copy_nonoverlapping(from as *const u8, to as *mut u8, len) };
+        Ok(())
+    };
+    if in_live_stack(user, len) {
+        return direct();
+    }
+    let nr = if direction == Direction::ToUser { libc::SYS_process_vm_writev } else { libc::SYS_process_vm_readv };
+    let local = libc::iovec { iov_base: ours as *mut _, iov_len: len };
+    let remote = libc::iovec { iov_base: user as *mut _, iov_len: len };
+    // SAFETY: the kernel checks `remote`; `local` is our own buffer.
+    match unsafe { sc!(nr, getpid(), &local as *const _, 1, &remote as *const _, 1, 0usize) } {
+        Ok(n) if n == len => Ok(()),
+        Ok(_) => Err(libc::EFAULT),
+        // A seccomp policy forbids the checked copy: do the plain copy the
+        // caller asked for.
+        Err(libc::ENOSYS) | Err(libc::EPERM) => direct(),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sleeps until `*word != expected` or a wake-up; `timeout_ns` of None waits forever.
+pub fn futex_wait(word: &core::sync::atomic::AtomicU32, expected: u32, timeout_ns: Option<u64>) -> SysResult<()> {
+    let ts;
+    let tsp = match timeout_ns {
+        Some(ns) => {
+            ts = libc::timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 };
+            &ts as *const libc::timespec as usize
+        }
+        None => 0,
+    };
+    // SAFETY: word is a live atomic in shared memory; FUTEX_WAIT (not private) works across processes.
+    unsafe { sc!(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, expected, tsp) }.map(drop)
+}
+
+pub fn futex_wake(word: &core::sync::atomic::AtomicU32, count: i32) {
+    // SAFETY: word is a live atomic in shared memory.
+    let _ = unsafe { sc!(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, count) };
+}
+
+/// Whether `pid` has exited, without reaping it: true once it is a zombie or gone.
+pub fn child_has_exited(pid: i32) -> bool {
+    // SAFETY: an all-zero siginfo is valid to overwrite.
+    let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    // SAFETY: info is writable.
+    match unsafe { sc!(libc::SYS_waitid, libc::P_PID, pid, &mut info as *mut libc::siginfo_t, flags, 0) } {
+        // SAFETY: reading the union member waitid filled.
+        Ok(_) => (unsafe { info.si_pid() }) != 0,
+        Err(_) => true, // ECHILD: already reaped, or SIGCHLD is ignored
+    }
+}

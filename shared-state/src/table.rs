@@ -1,0 +1,265 @@
+//! Slot tables: how IPC objects are named, found and counted.
+//!
+//! Owns: the per-facility header (`FacilityHeader`), the common head of every
+//! object slot (`SlotHeader`), ids, the key index, and slot allocation.
+//!
+//! Design (after illumos `ipc.c` and Linux `ipc/util.c`): each facility has a
+//! fixed table of `IPCMNI` slots. An id is `seq << 15 | index`, where `seq` is
+//! the slot's own sequence number, bumped each time the slot is freed, so a
+//! stale id names a slot whose sequence moved on and fails with EINVAL, and an
+//! id is not handed out again until its slot has cycled through 65536 lives.
+//! Indices are allocated cyclically (next free after the last one given, in a
+//! window of max(64, 1.5 * in_use) as Linux does), so freshly freed indices
+//! are not reused at once either.
+//!
+//! Locking:
+//! - The facility lock serialises create, remove and key lookup: it guards
+//!   `in_use`, `last_idx`, `key_buckets`, each slot's `key_next`, and the
+//!   initialisation of new slots (`initialised`).
+//! - Each slot's own lock guards the object's fields. `state`, `seq` and
+//!   `key` change only with both the facility lock and the slot lock held,
+//!   so either lock suffices to read them.
+//! - Lock order: facility lock, then slot lock. A lookup by id takes only the
+//!   slot lock: no lock is shared by the whole namespace.
+//! - A slot's memory stays initialised for the region's life, so a lookup
+//!   may lock any slot below `initialised` without the facility lock.
+
+use crate::abi::IpcPerm;
+use crate::lock::{Guard, RobustMutex};
+use crate::region::{IDX_BITS, IPCMNI};
+use crate::sys::SysResult;
+use core::sync::atomic::{AtomicI32, AtomicU32, Ordering::*};
+
+pub const KEY_BUCKETS: usize = 1024;
+/// Largest sequence number plus one: ids stay positive ints.
+const SEQ_LIMIT: u32 = (i32::MAX as u32 >> IDX_BITS) + 1;
+/// Linux's `ipc_min_cycle`: indices cycle through at least this many slots.
+const MIN_CYCLE: u32 = 64;
+
+pub const SLOT_FREE: u32 = 0;
+pub const SLOT_LIVE: u32 = 1;
+
+#[repr(C)]
+pub struct FacilityHeader {
+    pub lock: RobustMutex,
+    /// Slots below this index have an initialised lock. Facility lock to
+    /// write; read with Acquire by lock-free lookups.
+    pub initialised: AtomicU32,
+    /// Live objects. Facility lock.
+    pub in_use: AtomicU32,
+    /// Index handed out last, or -1. Facility lock.
+    pub last_idx: AtomicI32,
+    /// Head of each key's chain: slot index + 1, 0 for none. Facility lock.
+    pub key_buckets: [AtomicU32; KEY_BUCKETS],
+}
+
+#[repr(C)]
+pub struct SlotHeader {
+    pub lock: RobustMutex,
+    /// SLOT_FREE or SLOT_LIVE. Facility lock and slot lock to write.
+    pub state: AtomicU32,
+    /// This slot's sequence number. Facility lock and slot lock to write.
+    pub seq: AtomicU32,
+    /// The object's key; IPC_PRIVATE once removed. Facility lock and slot lock to write.
+    pub key: AtomicI32,
+    /// Next slot (index + 1) in the same key bucket. Facility lock.
+    pub key_next: AtomicU32,
+    /// Permission fields. Slot lock.
+    pub uid: AtomicU32,
+    pub gid: AtomicU32,
+    pub cuid: AtomicU32,
+    pub cgid: AtomicU32,
+    /// Permission bits plus facility flags (SHM_DEST, SHM_LOCKED). Slot lock.
+    pub mode: AtomicU32,
+}
+
+impl SlotHeader {
+    pub fn perm(&self) -> IpcPerm {
+        IpcPerm {
+            key: self.key.load(Relaxed),
+            uid: self.uid.load(Relaxed),
+            gid: self.gid.load(Relaxed),
+            cuid: self.cuid.load(Relaxed),
+            cgid: self.cgid.load(Relaxed),
+            mode: self.mode.load(Relaxed),
+            seq: self.seq.load(Relaxed) as u16,
+            ..Default::default()
+        }
+    }
+
+    /// IPC_SET's change of owner and permission bits (Linux's
+    /// ipc_update_perm): uid and gid must be valid ids, and only the low
+    /// nine mode bits change. Slot lock held.
+    pub fn set_perm(&self, new: &IpcPerm) -> SysResult<()> {
+        if new.uid == u32::MAX || new.gid == u32::MAX {
+            return Err(libc::EINVAL);
+        }
+        self.uid.store(new.uid, Relaxed);
+        self.gid.store(new.gid, Relaxed);
+        let mode = self.mode.load(Relaxed);
+        let permission_bits = crate::abi::MODE_PERMISSION_BITS;
+        self.mode.store((mode & !permission_bits) | (new.mode & permission_bits), Relaxed);
+        Ok(())
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.state.load(Relaxed) == SLOT_LIVE
+    }
+}
+
+pub fn make_id(index: u32, seq: u32) -> i32 {
+    ((seq << IDX_BITS) | index) as i32
+}
+
+pub fn split_id(id: i32) -> (u32, u32) {
+    let id = id as u32;
+    (id & (IPCMNI - 1), id >> IDX_BITS)
+}
+
+fn bucket_of(key: i32) -> usize {
+    ((key as u32).wrapping_mul(0x9e37_79b1) >> (32 - KEY_BUCKETS.trailing_zeros())) as usize
+}
+
+/// A facility's slot table: the header plus a way to reach slot headers.
+pub trait SlotTable {
+    fn facility(&self) -> &FacilityHeader;
+    /// # Safety
+    /// `index < IPCMNI`.
+    unsafe fn slot_header(&self, index: u32) -> &SlotHeader;
+
+    /// Locks the live object named by `id`, without any facility-wide lock.
+    fn lock_id(&self, id: i32) -> SysResult<(u32, Guard<'_>)> {
+        if id < 0 {
+            return Err(libc::EINVAL);
+        }
+        let (index, seq) = split_id(id);
+        self.lock_live(index, Some(seq))
+    }
+
+    /// Locks the live object in slot `index`, optionally checking its sequence.
+    fn lock_live(&self, index: u32, seq: Option<u32>) -> SysResult<(u32, Guard<'_>)> {
+        if index >= self.facility().initialised.load(Acquire) {
+            return Err(libc::EINVAL);
+        }
+        // SAFETY: index < initialised <= IPCMNI.
+        let slot = unsafe { self.slot_header(index) };
+        let guard = slot.lock.lock();
+        if !slot.is_live() || seq.is_some_and(|s| s != slot.seq.load(Relaxed)) {
+            return Err(libc::EINVAL);
+        }
+        Ok((index, guard))
+    }
+
+    /// The live slot with `key`. Facility lock held.
+    fn find_key(&self, key: i32) -> Option<u32> {
+        let mut next = self.facility().key_buckets[bucket_of(key)].load(Relaxed);
+        while next != 0 {
+            let index = next - 1;
+            // SAFETY: chain entries are initialised slot indices.
+            let slot = unsafe { self.slot_header(index) };
+            if slot.key.load(Relaxed) == key && slot.is_live() {
+                return Some(index);
+            }
+            next = slot.key_next.load(Relaxed);
+        }
+        None
+    }
+
+    /// Reserves a free slot index for a new object, Linux's way. Facility lock held.
+    /// The slot is initialised but still SLOT_FREE: `publish` makes it live.
+    fn alloc_index(&self, max_objects: u64) -> SysResult<u32> {
+        let fac = self.facility();
+        let in_use = fac.in_use.load(Relaxed);
+        if in_use as u64 >= max_objects.min(IPCMNI as u64) {
+            return Err(libc::ENOSPC);
+        }
+        let window = (in_use * 3 / 2).clamp(MIN_CYCLE, IPCMNI);
+        let start = (fac.last_idx.load(Relaxed) + 1) as u32;
+        let initialised = fac.initialised.load(Relaxed);
+        let found = (start..window).chain(0..start.min(window)).find(|&i| {
+            // SAFETY: i < window <= IPCMNI.
+            i >= initialised || !unsafe { self.slot_header(i) }.is_live()
+        });
+        let index = found.ok_or(libc::ENOSPC)?;
+        for i in initialised..=index {
+            // SAFETY: slots at or above `initialised` are unpublished; we
+            // hold the facility lock, the only writer of `initialised`.
+            unsafe { self.slot_header(i).lock.init() };
+        }
+        if index >= initialised {
+            fac.initialised.store(index + 1, Release);
+        }
+        fac.last_idx.store(index as i32, Relaxed);
+        Ok(index)
+    }
+
+    /// Makes slot `index` live with `key` and the creator's credentials.
+    /// Facility lock and the slot's lock held. Returns the new id.
+    fn publish(&self, index: u32, key: i32, uid: u32, gid: u32, mode: u32) -> i32 {
+        let fac = self.facility();
+        // SAFETY: index was returned by alloc_index.
+        let slot = unsafe { self.slot_header(index) };
+        slot.key.store(key, Relaxed);
+        for cell in [&slot.uid, &slot.cuid] {
+            cell.store(uid, Relaxed);
+        }
+        for cell in [&slot.gid, &slot.cgid] {
+            cell.store(gid, Relaxed);
+        }
+        slot.mode.store(mode, Relaxed);
+        if key != crate::abi::IPC_PRIVATE {
+            let bucket = &fac.key_buckets[bucket_of(key)];
+            slot.key_next.store(bucket.load(Relaxed), Relaxed);
+            bucket.store(index + 1, Relaxed);
+        }
+        slot.state.store(SLOT_LIVE, Release);
+        fac.in_use.fetch_add(1, Relaxed);
+        make_id(index, slot.seq.load(Relaxed))
+    }
+
+    /// Takes the object's key out of the index: later lookups by key miss it
+    /// and its key reads as IPC_PRIVATE. Facility lock and slot lock held.
+    fn make_private(&self, index: u32) {
+        // SAFETY: index names a live slot.
+        let slot = unsafe { self.slot_header(index) };
+        let key = slot.key.load(Relaxed);
+        if key == crate::abi::IPC_PRIVATE {
+            return;
+        }
+        let mut link = &self.facility().key_buckets[bucket_of(key)];
+        loop {
+            let next = link.load(Relaxed);
+            if next == 0 {
+                break;
+            }
+            if next - 1 == index {
+                link.store(slot.key_next.load(Relaxed), Relaxed);
+                break;
+            }
+            // SAFETY: chain entries are initialised slot indices.
+            link = &unsafe { self.slot_header(next - 1) }.key_next;
+        }
+        slot.key.store(crate::abi::IPC_PRIVATE, Relaxed);
+    }
+
+    /// Frees a live slot. Facility lock and slot lock held.
+    fn release(&self, index: u32) {
+        self.make_private(index);
+        // SAFETY: index names a live slot.
+        let slot = unsafe { self.slot_header(index) };
+        slot.state.store(SLOT_FREE, Release);
+        slot.seq.store((slot.seq.load(Relaxed) + 1) % SEQ_LIMIT, Relaxed);
+        self.facility().in_use.fetch_sub(1, Relaxed);
+    }
+
+    /// Linux's `ipc_get_maxidx`: the highest live index, or -1 when empty.
+    fn max_live_index(&self) -> i32 {
+        let fac = self.facility();
+        if fac.in_use.load(Relaxed) == 0 {
+            return -1;
+        }
+        let initialised = fac.initialised.load(Acquire);
+        // SAFETY: i < initialised.
+        (0..initialised).rev().find(|&i| unsafe { self.slot_header(i) }.is_live()).map_or(-1, |i| i as i32)
+    }
+}

@@ -1,0 +1,39 @@
+//! Helpers shared by the in-process tests: a fresh box, forking through the
+//! box's fork bookkeeping, waiting, pipes.
+#![allow(dead_code)]
+
+use shared_state::region::LimitValues;
+use shared_state::Namespace;
+
+pub fn new_box() -> Namespace {
+    Namespace::create(&LimitValues::default()).expect("create region")
+}
+
+/// Forks through `Namespace::fork_with`; the child runs `child` and leaves
+/// with its result as exit status.
+pub fn fork_child(ns: &Namespace, child: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: the child runs `child` and leaves with _exit.
+    let pid = ns.fork_with(|| unsafe { libc::fork() });
+    assert!(pid >= 0);
+    if pid == 0 {
+        let code = child();
+        // SAFETY: leaving the forked child without running the parent's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    pid
+}
+
+/// Reaps `pid` and returns its raw wait status.
+pub fn wait_status(pid: i32) -> i32 {
+    let mut status = 0;
+    // SAFETY: status is writable.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    status
+}
+
+pub fn pipe() -> (i32, i32) {
+    let mut fds = [0; 2];
+    // SAFETY: fds is writable for two descriptors.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    (fds[0], fds[1])
+}

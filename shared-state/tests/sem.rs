@@ -1,0 +1,311 @@
+//! Semaphore semantics of shared-state, in-process: threads, fork, signals, kill.
+
+mod common;
+use common::{fork_child, new_box, pipe, wait_status};
+
+use shared_state::abi::*;
+use shared_state::region::LimitValues;
+use shared_state::sem::*;
+use shared_state::Namespace;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn op(num: u16, op: i16, flags: i16) -> SemOp {
+    SemOp { num, op, flags }
+}
+
+fn values(ns: &Namespace, id: i32, n: usize) -> Vec<u16> {
+    let mut out = vec![0u16; n];
+    ns.semctl(id, 0, GETALL, out.as_mut_ptr() as usize).unwrap();
+    out
+}
+
+/// Waits (bounded) until `cond` holds.
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn semget_follows_linux() {
+    let ns = new_box();
+    assert_eq!(ns.semget(0x10, 1, 0o600).unwrap_err(), libc::ENOENT);
+    assert_eq!(ns.semget(0x10, 0, IPC_CREAT | 0o600).unwrap_err(), libc::EINVAL);
+    assert_eq!(ns.semget(0x10, -1, IPC_CREAT | 0o600).unwrap_err(), libc::EINVAL);
+    assert_eq!(ns.semget(0x10, 32001, IPC_CREAT | 0o600).unwrap_err(), libc::EINVAL);
+    let id = ns.semget(0x10, 3, IPC_CREAT | 0o640).unwrap();
+    assert_eq!(ns.semget(0x10, 3, IPC_CREAT | IPC_EXCL).unwrap_err(), libc::EEXIST);
+    assert_eq!(ns.semget(0x10, 0, 0).unwrap(), id);
+    assert_eq!(ns.semget(0x10, 4, 0).unwrap_err(), libc::EINVAL);
+    let mut ds = SemidDs::default();
+    ns.semctl(id, 0, IPC_STAT, &mut ds as *mut SemidDs as usize).unwrap();
+    assert_eq!((ds.nsems, ds.perm.mode, ds.perm.key, ds.otime), (3, 0o640, 0x10, 0));
+    assert!(ds.ctime > 0);
+    assert_eq!(values(&ns, id, 3), [0, 0, 0]);
+    ns.semctl(id, 0, IPC_RMID, 0).unwrap();
+    assert_eq!(ns.semget(0x10, 0, 0).unwrap_err(), libc::ENOENT);
+    assert_eq!(ns.region().heap_in_use(), 0, "a removed set gives its memory back");
+    let limits = LimitValues { semmns: 5, semmni: 2, ..LimitValues::default() };
+    let small = Namespace::create(&limits).unwrap();
+    small.semget(IPC_PRIVATE, 4, 0o600).unwrap();
+    assert_eq!(small.semget(IPC_PRIVATE, 2, 0o600).unwrap_err(), libc::ENOSPC, "SEMMNS");
+    small.semget(IPC_PRIVATE, 1, 0o600).unwrap();
+    assert_eq!(small.semget(IPC_PRIVATE, 0, 0o600).unwrap_err(), libc::EINVAL);
+}
+
+#[test]
+fn semop_is_all_or_nothing() {
+    let ns = new_box();
+    let id = ns.semget(IPC_PRIVATE, 3, 0o600).unwrap();
+    ns.semop(id, &[op(0, 2, 0), op(1, 1, 0)], None).unwrap();
+    assert_eq!(values(&ns, id, 3), [2, 1, 0]);
+    // The last operation would block: nothing is applied.
+    assert_eq!(
+        ns.semop(id, &[op(0, -1, 0), op(1, 5, 0), op(2, -1, IPC_NOWAIT as i16)], None).unwrap_err(),
+        libc::EAGAIN
+    );
+    assert_eq!(values(&ns, id, 3), [2, 1, 0]);
+    assert_eq!(ns.semop(id, &[op(0, 1, 0), op(1, 32767, 0)], None).unwrap_err(), libc::ERANGE);
+    assert_eq!(values(&ns, id, 3), [2, 1, 0]);
+    assert_eq!(ns.semop(id, &[op(3, 1, 0)], None).unwrap_err(), libc::EFBIG);
+    assert_eq!(ns.semop(id, &[op(2, 0, 0)], None), Ok(0), "wait-for-zero on zero proceeds");
+    assert_eq!(ns.semop(id, &[op(0, 0, IPC_NOWAIT as i16)], None).unwrap_err(), libc::EAGAIN);
+    let too_many = vec![op(0, 0, 0); 501];
+    assert_eq!(ns.semop(id, &too_many, None).unwrap_err(), libc::E2BIG);
+    assert_eq!(ns.semtimedop(id, 0, 0, 0).unwrap_err(), libc::EINVAL);
+    assert_eq!(ns.semtimedop(id, 8, 1, 0).unwrap_err(), libc::EFAULT);
+    assert_eq!(ns.semop(-1, &[op(0, 1, 0)], None).unwrap_err(), libc::EINVAL);
+    let mut ds = SemidDs::default();
+    ns.semctl(id, 0, IPC_STAT, &mut ds as *mut SemidDs as usize).unwrap();
+    assert!(ds.otime > 0, "semop sets sem_otime");
+    assert_eq!(ns.semctl(id, 0, GETPID, 0).unwrap(), std::process::id() as i32);
+}
+
+#[test]
+fn semctl_values_and_errors() {
+    let ns = new_box();
+    let id = ns.semget(IPC_PRIVATE, 2, 0o600).unwrap();
+    ns.semctl(id, 1, SETVAL, 7).unwrap();
+    assert_eq!(ns.semctl(id, 1, GETVAL, 0).unwrap(), 7);
+    assert_eq!(ns.semctl(id, 1, SETVAL, 32768).unwrap_err(), libc::ERANGE);
+    assert_eq!(ns.semctl(id, 1, SETVAL, (-1i32) as u32 as usize).unwrap_err(), libc::ERANGE);
+    assert_eq!(ns.semctl(id, 2, SETVAL, 1).unwrap_err(), libc::EINVAL);
+    assert_eq!(ns.semctl(id, 2, GETVAL, 0).unwrap_err(), libc::EINVAL);
+    let set = [3u16, 32768];
+    assert_eq!(ns.semctl(id, 0, SETALL, set.as_ptr() as usize).unwrap_err(), libc::ERANGE);
+    let set = [3u16, 4];
+    ns.semctl(id, 0, SETALL, set.as_ptr() as usize).unwrap();
+    assert_eq!(values(&ns, id, 2), [3, 4]);
+    assert_eq!(ns.semctl(id, 0, 99, 0).unwrap_err(), libc::EINVAL);
+    assert_eq!(ns.semctl(id, 0, GETALL, 0).unwrap_err(), libc::EFAULT);
+    let mut info = SemInfo::default();
+    let top = ns.semctl(0, 0, SEM_INFO, &mut info as *mut SemInfo as usize).unwrap();
+    assert_eq!(top, id & 0x7fff);
+    assert_eq!((info.semusz, info.semaem, info.semvmx, info.semmsl), (1, 2, 32767, 32000));
+    let mut ds = SemidDs::default();
+    assert_eq!(ns.semctl(id & 0x7fff, 0, SEM_STAT, &mut ds as *mut SemidDs as usize).unwrap(), id);
+}
+
+#[test]
+fn a_blocked_waiter_is_served_and_counted() {
+    let ns = new_box();
+    let id = ns.semget(IPC_PRIVATE, 2, 0o600).unwrap();
+    let child = fork_child(&ns, || match ns.semop(id, &[op(0, -2, 0)], None) {
+        Ok(_) => 0,
+        Err(e) => e,
+    });
+    eventually("the child to wait", || ns.semctl(id, 0, GETNCNT, 0) == Ok(1));
+    assert_eq!(ns.semctl(id, 0, GETZCNT, 0), Ok(0));
+    ns.semop(id, &[op(0, 1, 0)], None).unwrap();
+    assert_eq!(ns.semctl(id, 0, GETNCNT, 0), Ok(1), "one unit is not enough");
+    ns.semop(id, &[op(0, 1, 0)], None).unwrap();
+    assert_eq!(wait_status(child), 0);
+    assert_eq!(values(&ns, id, 2), [0, 0]);
+    assert_eq!(ns.semctl(id, 0, GETPID, 0).unwrap(), child, "the waiter's pid, as Linux");
+}
+
+#[test]
+fn removal_wakes_waiters_with_eidrm() {
+    let ns = new_box();
+    let id = ns.semget(IPC_PRIVATE, 1, 0o600).unwrap();
+    let child = fork_child(&ns, || match ns.semop(id, &[op(0, -1, 0)], None) {
+        Err(libc::EIDRM) => 0,
+        other => 10 + other.map_or_else(|e| e, |_| 0),
+    });
+    eventually("the child to wait", || ns.semctl(id, 0, GETNCNT, 0) == Ok(1));
+    ns.semctl(id, 0, IPC_RMID, 0).unwrap();
+    assert_eq!(wait_status(child), 0);
+}
+
+extern "C" fn on_signal(_: libc::c_int) {}
+
+#[test]
+fn a_handled_signal_gives_eintr_even_with_sa_restart() {
+    let ns = new_box();
+    let id = ns.semget(IPC_PRIVATE, 1, 0o600).unwrap();
+    let child = fork_child(&ns, || {
+        // SAFETY: installing a plain handler with SA_RESTART in the child.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as *const () as usize;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut());
+        }
+        match ns.semop(id, &[op(0, -1, 0)], None) {
+            Err(libc::EINTR) => 0,
+            other => 10 + other.map_or_else(|e| e, |_| 0),
+        }
+    });
+    eventually("the child to wait", || ns.semctl(id, 0, GETNCNT, 0) == Ok(1));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child, libc::SIGUSR1) };
+    assert_eq!(wait_status(child), 0);
+    assert_eq!(ns.semctl(id, 0, GETNCNT, 0), Ok(0), "the interrupted waiter left the queue");
+}
+
+#[test]
+fn semtimedop_times_out_with_eagain() {
+    let ns = new_box();
+    let id = ns.semget(IPC_PRIVATE, 1, 0o600).unwrap();
+    let timeout = libc::timespec { tv_sec: 0, tv_nsec: 30_000_000 };
+    let start = std::time::Instant::now();
+    assert_eq!(ns.semop(id, &[op(0, -1, 0)], Some(timeout)).unwrap_err(), libc::EAGAIN);
+    assert!(start.elapsed() >= Duration::from_millis(30));
+    assert_eq!(ns.semctl(id, 0, GETNCNT, 0), Ok(0));
+}
+
+#[test]
+fn undo_is_applied_at_death_and_cleared_by_setval() {
+    let ns = new_box();
+    let id = ns.semget(IPC_PRIVATE, 2, 0o600).unwrap();
+    ns.semctl(id, 0, SETVAL, 5).unwrap();
+    // exit: undo of -2 on sem 0 and +3 on sem 1 gives back 2 and takes 3 (clamped at 0).
+    let child = fork_child(&ns, || {
+        ns.semop(id, &[op(0, -2, SEM_UNDO), op(1, 3, SEM_UNDO)], None).unwrap();
+        0
+    });
+    assert_eq!(wait_status(child), 0);
+    assert_eq!(values(&ns, id, 2), [5, 0]);
+    // SIGKILL while holding: the unit comes back.
+    let (r, w) = pipe();
+    let child = fork_child(&ns, || {
+        ns.semop(id, &[op(0, -5, SEM_UNDO)], None).unwrap();
+        // SAFETY: tell the parent, then wait to be killed.
+        unsafe {
+            libc::write(w, b"x".as_ptr() as *const _, 1);
+            loop {
+                libc::pause();
+            }
+        }
+    });
+    let mut byte = [0u8];
+    // SAFETY: blocking read of our pipe.
+    unsafe { libc::read(r, byte.as_mut_ptr() as *mut _, 1) };
+    assert_eq!(values(&ns, id, 2), [0, 0]);
+    // SAFETY: killing our own child.
+    unsafe { libc::kill(child, libc::SIGKILL) };
+    wait_status(child);
+    assert_eq!(values(&ns, id, 2), [5, 0], "undo applied after SIGKILL");
+    assert_eq!(ns.semctl(id, 0, GETPID, 0).unwrap(), child);
+    // SETVAL clears adjustments: the child's exit then changes nothing.
+    let (release_r, release_w) = pipe();
+    let child = fork_child(&ns, || {
+        ns.semop(id, &[op(0, -1, SEM_UNDO)], None).unwrap();
+        // SAFETY: tell the parent, then wait for it (on the other pipe).
+        unsafe {
+            libc::write(w, b"x".as_ptr() as *const _, 1);
+            libc::read(release_r, [0u8; 1].as_mut_ptr() as *mut _, 1);
+        }
+        0
+    });
+    // SAFETY: blocking read of our pipe.
+    unsafe { libc::read(r, byte.as_mut_ptr() as *mut _, 1) };
+    ns.semctl(id, 0, SETVAL, 9).unwrap();
+    // SAFETY: release the child.
+    unsafe { libc::write(release_w, b"x".as_ptr() as *const _, 1) };
+    assert_eq!(wait_status(child), 0);
+    assert_eq!(values(&ns, id, 2), [9, 0]);
+    // The adjustment range is SEMAEM.
+    ns.semctl(id, 1, SETVAL, 32767).unwrap();
+    ns.semop(id, &[op(1, -32767, SEM_UNDO)], None).unwrap();
+    ns.semop(id, &[op(1, 32767, 0)], None).unwrap();
+    assert_eq!(ns.semop(id, &[op(1, -1, SEM_UNDO)], None).unwrap_err(), libc::ERANGE);
+}
+
+#[test]
+fn no_waiter_starves_while_others_keep_passing() {
+    let ns = Arc::new(new_box());
+    let id = ns.semget(IPC_PRIVATE, 1, 0o600).unwrap();
+    ns.semctl(id, 0, SETVAL, 1).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let passers: Vec<_> = (0..3)
+        .map(|_| {
+            let (ns, stop) = (ns.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    ns.semop(id, &[op(0, -1, 0)], None).unwrap();
+                    ns.semop(id, &[op(0, 1, 0)], None).unwrap();
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(20));
+    // Wants both units at once while three threads keep taking one.
+    let child = fork_child(&ns, || {
+        ns.semop(id, &[op(0, -2, 0)], None).unwrap();
+        ns.semop(id, &[op(0, 2, 0)], None).unwrap();
+        0
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    ns.semop(id, &[op(0, 1, 0)], None).unwrap();
+    assert_eq!(wait_status(child), 0, "the big waiter got through");
+    stop.store(true, Ordering::Relaxed);
+    passers.into_iter().for_each(|t| t.join().unwrap());
+    assert_eq!(ns.semctl(id, 0, GETVAL, 0), Ok(2));
+}
+
+#[test]
+fn random_operations_sum_exactly() {
+    let ns = Arc::new(new_box());
+    let nsems = 4;
+    let id = ns.semget(IPC_PRIVATE, nsems, 0o600).unwrap();
+    let start = [1000u16; 4];
+    ns.semctl(id, 0, SETALL, start.as_ptr() as usize).unwrap();
+    let threads: Vec<_> = (0..6u64)
+        .map(|t| {
+            let ns = ns.clone();
+            std::thread::spawn(move || {
+                let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ t;
+                let mut net = [0i64; 4];
+                for _ in 0..3000 {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    let num = (seed % 4) as u16;
+                    let amount = 1 + (seed >> 8) as i16 % 3;
+                    let (first, second) = if seed & 1 == 0 { (-amount, amount) } else { (amount, -amount) };
+                    for delta in [first, second] {
+                        if ns.semop(id, &[op(num, delta, IPC_NOWAIT as i16)], None).is_ok() {
+                            net[num as usize] += delta as i64;
+                        }
+                    }
+                }
+                net
+            })
+        })
+        .collect();
+    let mut expected = [1000i64; 4];
+    for t in threads {
+        for (e, n) in expected.iter_mut().zip(t.join().unwrap()) {
+            *e += n;
+        }
+    }
+    let got: Vec<i64> = values(&ns, id, 4).into_iter().map(i64::from).collect();
+    assert_eq!(got, expected);
+}

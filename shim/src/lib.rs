@@ -1,0 +1,528 @@
+//! libipcbox.so: the C-ABI face of ipcbox, preloaded into every process of a box.
+//!
+//! Owns: the exported libc names (shmget, shmat, shmdt, shmctl), errno,
+//! joining the box at load, the fork wrapper, and keeping the region's
+//! descriptor alive in programs that close descriptors they do not know.
+//! All semantics live in `shared_state`; each export here converts arguments,
+//! calls one `Namespace` method, and sets errno.
+//!
+//! Box membership is inherited, never inferred: `ipcbox run` puts the region's
+//! memfd at an inheritable descriptor and names it in IPCBOX_FD (with the box
+//! id in IPCBOX_ID). At load the shim maps the region behind that descriptor.
+//! If the descriptor was moved (a program dup2'd over it and the shim moved it
+//! away) the shim finds the region among /proc/self/fd by its box id.
+//! A process without IPCBOX_FD is not in a box: its calls go to libc.
+//! A process whose IPCBOX_FD names no usable region prints one line on stderr
+//! and exits with status 127, rather than guess.
+//!
+//! Invariants: nothing here calls an interposable libc function for its own
+//! work (system calls go through `shared_state::sys`), except `dlsym` to find
+//! the next definition of the functions wrapped here.
+
+use shared_state::sys;
+use shared_state::Namespace;
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+static NAMESPACE: OnceLock<Namespace> = OnceLock::new();
+
+const ENV_FD: &[u8] = b"IPCBOX_FD=";
+const ENV_ID: &[u8] = b"IPCBOX_ID=";
+/// Lowest descriptor number the region is moved to when a program takes its number.
+const FD_FLOOR: usize = 100;
+
+fn set_errno(e: i32) {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() = e };
+}
+
+fn ret_int(result: Result<i32, i32>) -> c_int {
+    match result {
+        Ok(v) => v,
+        Err(e) => {
+            set_errno(e);
+            -1
+        }
+    }
+}
+
+/// Looks up the next definition of a wrapped libc function, once.
+fn next_symbol(cache: &AtomicUsize, name: &CStr) -> usize {
+    let cached = cache.load(Ordering::Relaxed);
+    if cached != 0 {
+        return cached;
+    }
+    // SAFETY: name is NUL-terminated; RTLD_NEXT finds libc's definition.
+    let found = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) } as usize;
+    cache.store(found, Ordering::Relaxed);
+    found
+}
+
+macro_rules! next {
+    ($name:expr, as $ty:ty) => {{
+        static CACHE: AtomicUsize = AtomicUsize::new(0);
+        let f = next_symbol(&CACHE, $name);
+        if f == 0 {
+            None
+        } else {
+            // SAFETY: dlsym returned libc's definition of this very function,
+            // whose C signature is $ty.
+            Some(unsafe { core::mem::transmute::<usize, $ty>(f) })
+        }
+    }};
+}
+
+mod exec;
+
+// ---------------------------------------------------------------- load
+
+/// The entries of a NULL-terminated C environment array (none for NULL).
+///
+/// # Safety
+/// `envp` is NULL or a NULL-terminated array of NUL-terminated strings that
+/// outlive the iteration.
+unsafe fn env_entries<'a>(envp: *const *const c_char) -> impl Iterator<Item = &'a [u8]> {
+    let mut p = envp;
+    std::iter::from_fn(move || {
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: p points into the array (caller's contract).
+        let entry = unsafe { *p };
+        if entry.is_null() {
+            return None;
+        }
+        // SAFETY: still within the array, whose last element is the NULL above.
+        p = unsafe { p.add(1) };
+        // SAFETY: each entry is a NUL-terminated string (caller's contract).
+        Some(unsafe { CStr::from_ptr(entry) }.to_bytes())
+    })
+}
+
+/// Runs at load (from .init_array) with the process's environment.
+extern "C" fn on_load(_argc: c_int, _argv: *const *const c_char, envp: *const *const c_char) {
+    let (mut fd, mut box_id) = (None, None);
+    // SAFETY: the loader passes the process's environment.
+    for bytes in unsafe { env_entries(envp) } {
+        if let Some(v) = bytes.strip_prefix(ENV_FD) {
+            fd = std::str::from_utf8(v).ok().and_then(|v| v.parse::<i32>().ok());
+        } else if let Some(v) = bytes.strip_prefix(ENV_ID) {
+            box_id = std::str::from_utf8(v).ok().and_then(|v| u64::from_str_radix(v, 16).ok());
+        }
+    }
+    let Some(fd) = fd else { return };
+    match join_box(fd, box_id) {
+        Ok(ns) => {
+            let _ = NAMESPACE.set(ns);
+        }
+        Err(message) => {
+            let line = format!("{message}\n");
+            // SAFETY: writing our own buffer to stderr, then leaving at once.
+            unsafe {
+                sys::syscall6(libc::SYS_write, [2, line.as_ptr() as usize, line.len(), 0, 0, 0]);
+                sys::syscall6(libc::SYS_exit_group, [127, 0, 0, 0, 0, 0]);
+            }
+        }
+    }
+}
+
+#[used]
+#[link_section = ".init_array"]
+static ON_LOAD: extern "C" fn(c_int, *const *const c_char, *const *const c_char) = on_load;
+
+fn join_box(fd: i32, box_id: Option<u64>) -> Result<Namespace, String> {
+    let first = Namespace::attach(fd);
+    if let Ok(ns) = &first {
+        if box_id.is_none_or(|id| id == ns.region().box_id()) {
+            return first.map_err(|e| e.to_string());
+        }
+    }
+    // The descriptor was moved or reused: look for our region among the others.
+    if let Some(id) = box_id {
+        if let Some(ns) = find_region_by_id(id) {
+            return Ok(ns);
+        }
+    }
+    match first {
+        Ok(_) => {
+            Err(format!("ipcbox: descriptor {fd} holds another box's region: restart the program with `ipcbox run`"))
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn find_region_by_id(box_id: u64) -> Option<Namespace> {
+    // SAFETY: opening a directory with a NUL-terminated path.
+    let dir = unsafe {
+        sys::syscall6(
+            libc::SYS_openat,
+            [
+                libc::AT_FDCWD as usize,
+                c"/proc/self/fd".as_ptr() as usize,
+                (libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) as usize,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    if dir < 0 {
+        return None;
+    }
+    let dir = dir as i32;
+    let mut buf = [0u8; 4096];
+    let mut found = None;
+    'outer: loop {
+        // SAFETY: buf is writable for its length.
+        let n = unsafe {
+            sys::syscall6(libc::SYS_getdents64, [dir as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0])
+        };
+        if n <= 0 {
+            break;
+        }
+        let mut at = 0usize;
+        while at < n as usize {
+            let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
+            let name = &buf[at + 19..at + reclen];
+            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+            if let Some(candidate) = std::str::from_utf8(name).ok().and_then(|s| s.parse::<i32>().ok()) {
+                if candidate != dir {
+                    if let Ok(ns) = Namespace::attach(candidate) {
+                        if ns.region().box_id() == box_id {
+                            found = Some(ns);
+                            break 'outer;
+                        }
+                    }
+                }
+            }
+            at += reclen;
+        }
+    }
+    let _ = sys::close(dir);
+    found
+}
+
+fn namespace() -> Option<&'static Namespace> {
+    NAMESPACE.get()
+}
+
+// ---------------------------------------------------------------- shm
+
+#[no_mangle]
+pub extern "C" fn shmget(key: libc::key_t, size: libc::size_t, flags: c_int) -> c_int {
+    match namespace() {
+        Some(ns) => ret_int(ns.shmget(key, size, flags)),
+        None => match next!(c"shmget", as extern "C" fn(libc::key_t, libc::size_t, c_int) -> c_int) {
+            Some(f) => f(key, size, flags),
+            None => ret_int(Err(libc::ENOSYS)),
+        },
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn shmat(id: c_int, addr: *const c_void, flags: c_int) -> *mut c_void {
+    match namespace() {
+        Some(ns) => match ns.shmat(id, addr as usize, flags) {
+            Ok(a) => a as *mut c_void,
+            Err(e) => {
+                set_errno(e);
+                usize::MAX as *mut c_void
+            }
+        },
+        None => match next!(c"shmat", as extern "C" fn(c_int, *const c_void, c_int) -> *mut c_void) {
+            Some(f) => f(id, addr, flags),
+            None => {
+                set_errno(libc::ENOSYS);
+                usize::MAX as *mut c_void
+            }
+        },
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn shmdt(addr: *const c_void) -> c_int {
+    match namespace() {
+        Some(ns) => ret_int(ns.shmdt(addr as usize).map(|()| 0)),
+        None => match next!(c"shmdt", as extern "C" fn(*const c_void) -> c_int) {
+            Some(f) => f(addr),
+            None => ret_int(Err(libc::ENOSYS)),
+        },
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn shmctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int {
+    match namespace() {
+        Some(ns) => ret_int(ns.shmctl(id, cmd, buf as usize)),
+        None => match next!(c"shmctl", as extern "C" fn(c_int, c_int, *mut c_void) -> c_int) {
+            Some(f) => f(id, cmd, buf),
+            None => ret_int(Err(libc::ENOSYS)),
+        },
+    }
+}
+
+// ---------------------------------------------------------------- sem
+
+#[no_mangle]
+pub extern "C" fn semget(key: libc::key_t, nsems: c_int, flags: c_int) -> c_int {
+    match namespace() {
+        Some(ns) => ret_int(ns.semget(key, nsems, flags)),
+        None => match next!(c"semget", as extern "C" fn(libc::key_t, c_int, c_int) -> c_int) {
+            Some(f) => f(key, nsems, flags),
+            None => ret_int(Err(libc::ENOSYS)),
+        },
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn semop(id: c_int, ops: *mut c_void, nsops: libc::size_t) -> c_int {
+    semtimedop(id, ops, nsops, std::ptr::null())
+}
+
+#[no_mangle]
+pub extern "C" fn semtimedop(
+    id: c_int,
+    ops: *mut c_void,
+    nsops: libc::size_t,
+    timeout: *const libc::timespec,
+) -> c_int {
+    match namespace() {
+        Some(ns) => ret_int(ns.semtimedop(id, ops as usize, nsops, timeout as usize)),
+        None => match next!(
+            c"semtimedop",
+            as extern "C" fn(c_int, *mut c_void, libc::size_t, *const libc::timespec) -> c_int
+        ) {
+            Some(f) => f(id, ops, nsops, timeout),
+            None => ret_int(Err(libc::ENOSYS)),
+        },
+    }
+}
+
+/// `int semctl(int, int, int, ...)`: the optional fourth argument, a `union
+/// semun`, travels in the fourth argument register on x86_64 and aarch64, so
+/// it is received as a plain word; it is read only for the commands that
+/// take it (glibc's rule).
+#[no_mangle]
+pub extern "C" fn semctl(id: c_int, num: c_int, cmd: c_int, arg: usize) -> c_int {
+    match namespace() {
+        Some(ns) => ret_int(ns.semctl(id, num, cmd, arg)),
+        None => match next!(c"semctl", as unsafe extern "C" fn(c_int, c_int, c_int, ...) -> c_int) {
+            // SAFETY: libc's semctl, called with the argument it was given.
+            Some(f) => unsafe { f(id, num, cmd, arg) },
+            None => ret_int(Err(libc::ENOSYS)),
+        },
+    }
+}
+
+// ---------------------------------------------------------------- fork
+
+#[no_mangle]
+pub extern "C" fn fork() -> libc::pid_t {
+    let Some(real) = next!(c"fork", as extern "C" fn() -> libc::pid_t) else {
+        set_errno(libc::ENOSYS);
+        return -1;
+    };
+    match namespace() {
+        Some(ns) => ns.fork_with(|| real()),
+        None => real(),
+    }
+}
+
+// ---------------------------------------------------------------- descriptor protection
+//
+// Daemons close every descriptor they did not open (a close() loop,
+// closefrom, close_range) and may dup2 over any number. The region must stay
+// reachable for what they exec later, so its descriptor is skipped by the
+// first three and moved out of the way of the last.
+
+fn region_fd() -> Option<c_int> {
+    namespace().map(|ns| ns.fd())
+}
+
+#[no_mangle]
+pub extern "C" fn close(fd: c_int) -> c_int {
+    if region_fd() == Some(fd) {
+        return 0;
+    }
+    match next!(c"close", as extern "C" fn(c_int) -> c_int) {
+        Some(f) => f(fd),
+        None => ret_int(sys::close(fd).map(|()| 0)),
+    }
+}
+
+fn raw_close_range(first: c_uint, last: c_uint, flags: c_int) -> Result<(), i32> {
+    // SAFETY: plain integers.
+    let r = unsafe { sys::syscall6(libc::SYS_close_range, [first as usize, last as usize, flags as usize, 0, 0, 0]) };
+    if r < 0 {
+        Err(-r as i32)
+    } else {
+        Ok(())
+    }
+}
+
+/// close_range over [first, last] except the region's descriptor.
+fn close_range_sparing(first: c_uint, last: c_uint, flags: c_int) -> Result<(), i32> {
+    if first > last {
+        return Err(libc::EINVAL);
+    }
+    match region_fd() {
+        Some(fd) if fd >= 0 && (first..=last).contains(&(fd as c_uint)) => {
+            let fd = fd as c_uint;
+            if fd > first {
+                raw_close_range(first, fd - 1, flags)?;
+            }
+            if fd < last {
+                raw_close_range(fd + 1, last, flags)?;
+            }
+            Ok(())
+        }
+        _ => raw_close_range(first, last, flags),
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    ret_int(close_range_sparing(first, last, flags).map(|()| 0))
+}
+
+#[no_mangle]
+pub extern "C" fn closefrom(lowfd: c_int) {
+    let _ = close_range_sparing(lowfd.max(0) as c_uint, c_uint::MAX, 0);
+}
+
+/// Moves the region's descriptor away when a program is about to reuse its number.
+fn vacate(newfd: c_int) {
+    if let Some(ns) = namespace() {
+        if ns.fd() == newfd {
+            if let Ok(moved) = sys::fcntl(newfd, libc::F_DUPFD, FD_FLOOR) {
+                ns.set_fd(moved as c_int);
+            }
+        }
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn dup2(oldfd: c_int, newfd: c_int) -> c_int {
+    if oldfd != newfd {
+        vacate(newfd);
+    }
+    match next!(c"dup2", as extern "C" fn(c_int, c_int) -> c_int) {
+        Some(f) => f(oldfd, newfd),
+        None => ret_int(Err(libc::ENOSYS)),
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn dup3(oldfd: c_int, newfd: c_int, flags: c_int) -> c_int {
+    if oldfd != newfd {
+        vacate(newfd);
+    }
+    match next!(c"dup3", as extern "C" fn(c_int, c_int, c_int) -> c_int) {
+        Some(f) => f(oldfd, newfd, flags),
+        None => ret_int(Err(libc::ENOSYS)),
+    }
+}
+
+// ---------------------------------------------------------------- credentials
+//
+// The box caches the process's credentials (see shared_state::cred); every
+// libc function that changes them drops the cache after doing its work.
+
+macro_rules! credential_change {
+    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        #[no_mangle]
+        pub extern "C" fn $name($($arg: $ty),*) -> c_int {
+            let name = concat!(stringify!($name), "\0");
+            // SAFETY: the literal above ends with its NUL.
+            let cname = unsafe { CStr::from_bytes_with_nul_unchecked(name.as_bytes()) };
+            let result = match next!(cname, as extern "C" fn($($ty),*) -> c_int) {
+                Some(f) => f($($arg),*),
+                None => ret_int(Err(libc::ENOSYS)),
+            };
+            shared_state::cred::invalidate();
+            result
+        }
+    )*};
+}
+
+credential_change! {
+    setuid(uid: libc::uid_t);
+    seteuid(uid: libc::uid_t);
+    setreuid(ruid: libc::uid_t, euid: libc::uid_t);
+    setresuid(ruid: libc::uid_t, euid: libc::uid_t, suid: libc::uid_t);
+    setgid(gid: libc::gid_t);
+    setegid(gid: libc::gid_t);
+    setregid(rgid: libc::gid_t, egid: libc::gid_t);
+    setresgid(rgid: libc::gid_t, egid: libc::gid_t, sgid: libc::gid_t);
+    setgroups(size: libc::size_t, list: *const libc::gid_t);
+    initgroups(user: *const c_char, group: libc::gid_t);
+    capset(header: *mut c_void, data: *const c_void);
+}
+
+// ---------------------------------------------------------------- mappings
+//
+// An attachment unmapped by munmap, or replaced by a fixed mmap, is detached
+// for Linux; the box counts it so too.
+
+#[no_mangle]
+pub extern "C" fn munmap(addr: *mut c_void, len: libc::size_t) -> c_int {
+    let Some(real) = next!(c"munmap", as extern "C" fn(*mut c_void, libc::size_t) -> c_int) else {
+        return ret_int(Err(libc::ENOSYS));
+    };
+    match namespace() {
+        Some(ns) => ns.around_unmap(addr as usize, len, || {
+            let r = real(addr, len);
+            (r, r == 0)
+        }),
+        None => real(addr, len),
+    }
+}
+
+type MmapFn = extern "C" fn(*mut c_void, libc::size_t, c_int, c_int, c_int, libc::off_t) -> *mut c_void;
+
+fn mmap_with(
+    real: Option<MmapFn>,
+    addr: *mut c_void,
+    len: libc::size_t,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: libc::off_t,
+) -> *mut c_void {
+    let Some(real) = real else {
+        set_errno(libc::ENOSYS);
+        return libc::MAP_FAILED;
+    };
+    match namespace() {
+        Some(ns) if flags & libc::MAP_FIXED != 0 => ns.around_unmap(addr as usize, len, || {
+            let r = real(addr, len, prot, flags, fd, off);
+            (r, r != libc::MAP_FAILED)
+        }),
+        _ => real(addr, len, prot, flags, fd, off),
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn mmap(
+    addr: *mut c_void,
+    len: libc::size_t,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: libc::off_t,
+) -> *mut c_void {
+    mmap_with(next!(c"mmap", as MmapFn), addr, len, prot, flags, fd, off)
+}
+
+#[no_mangle]
+pub extern "C" fn mmap64(
+    addr: *mut c_void,
+    len: libc::size_t,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: libc::off_t,
+) -> *mut c_void {
+    mmap_with(next!(c"mmap64", as MmapFn), addr, len, prot, flags, fd, off)
+}
