@@ -145,6 +145,11 @@ fn run(command: Vec<OsString>) -> ExitCode {
         Ok(path) => path,
         Err(e) => return fail(e),
     };
+    install_signal_handlers();
+    // Forwarded signals stay blocked until the child's pid is known. The
+    // supervisor's watcher threads are created meanwhile and keep them blocked
+    // for good, so only this thread, which knows the pid, ever takes one.
+    let previous_mask = block_forwarded_signals();
     let namespace = match Namespace::create(&LimitValues::default()) {
         Ok(ns) => std::sync::Arc::new(ns),
         Err(e) => return fail(e.to_string().trim_start_matches("ipcbox: ")),
@@ -171,10 +176,7 @@ fn run(command: Vec<OsString>) -> ExitCode {
         .env("LD_PRELOAD", preload)
         .env("IPCBOX_FD", box_fd.to_string())
         .env("IPCBOX_ID", format!("{:x}", namespace.region().box_id()));
-    install_signal_handlers();
-    // A signal that arrives before the child's pid is known stays pending
-    // until then (the child itself starts with an empty mask).
-    let previous_mask = block_forwarded_signals();
+    // The child starts with the caller's mask, not the blocked one.
     // SAFETY: the closure runs in the child between fork and exec and calls
     // only pthread_sigmask, which is async-signal-safe.
     unsafe {
