@@ -1,21 +1,30 @@
 /*
  * tool_fastpath.c - the calls that must make no system call inside a box.
  * Between the markers "fastpath-begin" and "fastpath-end" (written with
- * write(2), which strace shows), it does IPC_STAT (stack and static
- * buffers are both common; the stack one is the fast path), SHM_STAT and
- * SHM_STAT_ANY lookups, reads/writes through an attachment, and uncontended
- * semop P and V, with and without SEM_UNDO.
+ * write(2), which strace shows), it does IPC_STAT into stack, static and
+ * heap buffers (all common: the stack is checked by address, the others
+ * are copied under the shim's fault guard), reads/writes through an
+ * attachment, and uncontended semop P and V, with and without SEM_UNDO, with
+ * operations on the stack and on the heap. After the end marker, a bad
+ * pointer must still give EFAULT (the guard catches it; its signal
+ * delivery would show in the trace, so that is checked outside).
  * scripts/fastpath.sh runs it under strace in a box and fails if any
  * system call appears between the markers.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <unistd.h>
 
+static struct shmid_ds static_ds;
+
 int main(void)
 {
+	struct shmid_ds *heap_ds = malloc(sizeof *heap_ds);
+	struct sembuf *heap_ops = malloc(2 * sizeof *heap_ops);
 	int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
 	char *p = shmat(id, NULL, 0);
 	if (id < 0 || p == (void *)-1) {
@@ -24,6 +33,7 @@ int main(void)
 	}
 	struct shmid_ds warm;
 	shmctl(id, IPC_STAT, &warm); /* first call may read credentials */
+	shmctl(id, IPC_STAT, heap_ds); /* first guarded copy installs the guard */
 	int sem = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
 	struct sembuf warm_undo[2] = { { 1, 1, SEM_UNDO }, { 1, -1, SEM_UNDO } };
 	if (sem < 0 || semop(sem, warm_undo, 2)) { /* first SEM_UNDO call registers */
@@ -37,6 +47,12 @@ int main(void)
 		if (shmctl(id, IPC_STAT, &ds) != 0)
 			return 2;
 		sum += ds.shm_nattch;
+		if (shmctl(id, IPC_STAT, &static_ds) != 0 || shmctl(id, IPC_STAT, heap_ds) != 0)
+			return 2;
+		heap_ops[0] = (struct sembuf){ 0, 1, 0 };
+		heap_ops[1] = (struct sembuf){ 0, -1, SEM_UNDO };
+		if (semop(sem, heap_ops, 2))
+			return 4;
 		p[i] = (char)i;
 		struct sembuf v = { 0, 1, 0 }, pp = { 0, -1, 0 };
 		struct sembuf vu = { 1, 1, SEM_UNDO }, pu = { 1, -1, SEM_UNDO };
@@ -44,6 +60,10 @@ int main(void)
 			return 4;
 	}
 	write(1, "fastpath-end\n", 13);
+	if (shmctl(id, IPC_STAT, (struct shmid_ds *)8) != -1 || errno != EFAULT) {
+		printf("IPC_STAT into a bad pointer did not give EFAULT\n");
+		return 5;
+	}
 	printf("nattch sum %lu\n", sum);
 	shmdt(p);
 	shmctl(id, IPC_RMID, NULL);

@@ -8,6 +8,7 @@
 //!
 //! Modules, from the bottom up:
 //! - `sys`: direct system calls (never through interposable libc functions).
+//! - `usercopy`: copies from and to callers' pointers: EFAULT, not a crash.
 //! - `lock`: robust, process-shared locks that survive their holder's death.
 //! - `abi`: the C structures and constants of the Linux API.
 //! - `cred`: credentials and Linux's permission rules.
@@ -17,6 +18,7 @@
 //! - `ns`: a process's handle on its box, fork bookkeeping, repair after death.
 //! - `heap`: variable-size blocks in the region.
 //! - `shm`: shared memory segments.
+//! - `wait`: sleeping on a futex in the region until another process acts.
 //! - `sem`: semaphore sets, waiters and SEM_UNDO.
 //! - `supervise`: the supervisor's prompt repair after deaths.
 //!
@@ -35,6 +37,8 @@ pub mod shm;
 pub mod supervise;
 pub mod sys;
 pub mod table;
+pub mod usercopy;
+pub mod wait;
 
 pub use ns::Namespace;
 pub use region::{LimitValues, Region, RegionError};

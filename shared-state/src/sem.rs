@@ -36,6 +36,7 @@ use crate::procs::{Liveness, RecordRef};
 use crate::region::{Region, IPCMNI, SEM_SLOTS_OFFSET};
 use crate::sys::{self, SysResult};
 use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable};
+use crate::wait::{self, Woken, DONE, WAITING};
 use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
 
 pub const SEMVMX: i32 = 32767;
@@ -43,16 +44,6 @@ pub const SEMVMX: i32 = 32767;
 pub const SEMAEM: i32 = SEMVMX;
 pub const SEM_UNDO: i16 = 0x1000;
 const NOWAIT: i16 = IPC_NOWAIT as i16;
-
-/// Queued, and spinning for a short while before sleeping.
-const WAITING: u32 = 1;
-const DONE: u32 = 2;
-/// Queued and asleep on the futex: whoever completes it must wake it.
-const ASLEEP: u32 = 3;
-/// How long a waiter spins before it sleeps: a partner on another core
-/// usually answers within this, and a hand-off then costs no system call;
-/// short enough that a blocked process looks asleep almost at once.
-const SPIN_NS: i128 = 20_000;
 
 #[repr(C)]
 pub struct SemFacility {
@@ -443,32 +434,7 @@ impl Region {
 
 fn complete(waiter: &Waiter, result: i32) {
     waiter.result.store(result, Relaxed);
-    if waiter.status.swap(DONE, Release) == ASLEEP {
-        sys::futex_wake(&waiter.status, 1);
-    }
-}
-
-fn monotonic_ns() -> i128 {
-    let now = sys::clock_now(libc::CLOCK_MONOTONIC);
-    now.tv_sec as i128 * 1_000_000_000 + now.tv_nsec as i128
-}
-
-/// Spins until the waiter is done or SPIN_NS passed; then marks it asleep.
-/// Returns false if it was done meanwhile.
-fn spin_then_sleep(waiter: &Waiter) -> bool {
-    let until = monotonic_ns() + SPIN_NS;
-    loop {
-        for _ in 0..64 {
-            if waiter.status.load(Acquire) == DONE {
-                return false;
-            }
-            core::hint::spin_loop();
-        }
-        if monotonic_ns() > until {
-            break;
-        }
-    }
-    waiter.status.compare_exchange(WAITING, ASLEEP, Acquire, Acquire).is_ok()
+    wait::finish(&waiter.status);
 }
 
 fn undo_size(nsems: u32) -> u64 {
@@ -747,29 +713,11 @@ impl Namespace {
             }
             slot.queue_tail.store(at, Relaxed);
         }
-        let deadline = timeout.map(|t| monotonic_ns() + t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128);
-        let asleep = spin_then_sleep(waiter);
-        let interrupted = loop {
-            if !asleep || waiter.status.load(Acquire) == DONE {
-                break None;
-            }
-            // Always sleep with a timeout: the kernel restarts an untimed
-            // futex wait after a signal handler (SA_RESTART), but semop must
-            // fail with EINTR as Linux's does.
-            let wait_ns = match deadline {
-                Some(deadline) => {
-                    let left = deadline - monotonic_ns();
-                    if left <= 0 {
-                        break Some(libc::EAGAIN);
-                    }
-                    left as u64
-                }
-                None => 3_600_000_000_000,
-            };
-            match sys::futex_wait(&waiter.status, ASLEEP, Some(wait_ns)) {
-                Err(libc::EINTR) => break Some(libc::EINTR),
-                _ => continue,
-            }
+        let deadline = timeout.map(|t| wait::monotonic_ns() + t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128);
+        let interrupted = match wait::wait_done(&waiter.status, deadline) {
+            Woken::Done => None,
+            Woken::Interrupted => Some(libc::EINTR),
+            Woken::TimedOut => Some(libc::EAGAIN),
         };
         if let Some(errno) = interrupted {
             // Leave the queue, unless the operation was done meanwhile.

@@ -74,6 +74,10 @@ pub fn getpid() -> i32 {
     // SAFETY: no arguments.
     unsafe { sc!(libc::SYS_getpid) }.unwrap_or(0) as i32
 }
+pub fn gettid() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { sc!(libc::SYS_gettid) }.unwrap_or(0) as i32
+}
 pub fn geteuid() -> u32 {
     // SAFETY: no arguments.
     unsafe { sc!(libc::SYS_geteuid) }.unwrap_or(0) as u32
@@ -355,9 +359,11 @@ enum Direction {
 }
 
 /// Copies `len` bytes from `from` to `to`, one of which is the caller's
-/// address. A caller buffer on this thread's live stack (the usual case) is
-/// copied directly; anything else goes through process_vm_writev/readv, so
-/// the kernel checks it and a bad pointer gives EFAULT.
+/// address. A caller buffer on this thread's live stack is copied directly;
+/// anything else by the fault-guarded routine of `usercopy` (no system call;
+/// a bad pointer gives EFAULT), or, where a program's own handling of
+/// SIGSEGV rules that out, through process_vm_writev/readv, so that the
+/// kernel checks it.
 fn checked_copy(from: usize, to: usize, len: usize, direction: Direction) -> SysResult<()> {
     let (user, ours) = if direction == Direction::ToUser { (to, from) } else { (from, to) };
     let direct = || {
@@ -368,6 +374,9 @@ fn checked_copy(from: usize, to: usize, len: usize, direction: Direction) -> Sys
     };
     if in_live_stack(user, len) {
         return direct();
+    }
+    if let Some(whole) = crate::usercopy::guarded_copy(to, from, len) {
+        return if whole { Ok(()) } else { Err(libc::EFAULT) };
     }
     let nr = if direction == Direction::ToUser { libc::SYS_process_vm_writev } else { libc::SYS_process_vm_readv };
     let local = libc::iovec { iov_base: ours as *mut _, iov_len: len };

@@ -460,6 +460,114 @@ credential_change! {
     capset(header: *mut c_void, data: *const c_void);
 }
 
+// ---------------------------------------------------------------- signals
+//
+// The box copies to and from callers' pointers under its own SIGSEGV/SIGBUS
+// handler (shared_state::usercopy), installed only over the default
+// disposition. A program that handles or blocks those signals itself is
+// noticed here, and the box then lets the kernel check its pointers instead.
+// A program that asks for the disposition sees the default it had.
+
+fn is_fault_signal(sig: c_int) -> bool {
+    sig == libc::SIGSEGV || sig == libc::SIGBUS
+}
+
+/// Whether a mask change may block SIGSEGV or SIGBUS.
+///
+/// # Safety
+/// `set` is null or points at a sigset_t.
+unsafe fn blocks_fault_signal(how: c_int, set: *const libc::sigset_t) -> bool {
+    // SAFETY: set is valid when not null (caller's contract).
+    how != libc::SIG_UNBLOCK
+        && !set.is_null()
+        && unsafe { libc::sigismember(set, libc::SIGSEGV) == 1 || libc::sigismember(set, libc::SIGBUS) == 1 }
+}
+
+/// sigaction(2).
+///
+/// # Safety
+/// C callers' contract: `act` and `oldact` are null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn sigaction(sig: c_int, act: *const libc::sigaction, oldact: *mut libc::sigaction) -> c_int {
+    if is_fault_signal(sig) && !act.is_null() {
+        shared_state::usercopy::give_up();
+    }
+    let Some(real) =
+        next!(c"sigaction", as unsafe extern "C" fn(c_int, *const libc::sigaction, *mut libc::sigaction) -> c_int)
+    else {
+        return ret_int(Err(libc::ENOSYS));
+    };
+    // SAFETY: libc's sigaction with the caller's arguments.
+    let result = unsafe { real(sig, act, oldact) };
+    if result == 0 && !oldact.is_null() {
+        // SAFETY: libc filled *oldact.
+        let old = unsafe { &mut *oldact };
+        if shared_state::usercopy::is_our_handler(old.sa_sigaction) {
+            // SAFETY: an all-zero sigaction is SIG_DFL with no flags and an empty mask.
+            *old = unsafe { core::mem::zeroed() };
+        }
+    }
+    result
+}
+
+macro_rules! handler_change {
+    ($($name:ident;)*) => {$(
+        #[no_mangle]
+        pub extern "C" fn $name(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t {
+            if is_fault_signal(sig) {
+                shared_state::usercopy::give_up();
+            }
+            let name = concat!(stringify!($name), "\0");
+            // SAFETY: the literal above ends with its NUL.
+            let cname = unsafe { CStr::from_bytes_with_nul_unchecked(name.as_bytes()) };
+            match next!(cname, as extern "C" fn(c_int, libc::sighandler_t) -> libc::sighandler_t) {
+                Some(f) => match f(sig, handler) {
+                    old if shared_state::usercopy::is_our_handler(old) => libc::SIG_DFL,
+                    old => old,
+                },
+                None => {
+                    set_errno(libc::ENOSYS);
+                    libc::SIG_ERR
+                }
+            }
+        }
+    )*};
+}
+
+handler_change! {
+    signal;
+    sigset;
+    bsd_signal;
+    sysv_signal;
+}
+
+macro_rules! mask_change {
+    ($($name:ident;)*) => {$(
+        /// # Safety
+        /// C callers' contract: `set` and `old` are null or valid.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(how: c_int, set: *const libc::sigset_t, old: *mut libc::sigset_t) -> c_int {
+            // SAFETY: set is null or the caller's sigset_t.
+            if unsafe { blocks_fault_signal(how, set) } {
+                shared_state::usercopy::give_up();
+            }
+            let name = concat!(stringify!($name), "\0");
+            // SAFETY: the literal above ends with its NUL.
+            let cname = unsafe { CStr::from_bytes_with_nul_unchecked(name.as_bytes()) };
+            match next!(cname, as unsafe extern "C" fn(c_int, *const libc::sigset_t, *mut libc::sigset_t) -> c_int) {
+                // SAFETY: libc's function with the caller's arguments.
+                Some(f) => unsafe { f(how, set, old) },
+                None => ret_int(Err(libc::ENOSYS)),
+            }
+        }
+    )*};
+}
+
+mask_change! {
+    sigprocmask;
+    pthread_sigmask;
+}
+
 // ---------------------------------------------------------------- mappings
 //
 // An attachment unmapped by munmap, or replaced by a fixed mmap, is detached

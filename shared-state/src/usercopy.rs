@@ -1,0 +1,251 @@
+//! Copies to and from the caller's memory without a system call, with EFAULT
+//! (never a crash) when the caller's pointer is bad.
+//!
+//! Owns: the copy routine (`ipcbox_user_copy`, a few instructions of
+//! assembly), the SIGSEGV/SIGBUS handler that turns a fault inside that
+//! routine into a short copy, and this process's state of that handler.
+//!
+//! Design (the kernel's exception tables, in user space): the routine's
+//! faulting instructions are known addresses. The handler resumes a fault at
+//! one of them at a fixup that returns the number of bytes not copied. Any
+//! other fault is the program's own: the handler puts the default
+//! disposition back and returns, so the faulting instruction runs again and
+//! the program dies exactly as it would have without ipcbox (a SIGSEGV sent
+//! by kill is sent again).
+//!
+//! The handler is installed lazily, at the first copy that needs it, and
+//! only over the default disposition (an atomic swap with rt_sigaction: a
+//! handler of the program's is put back and never displaced). Once the
+//! program installs a SIGSEGV/SIGBUS handler of its own, or blocks either
+//! signal (a blocked fault signal kills instead of reaching a handler), the
+//! shim tells this module (`give_up`) and copies go through
+//! process_vm_readv/writev, which the kernel checks, for the rest of the
+//! process's life.
+//!
+//! State: `GUARD` is per process; fork inherits it together with the
+//! dispositions, exec resets both.
+
+use core::sync::atomic::{AtomicU8, Ordering::*};
+
+const UNKNOWN: u8 = 0;
+const INSTALLING: u8 = 1;
+const READY: u8 = 2;
+const UNAVAILABLE: u8 = 3;
+
+static GUARD: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+const SIGNALS: [i32; 2] = [libc::SIGSEGV, libc::SIGBUS];
+
+#[cfg(target_arch = "x86_64")]
+core::arch::global_asm!(
+    ".pushsection .text.ipcbox_user_copy,\"ax\",@progbits",
+    ".p2align 4",
+    ".globl ipcbox_user_copy",
+    ".hidden ipcbox_user_copy",
+    ".type ipcbox_user_copy,@function",
+    "ipcbox_user_copy:",
+    "    mov rcx, rdx",
+    ".globl ipcbox_user_copy_load",
+    ".hidden ipcbox_user_copy_load",
+    ".globl ipcbox_user_copy_store",
+    ".hidden ipcbox_user_copy_store",
+    "ipcbox_user_copy_load:",
+    "ipcbox_user_copy_store:",
+    "    rep movsb",
+    "    xor eax, eax",
+    "    ret",
+    ".globl ipcbox_user_copy_fixup",
+    ".hidden ipcbox_user_copy_fixup",
+    "ipcbox_user_copy_fixup:",
+    // rep movsb stops at the faulting byte with rcx bytes left.
+    "    mov rax, rcx",
+    "    ret",
+    ".size ipcbox_user_copy, . - ipcbox_user_copy",
+    ".globl ipcbox_restore_rt",
+    ".hidden ipcbox_restore_rt",
+    "ipcbox_restore_rt:",
+    "    mov eax, 15", // rt_sigreturn
+    "    syscall",
+    ".popsection",
+);
+
+#[cfg(target_arch = "aarch64")]
+core::arch::global_asm!(
+    ".pushsection .text.ipcbox_user_copy,\"ax\",@progbits",
+    ".p2align 4",
+    ".globl ipcbox_user_copy",
+    ".hidden ipcbox_user_copy",
+    ".type ipcbox_user_copy,@function",
+    "ipcbox_user_copy:",
+    "    cbz x2, 2f",
+    ".globl ipcbox_user_copy_load",
+    ".hidden ipcbox_user_copy_load",
+    "ipcbox_user_copy_load:",
+    "    ldrb w3, [x1], #1",
+    ".globl ipcbox_user_copy_store",
+    ".hidden ipcbox_user_copy_store",
+    "ipcbox_user_copy_store:",
+    "    strb w3, [x0], #1",
+    "    subs x2, x2, #1",
+    "    b.ne ipcbox_user_copy_load",
+    "2:  mov x0, #0",
+    "    ret",
+    ".globl ipcbox_user_copy_fixup",
+    ".hidden ipcbox_user_copy_fixup",
+    "ipcbox_user_copy_fixup:",
+    // The faulting byte was not copied; x2 counts it and those after it.
+    "    mov x0, x2",
+    "    ret",
+    ".size ipcbox_user_copy, . - ipcbox_user_copy",
+    ".popsection",
+);
+
+extern "C" {
+    /// Copies `len` bytes; returns how many were left when a fault stopped it.
+    fn ipcbox_user_copy(dst: *mut u8, src: *const u8, len: usize) -> usize;
+    static ipcbox_user_copy_load: u8;
+    static ipcbox_user_copy_store: u8;
+    static ipcbox_user_copy_fixup: u8;
+    #[cfg(target_arch = "x86_64")]
+    static ipcbox_restore_rt: u8;
+}
+
+/// The kernel's `struct sigaction` for rt_sigaction.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+const SA_RESTORER: u64 = 0x0400_0000;
+
+fn rt_sigaction(sig: i32, new: Option<&KernelSigaction>, old: Option<&mut KernelSigaction>) -> bool {
+    let new = new.map_or(0, |a| a as *const KernelSigaction as usize);
+    let old = old.map_or(0, |a| a as *mut KernelSigaction as usize);
+    // SAFETY: both pointers are null or point at a KernelSigaction; the mask is 8 bytes.
+    unsafe { crate::sys::syscall6(libc::SYS_rt_sigaction, [sig as usize, new, old, 8, 0, 0]) >= 0 }
+}
+
+fn default_action() -> KernelSigaction {
+    KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 }
+}
+
+fn our_action() -> KernelSigaction {
+    let flags = (libc::SA_SIGINFO | libc::SA_ONSTACK) as u64;
+    #[cfg(target_arch = "x86_64")]
+    let (flags, restorer) = (flags | SA_RESTORER, core::ptr::addr_of!(ipcbox_restore_rt) as usize);
+    #[cfg(not(target_arch = "x86_64"))]
+    let restorer = 0;
+    KernelSigaction { handler: on_fault as *const () as usize, flags, restorer, mask: 0 }
+}
+
+/// Whether a disposition read back from the kernel is this module's handler
+/// (the shim then reports the default the program had instead).
+pub fn is_our_handler(handler: usize) -> bool {
+    handler == on_fault as *const () as usize
+}
+
+/// From now on, copies go through the kernel: the program handles or blocks
+/// SIGSEGV/SIGBUS itself. Our handler, if installed, stays until the
+/// program's replaces it, and still only catches faults in the copy routine.
+pub fn give_up() {
+    GUARD.store(UNAVAILABLE, Relaxed);
+}
+
+/// Whether fault-guarded copies can be used, installing the handler on first use.
+fn ready() -> bool {
+    match GUARD.load(Acquire) {
+        READY => true,
+        UNKNOWN => install(),
+        _ => false,
+    }
+}
+
+#[cold]
+fn install() -> bool {
+    if GUARD.compare_exchange(UNKNOWN, INSTALLING, Acquire, Relaxed).is_err() {
+        return false;
+    }
+    let ours = our_action();
+    let mut installed = 0;
+    for sig in SIGNALS {
+        let mut previous = default_action();
+        if !rt_sigaction(sig, Some(&ours), Some(&mut previous)) {
+            break;
+        }
+        if previous.handler != libc::SIG_DFL && !is_our_handler(previous.handler) {
+            // The program's own handler: give it back, untouched.
+            rt_sigaction(sig, Some(&previous), None);
+            break;
+        }
+        installed += 1;
+    }
+    if installed == SIGNALS.len() {
+        // A give_up() that came meanwhile wins.
+        return GUARD.compare_exchange(INSTALLING, READY, Release, Relaxed).is_ok();
+    }
+    for &sig in &SIGNALS[..installed] {
+        rt_sigaction(sig, Some(&default_action()), None);
+    }
+    GUARD.store(UNAVAILABLE, Relaxed);
+    false
+}
+
+extern "C" fn on_fault(sig: i32, info: *mut libc::siginfo_t, context: *mut core::ffi::c_void) {
+    // SAFETY: the kernel passes a valid siginfo and ucontext to an SA_SIGINFO handler.
+    let (code, context) = unsafe { ((*info).si_code, &mut *(context as *mut libc::ucontext_t)) };
+    let (load, store, fixup) = {
+        (
+            core::ptr::addr_of!(ipcbox_user_copy_load) as usize,
+            core::ptr::addr_of!(ipcbox_user_copy_store) as usize,
+            core::ptr::addr_of!(ipcbox_user_copy_fixup) as usize,
+        )
+    };
+    let pc = program_counter(context);
+    // A positive si_code is a fault raised by the CPU, not a signal sent.
+    if code > 0 && (pc == load || pc == store) {
+        set_program_counter(context, fixup);
+        return;
+    }
+    // The program's own fault or signal: as if we had never been here.
+    rt_sigaction(sig, Some(&default_action()), None);
+    GUARD.store(UNAVAILABLE, Relaxed);
+    if code <= 0 {
+        // Sent by kill or tgkill: send it again; it arrives, with the default
+        // action, once this handler returns and unblocks it.
+        let (pid, tid) = (crate::sys::getpid(), crate::sys::gettid());
+        // SAFETY: tgkill takes plain integers.
+        unsafe { crate::sys::syscall6(libc::SYS_tgkill, [pid as usize, tid as usize, sig as usize, 0, 0, 0]) };
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn program_counter(context: &libc::ucontext_t) -> usize {
+    context.uc_mcontext.gregs[libc::REG_RIP as usize] as usize
+}
+#[cfg(target_arch = "x86_64")]
+fn set_program_counter(context: &mut libc::ucontext_t, pc: usize) {
+    context.uc_mcontext.gregs[libc::REG_RIP as usize] = pc as i64;
+}
+#[cfg(target_arch = "aarch64")]
+fn program_counter(context: &libc::ucontext_t) -> usize {
+    context.uc_mcontext.pc as usize
+}
+#[cfg(target_arch = "aarch64")]
+fn set_program_counter(context: &mut libc::ucontext_t, pc: usize) {
+    context.uc_mcontext.pc = pc as u64;
+}
+
+/// Copies `len` bytes from `from` to `to`, one of which the caller supplied.
+/// Returns None if the guard is not available here (the caller then asks the
+/// kernel), else whether every byte was copied.
+pub(crate) fn guarded_copy(to: usize, from: usize, len: usize) -> Option<bool> {
+    if !ready() {
+        return None;
+    }
+    // SAFETY: a fault on either side ends the copy at the fixup instead of
+    // killing the process; our own side is a buffer of `len` bytes.
+    Some(unsafe { ipcbox_user_copy(to as *mut u8, from as *const u8, len) } == 0)
+}

@@ -1,0 +1,96 @@
+//! Sleeping until another process acts, and waking the sleeper: the protocol
+//! shared by blocked semop, msgsnd and msgrcv.
+//!
+//! Owns: the life of a waiter's `status` word (a futex in the region).
+//!
+//! Protocol: the waiting thread sets `status` to WAITING and queues its
+//! waiter under the object's lock. Whoever completes it later (under the same
+//! lock) stores the outcome, then swaps `status` to DONE and makes a futex
+//! wake only if the waiter had gone to sleep (ASLEEP). The waiter first spins
+//! for at most `SPIN_NS` (a partner on another core usually answers within
+//! that, and the hand-off then costs no system call; short enough that a
+//! blocked process looks asleep almost at once), then moves WAITING to ASLEEP
+//! and sleeps on the futex.
+//!
+//! The futex wait always has a timeout: the kernel silently restarts an
+//! untimed futex wait after a signal handler installed with SA_RESTART, but
+//! System V waits must fail with EINTR whenever a handler runs, as Linux's do.
+
+use crate::sys;
+use core::sync::atomic::{AtomicU32, Ordering::*};
+
+/// Queued, and spinning for a short while before sleeping.
+pub(crate) const WAITING: u32 = 1;
+/// Completed: the outcome is stored.
+pub(crate) const DONE: u32 = 2;
+/// Queued and asleep on the futex: whoever completes it must wake it.
+pub(crate) const ASLEEP: u32 = 3;
+const SPIN_NS: i128 = 20_000;
+/// Longest single futex sleep of an untimed wait.
+const SLEEP_SLICE_NS: u64 = 3_600_000_000_000;
+
+/// How a wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Woken {
+    Done,
+    /// A signal handler ran (EINTR).
+    Interrupted,
+    /// The deadline passed.
+    TimedOut,
+}
+
+/// Marks a waiter done, after its outcome was stored, and wakes it if it sleeps.
+pub(crate) fn finish(status: &AtomicU32) {
+    if status.swap(DONE, Release) == ASLEEP {
+        sys::futex_wake(status, 1);
+    }
+}
+
+pub(crate) fn monotonic_ns() -> i128 {
+    let now = sys::clock_now(libc::CLOCK_MONOTONIC);
+    now.tv_sec as i128 * 1_000_000_000 + now.tv_nsec as i128
+}
+
+/// Waits until `status` is DONE, a signal handler runs, or the monotonic
+/// `deadline` (ns) passes. The waiter was queued with WAITING.
+pub(crate) fn wait_done(status: &AtomicU32, deadline: Option<i128>) -> Woken {
+    if !spin_then_sleep(status) {
+        return Woken::Done;
+    }
+    loop {
+        if status.load(Acquire) == DONE {
+            return Woken::Done;
+        }
+        let slice = match deadline {
+            Some(deadline) => {
+                let left = deadline - monotonic_ns();
+                if left <= 0 {
+                    return Woken::TimedOut;
+                }
+                left as u64
+            }
+            None => SLEEP_SLICE_NS,
+        };
+        if sys::futex_wait(status, ASLEEP, Some(slice)) == Err(libc::EINTR) {
+            return if status.load(Acquire) == DONE { Woken::Done } else { Woken::Interrupted };
+        }
+    }
+}
+
+/// Spins until done or SPIN_NS passed; then marks the waiter asleep.
+/// Returns false if it was done meanwhile.
+fn spin_then_sleep(status: &AtomicU32) -> bool {
+    let until = monotonic_ns() + SPIN_NS;
+    loop {
+        for _ in 0..64 {
+            if status.load(Acquire) == DONE {
+                return false;
+            }
+            core::hint::spin_loop();
+        }
+        if monotonic_ns() > until {
+            break;
+        }
+    }
+    status.compare_exchange(WAITING, ASLEEP, Acquire, Acquire).is_ok()
+}
