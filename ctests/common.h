@@ -856,4 +856,486 @@ static int CT_UNUSED ct_exited(pid_t p)
 	return si.si_pid == p;
 }
 
+/* ------------------------------------------------------------------ */
+/* System V message queues
+ *
+ * Messages are sent either as text (ct_snd: strlen(text) bytes) or as N
+ * bytes of a fill pattern that depends on the type (ct_sndn: byte i is
+ * 'a' + (mtype + i) % 26), so that a received body can be printed and
+ * checked: short printable bodies print quoted, longer ones as
+ * "<fill N>" (N bytes of the pattern of their own type, e.g. a truncated
+ * one) or "<N bytes fnv 0x...>".
+ */
+#include <sys/ioctl.h>
+#include <sys/msg.h>
+
+#define CT_MSGMAX 8192 /* MSGMAX of a fresh namespace */
+#define CT_MSGMNB 16384 /* MSGMNB: default msg_qbytes */
+
+struct ct_msg {
+	long mtype;
+	char mtext[CT_MSGMAX + 256];
+};
+
+static void CT_UNUSED ct_fill(char *p, size_t len, long seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (char)('a' + (char)(((unsigned long)seed + i) % 26));
+}
+
+static uint32_t CT_UNUSED ct_fnv(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++) {
+		h ^= c[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* msgflg as text: "0", "IPC_NOWAIT|MSG_NOERROR"; in hex if it has other bits */
+static const char CT_UNUSED *ct_msgflg(int f)
+{
+	static const struct {
+		int bit;
+		const char *name;
+	} names[] = { { IPC_NOWAIT, "IPC_NOWAIT" }, { MSG_NOERROR, "MSG_NOERROR" },
+		      { MSG_EXCEPT, "MSG_EXCEPT" }, { MSG_COPY, "MSG_COPY" },
+		      { IPC_CREAT, "IPC_CREAT" }, { IPC_EXCL, "IPC_EXCL" } };
+	char *b = ct_buf();
+	int known = 0;
+	for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+		known |= names[i].bit;
+	if (f == 0 || (f & ~known)) {
+		snprintf(b, 64, f ? "%#x" : "0", (unsigned)f);
+		return b;
+	}
+	b[0] = 0;
+	for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (f & names[i].bit)
+			snprintf(b + strlen(b), 64 - strlen(b), "%s%s", b[0] ? "|" : "",
+				 names[i].name);
+	return b;
+}
+
+/* a message body for printing (see above) */
+static const char CT_UNUSED *ct_body(const char *p, size_t n, long mtype)
+{
+	char *b = ct_buf();
+	int printable = n <= 32;
+	for (size_t i = 0; printable && i < n; i++)
+		if (p[i] < 0x20 || p[i] > 0x7e || p[i] == '"' || p[i] == '\\')
+			printable = 0;
+	if (printable) {
+		snprintf(b, 64, "\"%.*s\"", (int)n, p);
+		return b;
+	}
+	int fill = 1;
+	for (size_t i = 0; fill && i < n; i++)
+		if (p[i] != (char)('a' + (char)(((unsigned long)mtype + i) % 26)))
+			fill = 0;
+	if (fill)
+		snprintf(b, 64, "<fill %zu>", n);
+	else
+		snprintf(b, 64, "<%zu bytes fnv %#x>", n, (unsigned)ct_fnv(p, n));
+	return b;
+}
+
+/* msgsnd of strlen(text) bytes; quiet */
+static int CT_UNUSED ct_snd_q(int id, long mtype, const char *text, int flg)
+{
+	static struct ct_msg m;
+	size_t n = strlen(text);
+	if (n > sizeof m.mtext)
+		ct_fatal("ct_snd_q: text too long");
+	m.mtype = mtype;
+	memcpy(m.mtext, text, n);
+	return msgsnd(id, &m, n, flg);
+}
+
+/* msgsnd of len bytes of the fill pattern of mtype; quiet */
+static int CT_UNUSED ct_sndn_q(int id, long mtype, size_t len, int flg)
+{
+	static struct ct_msg m;
+	m.mtype = mtype;
+	ct_fill(m.mtext, len < sizeof m.mtext ? len : sizeof m.mtext, mtype);
+	return msgsnd(id, &m, len, flg);
+}
+
+static void ct_show_snd(const char *src, int r, int e)
+{
+	if (r == 0)
+		printf("%s = 0\n", src);
+	else if (r == -1)
+		printf("%s = -1 %s\n", src, ct_errname(e));
+	else
+		printf("%s = %d (unexpected)\n", src, r);
+}
+
+/* prints "msgsnd(id1, 2, "hello", IPC_NOWAIT) = 0" */
+static int CT_UNUSED ct_snd(int id, long mtype, const char *text, int flg)
+{
+	char src[160];
+	snprintf(src, sizeof src, "msgsnd(%s, %ld, %s, %s)", idn(id), mtype,
+		 ct_body(text, strlen(text), mtype), ct_msgflg(flg));
+	errno = 0;
+	int r = ct_snd_q(id, mtype, text, flg);
+	int e = errno;
+	ct_show_snd(src, r, e);
+	errno = e;
+	return r;
+}
+
+/* prints "msgsnd(id1, 2, <100 bytes>, 0) = 0" */
+static int CT_UNUSED ct_sndn(int id, long mtype, size_t len, int flg)
+{
+	char src[160];
+	snprintf(src, sizeof src, "msgsnd(%s, %ld, <%zu bytes>, %s)", idn(id), mtype, len,
+		 ct_msgflg(flg));
+	errno = 0;
+	int r = ct_sndn_q(id, mtype, len, flg);
+	int e = errno;
+	ct_show_snd(src, r, e);
+	errno = e;
+	return r;
+}
+
+/* The result of a msgrcv as text: "-1 ENOMSG" or "5: type 2 "hello"";
+ * the bytes of m->mtext past the result must still hold the 0x5a that
+ * ct_rcv_q put there. */
+static const char CT_UNUSED *ct_rcv_str(long r, int e, const struct ct_msg *m)
+{
+	static char b[4][192];
+	static int k;
+	char *s = b[k++ % 4];
+	if (r < 0) {
+		snprintf(s, 192, "%ld %s", r, ct_errname(e));
+		return s;
+	}
+	if ((size_t)r > sizeof m->mtext) {
+		snprintf(s, 192, "%ld (more than the buffer!)", r);
+		return s;
+	}
+	int clean = 1;
+	for (size_t i = r; i < sizeof m->mtext; i++)
+		if (m->mtext[i] != 0x5a)
+			clean = 0;
+	snprintf(s, 192, "%ld: type %ld %s%s", r, m->mtype, ct_body(m->mtext, r, m->mtype),
+		 clean ? "" : " (bytes past the message changed!)");
+	return s;
+}
+
+/* msgrcv into *m (filled with 0x5a first); quiet */
+static long CT_UNUSED ct_rcv_q(int id, struct ct_msg *m, size_t bufsz, long msgtyp, int flg)
+{
+	memset(m, 0x5a, sizeof *m);
+	return msgrcv(id, m, bufsz, msgtyp, flg);
+}
+
+static struct ct_msg ct_rmsg; /* the message of the last ct_rcv() */
+
+/* prints "msgrcv(id1, 100, 2, IPC_NOWAIT) = 5: type 2 "hello"" */
+static long CT_UNUSED ct_rcv(int id, size_t bufsz, long msgtyp, int flg)
+{
+	char src[160];
+	snprintf(src, sizeof src, "msgrcv(%s, %zu, %ld, %s)", idn(id), bufsz, msgtyp,
+		 ct_msgflg(flg));
+	errno = 0;
+	long r = ct_rcv_q(id, &ct_rmsg, bufsz, msgtyp, flg);
+	int e = errno;
+	printf("%s = %s\n", src, ct_rcv_str(r, e, &ct_rmsg));
+	errno = e;
+	return r;
+}
+
+/* Print every public field of msqid_ds, normalized. */
+static void CT_UNUSED ct_print_msqds(const char *label, const struct msqid_ds *ds)
+{
+	printf("%s: key=0x%x uid=%u gid=%u cuid=%u cgid=%u mode=%#o qnum=%lu cbytes=%lu "
+	       "qbytes=%lu\n",
+	       label, (unsigned)ds->msg_perm.__key, (unsigned)ds->msg_perm.uid,
+	       (unsigned)ds->msg_perm.gid, (unsigned)ds->msg_perm.cuid,
+	       (unsigned)ds->msg_perm.cgid, (unsigned)ds->msg_perm.mode,
+	       (unsigned long)ds->msg_qnum, (unsigned long)ds->msg_cbytes,
+	       (unsigned long)ds->msg_qbytes);
+	printf("%s: lspid=%s lrpid=%s stime=%s rtime=%s ctime=%s\n", label, pidn(ds->msg_lspid),
+	       pidn(ds->msg_lrpid), tn(ds->msg_stime), tn(ds->msg_rtime), tn(ds->msg_ctime));
+}
+
+/* msgctl IPC_STAT + print; prints the error instead if it fails */
+static int CT_UNUSED ct_msgstat(const char *label, int id)
+{
+	struct msqid_ds ds;
+	memset(&ds, 0x5a, sizeof ds);
+	errno = 0;
+	int r = msgctl(id, IPC_STAT, &ds);
+	if (r != 0) {
+		printf("%s: IPC_STAT(%s) = %d %s\n", label, idn(id), r, ct_errname(errno));
+		return r;
+	}
+	ct_print_msqds(label, &ds);
+	return 0;
+}
+
+/* compact: "label: qnum=1 cbytes=5 lspid=main lrpid=0" */
+static void CT_UNUSED ct_q(const char *label, int id)
+{
+	struct msqid_ds ds;
+	errno = 0;
+	if (msgctl(id, IPC_STAT, &ds) != 0) {
+		printf("%s: IPC_STAT(%s) = -1 %s\n", label, idn(id), ct_errname(errno));
+		return;
+	}
+	printf("%s: qnum=%lu cbytes=%lu lspid=%s lrpid=%s\n", label, (unsigned long)ds.msg_qnum,
+	       (unsigned long)ds.msg_cbytes, pidn(ds.msg_lspid), pidn(ds.msg_lrpid));
+}
+
+/* IPC_SET of msg_qbytes only (other fields as they are); prints
+ * "IPC_SET(id1, qbytes=10) = 0" */
+static int CT_UNUSED ct_setqbytes(int id, unsigned long qbytes)
+{
+	struct msqid_ds ds;
+	errno = 0;
+	int r = msgctl(id, IPC_STAT, &ds);
+	if (r == 0) {
+		ds.msg_qbytes = qbytes;
+		r = msgctl(id, IPC_SET, &ds);
+	}
+	int e = errno;
+	char src[96];
+	snprintf(src, sizeof src, "IPC_SET(%s, qbytes=%lu)", idn(id), qbytes);
+	ct_show_snd(src, r, e);
+	errno = e;
+	return r;
+}
+
+static void CT_UNUSED ct_print_msginfo(const char *label, const struct msginfo *i)
+{
+	printf("%s: msgpool=%d msgmap=%d msgmax=%d msgmnb=%d msgmni=%d msgssz=%d msgtql=%d "
+	       "msgseg=%u\n",
+	       label, i->msgpool, i->msgmap, i->msgmax, i->msgmnb, i->msgmni, i->msgssz,
+	       i->msgtql, (unsigned)i->msgseg);
+}
+
+/* state letter of /proc/PID/task/TID/stat (tid 0: /proc/PID/stat) */
+static char CT_UNUSED ct_task_state(pid_t pid, pid_t tid)
+{
+	if (tid == 0)
+		return ct_proc_state(pid);
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return '?';
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return '?';
+	return p[2];
+}
+
+/* Wait (up to 5 s) until a task sleeps: state 'S' in 5 polls in a row,
+ * 2 ms apart (a waiter in a box may spin for up to 20 us first).  Only
+ * /proc is read meanwhile (no IPC call that could contend with the
+ * sleeper).  Message queues have no waiter count, so the caller must
+ * make sure the task has nothing else to sleep on before its msgsnd or
+ * msgrcv (children are forked straight into the call).  Returns 1, or
+ * 0 on timeout or at once if the task has exited. */
+static int CT_UNUSED ct_wait_asleep(pid_t pid, pid_t tid)
+{
+	int run = 0;
+	for (int i = 0; i < 2500; i++) {
+		char st = ct_task_state(pid, tid);
+		if (st == 'Z' || st == 'X' || st == '?')
+			return 0;
+		run = st == 'S' ? run + 1 : 0;
+		if (run >= 5)
+			return 1;
+		usleep(2000);
+	}
+	return 0;
+}
+
+/* as ct_wait_asleep, printing "<name> blocked: yes" (or the state) */
+static int CT_UNUSED ct_asleep(pid_t pid)
+{
+	int ok = ct_wait_asleep(pid, 0);
+	if (ok)
+		printf("%s blocked: yes\n", pidn(pid));
+	else
+		printf("%s blocked: NO (state %c)\n", pidn(pid), ct_proc_state(pid));
+	return ok;
+}
+
+/* Children that make one msgrcv or msgsnd call and send the result back
+ * through a pipe, so the parent prints it where the transcript needs it.
+ * ct_kid_setup (if set) runs in the child before the call (e.g. to
+ * install a signal handler); ct_extra travels back with the result
+ * (e.g. a handler count). */
+struct ct_kid {
+	pid_t pid;
+	int fd;
+	int rcv;
+	char src[128];
+};
+
+struct ct_kidres {
+	long r;
+	int e;
+	long extra;
+	struct ct_msg m;
+};
+
+static void (*ct_kid_setup)(void);
+static volatile long ct_extra;
+static struct ct_kidres ct_kres; /* the result read by the last ct_kid_done */
+
+static void ct_kid_send(int fd, long r, int e, const struct ct_msg *m)
+{
+	static struct ct_kidres res;
+	res.r = r;
+	res.e = e;
+	res.extra = ct_extra;
+	if (m)
+		res.m = *m;
+	else
+		memset(&res.m, 0x5a, sizeof res.m);
+	const char *p = (const char *)&res;
+	size_t left = sizeof res;
+	while (left) {
+		ssize_t n = write(fd, p, left);
+		if (n <= 0)
+			ct_fatal("ct_kid_send");
+		p += n;
+		left -= n;
+	}
+	ct_child_exit(0);
+}
+
+static struct ct_kid ct_kid_fork(const char *name, int rcv)
+{
+	struct ct_kid k;
+	int fd[2];
+	if (pipe(fd) != 0)
+		ct_fatal("pipe");
+	k.rcv = rcv;
+	k.pid = ct_fork(name);
+	if (k.pid == 0) {
+		close(fd[0]);
+		k.fd = fd[1];
+		if (ct_kid_setup)
+			ct_kid_setup();
+		return k;
+	}
+	close(fd[1]);
+	k.fd = fd[0];
+	return k;
+}
+
+/* a child sleeping (or not) in msgrcv(id, bufsz, msgtyp, flg) */
+static struct ct_kid CT_UNUSED ct_rcv_kid(const char *name, int id, size_t bufsz, long msgtyp,
+					  int flg)
+{
+	char src[128];
+	snprintf(src, sizeof src, "msgrcv(%s, %zu, %ld, %s)", idn(id), bufsz, msgtyp,
+		 ct_msgflg(flg));
+	struct ct_kid k = ct_kid_fork(name, 1);
+	if (k.pid == 0) {
+		static struct ct_msg m;
+		errno = 0;
+		long r = ct_rcv_q(id, &m, bufsz, msgtyp, flg);
+		ct_kid_send(k.fd, r, errno, &m);
+	}
+	snprintf(k.src, sizeof k.src, "%s", src);
+	return k;
+}
+
+/* a child sleeping (or not) in msgsnd of len bytes of the fill pattern */
+static struct ct_kid CT_UNUSED ct_snd_kid(const char *name, int id, long mtype, size_t len,
+					  int flg)
+{
+	char src[128];
+	snprintf(src, sizeof src, "msgsnd(%s, %ld, <%zu bytes>, %s)", idn(id), mtype, len,
+		 ct_msgflg(flg));
+	struct ct_kid k = ct_kid_fork(name, 0);
+	if (k.pid == 0) {
+		errno = 0;
+		int r = ct_sndn_q(id, mtype, len, flg);
+		ct_kid_send(k.fd, r, errno, NULL);
+	}
+	snprintf(k.src, sizeof k.src, "%s", src);
+	return k;
+}
+
+/* wait for the child's result and exit, print
+ * "<name>: msgrcv(id1, 100, 0, 0) = 5: type 1 "hello"" (or how the child
+ * ended if it sent nothing, e.g. "killed by SIGKILL"); returns the
+ * result, or NULL */
+static struct ct_kidres CT_UNUSED *ct_kid_done(struct ct_kid *k)
+{
+	size_t got = 0;
+	char *p = (char *)&ct_kres;
+	while (got < sizeof ct_kres) {
+		ssize_t n = read(k->fd, p + got, sizeof ct_kres - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(k->fd);
+	int st;
+	pid_t r;
+	do
+		r = waitpid(k->pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	if (r != k->pid)
+		ct_fatal("waitpid");
+	if (got != sizeof ct_kres) {
+		printf("%s: %s: %s\n", pidn(k->pid), k->src, ct_status_str(st));
+		return NULL;
+	}
+	if (k->rcv)
+		printf("%s: %s = %s\n", pidn(k->pid), k->src,
+		       ct_rcv_str(ct_kres.r, ct_kres.e, &ct_kres.m));
+	else if (ct_kres.r == -1)
+		printf("%s: %s = -1 %s\n", pidn(k->pid), k->src, ct_errname(ct_kres.e));
+	else
+		printf("%s: %s = %ld\n", pidn(k->pid), k->src, ct_kres.r);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		printf("%s: %s\n", pidn(k->pid), ct_status_str(st));
+	return &ct_kres;
+}
+
+/* Has the child finished its call (its result is ready to be read)?
+ * Waits up to ms milliseconds. */
+static int CT_UNUSED ct_kid_ready(struct ct_kid *k, int ms)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		int n = 0;
+		if (ioctl(k->fd, FIONREAD, &n) == 0 && n > 0)
+			return 1;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >= ms)
+			return 0;
+		usleep(1000);
+	}
+}
+
+/* prints "<name> still blocked: yes" if the child has no result after
+ * 50 ms and sleeps */
+static int CT_UNUSED ct_still_blocked(struct ct_kid *k)
+{
+	int ok = !ct_kid_ready(k, 50) && ct_wait_asleep(k->pid, 0);
+	printf("%s still blocked: %s\n", pidn(k->pid), yes(ok));
+	return ok;
+}
+
 #endif

@@ -4,8 +4,9 @@
  * write(2), which strace shows), it does IPC_STAT into stack, static and
  * heap buffers (all common: the stack is checked by address, the others
  * are copied under the shim's fault guard), reads/writes through an
- * attachment, and uncontended semop P and V, with and without SEM_UNDO, with
- * operations on the stack and on the heap. After the end marker, a bad
+ * attachment, uncontended semop P and V, with and without SEM_UNDO, with
+ * operations on the stack and on the heap, and msgsnd/msgrcv with no one
+ * waiting (messages on the stack and on the heap), IPC_STAT of a queue. After the end marker, a bad
  * pointer must still give EFAULT (the guard catches it; its signal
  * delivery would show in the trace, so that is checked outside).
  * scripts/fastpath.sh runs it under strace in a box and fails if any
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <unistd.h>
@@ -40,6 +42,15 @@ int main(void)
 		perror("semaphore setup");
 		return 1;
 	}
+	int q = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+	struct qmsg {
+		long mtype;
+		char text[64];
+	} *heap_msg = calloc(1, sizeof *heap_msg);
+	if (q < 0 || msgsnd(q, heap_msg, 0, IPC_NOWAIT) == 0) { /* mtype 0: EINVAL, warms up */
+		perror("queue setup");
+		return 1;
+	}
 	write(1, "fastpath-begin\n", 15);
 	unsigned long sum = 0;
 	for (int i = 0; i < 100; i++) {
@@ -53,6 +64,14 @@ int main(void)
 		heap_ops[1] = (struct sembuf){ 0, -1, SEM_UNDO };
 		if (semop(sem, heap_ops, 2))
 			return 4;
+		struct qmsg m = { 1 + i % 3, "hello" };
+		*heap_msg = m;
+		struct msqid_ds qds;
+		if (msgsnd(q, &m, sizeof m.text, 0) || msgsnd(q, heap_msg, 10, IPC_NOWAIT) ||
+		    msgrcv(q, heap_msg, sizeof m.text, 0, 0) != sizeof m.text ||
+		    msgrcv(q, &m, sizeof m.text, -3, IPC_NOWAIT) != 10 || msgctl(q, IPC_STAT, &qds) ||
+		    qds.msg_qnum != 0)
+			return 6;
 		p[i] = (char)i;
 		struct sembuf v = { 0, 1, 0 }, pp = { 0, -1, 0 };
 		struct sembuf vu = { 1, 1, SEM_UNDO }, pu = { 1, -1, SEM_UNDO };
@@ -68,5 +87,6 @@ int main(void)
 	shmdt(p);
 	shmctl(id, IPC_RMID, NULL);
 	semctl(sem, 0, IPC_RMID);
+	msgctl(q, IPC_RMID, NULL);
 	return sum == 100 ? 0 : 3;
 }

@@ -18,7 +18,7 @@ if [ ${#need[@]} -gt 0 ]; then
   else sudo apt-get update -qq && sudo apt-get install -y -qq "${need[@]}" >/dev/null; fi
 fi
 
-host_ipc() { cat /proc/sysvipc/shm /proc/sysvipc/sem 2>/dev/null || true; }
+host_ipc() { cat /proc/sysvipc/shm /proc/sysvipc/sem /proc/sysvipc/msg 2>/dev/null || true; }
 host_ipc_before=$(host_ipc)
 
 echo "== cargo build --release"
@@ -36,9 +36,9 @@ bash scripts/cli.sh
 
 host_ipc_after=$(host_ipc)
 if [ "$host_ipc_before" != "$host_ipc_after" ]; then
-  echo "FAIL: the host's /proc/sysvipc/shm or sem changed during the test run"
+  echo "FAIL: the host's /proc/sysvipc/shm, sem or msg changed during the test run"
   diff <(echo "$host_ipc_before") <(echo "$host_ipc_after") || true
   exit 1
 fi
-echo "host /proc/sysvipc/shm and /proc/sysvipc/sem unchanged by the test run"
+echo "host /proc/sysvipc/shm, sem and msg unchanged by the test run"
 echo "all tests passed"

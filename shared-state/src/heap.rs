@@ -11,12 +11,22 @@
 //! blocks of 64 KiB or more give their pages back (hole punch) beyond the
 //! first page, which holds the free-list link.
 //!
-//! Locking: the heap lock guards `bump`, `free` and `in_use`; it is a leaf
-//! (nothing else is taken while it is held). Allocation makes no system
-//! call, so facilities may allocate on fast paths.
+//! Free lists are lock-free stacks (compare-and-swap on a head word that
+//! carries a tag, so a block popped and pushed back meanwhile is not taken
+//! for the same head): the sender and the receiver of a message stream
+//! allocate and free on every message, and a lock between them would be
+//! handed from core to core each time. A process killed between the two
+//! steps of a push or pop loses at most that block; the lists stay intact.
+//! Each head has its own cache line.
 //!
-//! Invariants: a block handed out is zeroed; its owner frees it with the
-//! size it asked for (the class is derived from it).
+//! Locking: the heap lock guards `bump` only; it is a leaf (nothing else is
+//! taken while it is held). Allocation makes no system call, so facilities
+//! may allocate on fast paths.
+//!
+//! Invariants: a block handed out is zeroed (unless asked for uninitialised);
+//! its owner frees it with the size it asked for (the class is derived from
+//! it). Heap memory is never unmapped, so reading a block's link word is
+//! safe even after another process took the block.
 
 use crate::lock::RobustMutex;
 use crate::region::{Region, HEAP_OFFSET, HEAP_SIZE, PAGE_SIZE};
@@ -34,10 +44,22 @@ pub struct HeapHeader {
     pub lock: RobustMutex,
     /// Heap offset of the first never-used byte. Heap lock.
     pub bump: AtomicU64,
-    /// Per class, the first free block's offset + 1 (0 for none). Heap lock.
-    pub free: [AtomicU64; CLASSES],
-    /// Bytes in blocks handed out. Heap lock.
-    pub in_use: AtomicU64,
+    /// Per class, the free list's head: see `Head`. Lock-free.
+    pub free: [FreeHead; CLASSES],
+}
+
+/// A free list head alone on its cache line: the block's offset / 16 in the
+/// low 32 bits (0: empty), a tag bumped by every change in the high 32.
+#[repr(C, align(64))]
+pub struct FreeHead(AtomicU64);
+
+const OFFSET_UNIT: u64 = 16;
+
+fn pack(tag: u64, offset: u64) -> u64 {
+    (tag << 32) | (offset / OFFSET_UNIT)
+}
+fn unpack(word: u64) -> (u64, u64) {
+    (word >> 32, (word & 0xffff_ffff) * OFFSET_UNIT)
 }
 
 impl HeapHeader {
@@ -81,28 +103,37 @@ impl Region {
 
     /// Allocates a zeroed block of at least `size` bytes; returns its offset.
     pub fn heap_alloc(&self, size: u64) -> SysResult<u64> {
-        let (class, block) = class_of(size).ok_or(libc::ENOMEM)?;
-        let heap = self.heap();
-        let offset = {
-            let _guard = heap.lock.lock();
-            let head = heap.free[class].load(Relaxed);
-            let offset = if head != 0 {
-                let offset = head - 1;
-                // SAFETY: a free block's first word is its free-list link.
-                let next = unsafe { self.heap_ref::<AtomicU64>(offset) }.load(Relaxed);
-                heap.free[class].store(next, Relaxed);
-                offset
-            } else {
-                let offset = heap.bump.load(Relaxed);
-                let end = offset.checked_add(block).filter(|&e| e <= HEAP_SIZE).ok_or(libc::ENOMEM)?;
-                heap.bump.store(end, Relaxed);
-                offset
-            };
-            heap.in_use.fetch_add(block, Relaxed);
-            offset
-        };
+        let offset = self.heap_alloc_uninit(size)?;
+        let block = class_of(size).expect("allocated above").1;
         // SAFETY: the block is ours alone until we return its offset.
         unsafe { core::ptr::write_bytes(self.heap_addr(offset) as *mut u8, 0, block as usize) };
+        Ok(offset)
+    }
+
+    /// As `heap_alloc`, for a caller that overwrites the whole block (message
+    /// bodies): its bytes are whatever the last user left.
+    pub fn heap_alloc_uninit(&self, size: u64) -> SysResult<u64> {
+        let (class, block) = class_of(size).ok_or(libc::ENOMEM)?;
+        let heap = self.heap();
+        let head = &heap.free[class].0;
+        let mut word = head.load(Acquire);
+        loop {
+            let (tag, offset) = unpack(word);
+            if offset == 0 {
+                break;
+            }
+            // SAFETY: heap memory stays mapped; if the block was taken
+            // meanwhile, this link is stale and the exchange below fails.
+            let next = unsafe { self.heap_ref::<AtomicU64>(offset) }.load(Relaxed);
+            match head.compare_exchange_weak(word, pack(tag + 1, next), Acquire, Acquire) {
+                Ok(_) => return Ok(offset),
+                Err(now) => word = now,
+            }
+        }
+        let _guard = heap.lock.lock();
+        let offset = heap.bump.load(Relaxed);
+        let end = offset.checked_add(block).filter(|&e| e <= HEAP_SIZE).ok_or(libc::ENOMEM)?;
+        heap.bump.store(end, Relaxed);
         Ok(offset)
     }
 
@@ -114,17 +145,40 @@ impl Region {
             let start = HEAP_OFFSET as u64 + offset + PAGE_SIZE;
             let _ = sys::punch_hole(self.fd(), start, block - PAGE_SIZE);
         }
-        let heap = self.heap();
-        let _guard = heap.lock.lock();
+        let head = &self.heap().free[class].0;
         // SAFETY: the block is free now; its first word becomes the link.
-        unsafe { self.heap_ref::<AtomicU64>(offset) }.store(heap.free[class].load(Relaxed), Relaxed);
-        heap.free[class].store(offset + 1, Relaxed);
-        heap.in_use.fetch_sub(block, Relaxed);
+        let link = unsafe { self.heap_ref::<AtomicU64>(offset) };
+        let mut word = head.load(Relaxed);
+        loop {
+            let (tag, first) = unpack(word);
+            link.store(first, Relaxed);
+            match head.compare_exchange_weak(word, pack(tag + 1, offset), Release, Relaxed) {
+                Ok(_) => return,
+                Err(now) => word = now,
+            }
+        }
     }
 
-    /// Bytes in blocks handed out (for tests and inspection).
+    /// The size of the block `heap_alloc(size)` hands out (None if too big).
+    pub fn heap_block_size(size: u64) -> Option<u64> {
+        class_of(size).map(|(_, block)| block)
+    }
+
+    /// Bytes in blocks handed out: those cut from the heap less those on the
+    /// free lists (for tests and inspection; exact only while no one
+    /// allocates or frees).
     pub fn heap_in_use(&self) -> u64 {
-        self.heap().in_use.load(Relaxed)
+        let heap = self.heap();
+        let mut free = 0;
+        for (class, head) in heap.free.iter().enumerate() {
+            let mut offset = unpack(head.0.load(Acquire)).1;
+            while offset != 0 {
+                free += 1u64 << (class as u32 + MIN_SHIFT);
+                // SAFETY: a free block's first word is its link.
+                offset = unsafe { self.heap_ref::<AtomicU64>(offset) }.load(Relaxed);
+            }
+        }
+        heap.bump.load(Relaxed) - PAGE_SIZE - free
     }
 }
 

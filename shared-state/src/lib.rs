@@ -20,6 +20,7 @@
 //! - `shm`: shared memory segments.
 //! - `wait`: sleeping on a futex in the region until another process acts.
 //! - `sem`: semaphore sets, waiters and SEM_UNDO.
+//! - `msg`: message queues, their messages and sleepers.
 //! - `supervise`: the supervisor's prompt repair after deaths.
 //!
 //! Nothing here interposes symbols; the shim crate maps C calls onto
@@ -29,6 +30,7 @@ pub mod abi;
 pub mod cred;
 pub mod heap;
 pub mod lock;
+pub mod msg;
 pub mod ns;
 pub mod procs;
 pub mod region;

@@ -90,6 +90,10 @@ pub struct ProcRecord {
     /// First SEM_UNDO record (heap offset), 0 for none. Written by the
     /// record's process while it lives, by its reaper after.
     pub sem_undos: AtomicU64,
+    /// First `MsgWaiter` (heap offset) of a thread of this process sleeping
+    /// in msgsnd/msgrcv, 0 for none. Written by the record's process under
+    /// its private lock while it lives, by its reaper after.
+    pub msg_waiters: AtomicU64,
 }
 
 /// A record as one process knows it: index and generation.
@@ -142,6 +146,7 @@ impl Region {
         record.holder_tid.store(0, Relaxed);
         record.shm_attachments.store(0, Relaxed);
         record.sem_undos.store(0, Relaxed);
+        record.msg_waiters.store(0, Relaxed);
         record.state.store(PROC_FORKING, Release);
         table.live.fetch_add(1, Relaxed);
         Ok(RecordRef { index, generation })

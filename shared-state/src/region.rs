@@ -13,7 +13,9 @@
 //! PROCS_OFFSET      ProcRecord[MAX_PROCS]    processes that hold box state
 //! ATTACH_OFFSET     AttachEntry[MAX_ATTACH]  shm attachments by process
 //! SEM_SLOTS_OFFSET  SemSlot[IPCMNI]          the semaphore slot table
-//! HEAP_OFFSET       the heap: semaphore arrays, undo records, waiters
+//! MSG_SLOTS_OFFSET  MsgSlot[IPCMNI]          the message queue slot table
+//! HEAP_OFFSET       the heap: semaphore arrays, undo records, waiters,
+//!                   messages
 //! META_SIZE         segment data, page aligned, allocated upward
 //! ```
 //!
@@ -38,7 +40,7 @@ use std::fmt;
 
 pub const MAGIC: [u8; 8] = *b"IPCBOX\0R";
 /// Bump on any change to the bytes of the region.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 const READY: u32 = 0x5245_4459;
 
 /// Slot index bits of an id, as Linux's IPCMNI_SHIFT.
@@ -59,8 +61,10 @@ pub const ATTACH_OFFSET: usize =
     align_up(PROCS_OFFSET + MAX_PROCS as usize * core::mem::size_of::<crate::procs::ProcRecord>(), 4096);
 pub const SEM_SLOTS_OFFSET: usize =
     align_up(ATTACH_OFFSET + MAX_ATTACH as usize * core::mem::size_of::<crate::shm::AttachEntry>(), 4096);
+pub const MSG_SLOTS_OFFSET: usize =
+    align_up(SEM_SLOTS_OFFSET + IPCMNI as usize * core::mem::size_of::<crate::sem::SemSlot>(), 4096);
 pub const HEAP_OFFSET: usize =
-    align_up(SEM_SLOTS_OFFSET + IPCMNI as usize * core::mem::size_of::<crate::sem::SemSlot>(), 2 << 20);
+    align_up(MSG_SLOTS_OFFSET + IPCMNI as usize * core::mem::size_of::<crate::msg::MsgSlot>(), 2 << 20);
 /// Address space of the heap (sparse: it costs only what is used).
 pub const HEAP_SIZE: u64 = 4 << 30;
 const META_END: usize = HEAP_OFFSET + HEAP_SIZE as usize;
@@ -141,6 +145,8 @@ pub struct Header {
     pub shm: ShmFacility,
     /// The semaphore facility's header (its own lock).
     pub sem: crate::sem::SemFacility,
+    /// The message queue facility's header (its own lock).
+    pub msg: crate::msg::MsgFacility,
     /// The heap's header (its own lock).
     pub heap: crate::heap::HeapHeader,
 }
@@ -249,6 +255,7 @@ impl Region {
             header.procs.init();
             header.shm.init();
             header.sem.init();
+            header.msg.init();
             header.heap.init();
         }
         header.ready.store(READY, Ordering::Release);

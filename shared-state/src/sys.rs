@@ -352,6 +352,17 @@ pub fn copy_from_user(dst: &mut [u8], src: usize) -> SysResult<()> {
     checked_copy(src, dst.as_mut_ptr() as usize, dst.len(), Direction::FromUser)
 }
 
+/// As `copy_from_user`, into `len` bytes at `dst` (memory of ours, such as
+/// a block in the region that no one else touches yet).
+pub fn copy_from_user_to(dst: usize, src: usize, len: usize) -> SysResult<()> {
+    checked_copy(src, dst, len, Direction::FromUser)
+}
+
+/// As `copy_to_user`, from `len` bytes at `src` (memory of ours).
+pub fn copy_to_user_from(dst: usize, src: usize, len: usize) -> SysResult<()> {
+    checked_copy(src, dst, len, Direction::ToUser)
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Direction {
     ToUser,

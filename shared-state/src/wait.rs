@@ -77,6 +77,26 @@ pub(crate) fn wait_done(status: &AtomicU32, deadline: Option<i128>) -> Woken {
     }
 }
 
+/// Watches shared memory for at most SPIN_NS, until `changed` says so: a
+/// caller that would otherwise queue itself to sleep first gives a partner
+/// on another core the time to act (a stream then costs no queueing).
+pub(crate) fn poll(changed: impl Fn() -> bool) -> bool {
+    let until = monotonic_ns() + SPIN_NS;
+    loop {
+        for _ in 0..16 {
+            if changed() {
+                return true;
+            }
+            for _ in 0..8 {
+                core::hint::spin_loop();
+            }
+        }
+        if monotonic_ns() > until {
+            return false;
+        }
+    }
+}
+
 /// Spins until done or SPIN_NS passed; then marks the waiter asleep.
 /// Returns false if it was done meanwhile.
 fn spin_then_sleep(status: &AtomicU32) -> bool {

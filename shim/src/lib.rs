@@ -1,6 +1,8 @@
 //! libipcbox.so: the C-ABI face of ipcbox, preloaded into every process of a box.
 //!
-//! Owns: the exported libc names (shmget, shmat, shmdt, shmctl), errno,
+//! Owns: the exported libc names (shm*, sem*, msg*, and the wrappers that
+//! keep the box's bookkeeping: fork, exec, close, mmap, credentials,
+//! signal dispositions), errno,
 //! joining the box at load, the fork wrapper, and keeping the region's
 //! descriptor alive in programs that close descriptors they do not know.
 //! All semantics live in `shared_state`; each export here converts arguments,
@@ -310,6 +312,70 @@ pub extern "C" fn semctl(id: c_int, num: c_int, cmd: c_int, arg: usize) -> c_int
         None => match next!(c"semctl", as unsafe extern "C" fn(c_int, c_int, c_int, ...) -> c_int) {
             // SAFETY: libc's semctl, called with the argument it was given.
             Some(f) => unsafe { f(id, num, cmd, arg) },
+            None => ret_int(Err(libc::ENOSYS)),
+        },
+    }
+}
+
+// ---------------------------------------------------------------- msg
+
+#[no_mangle]
+pub extern "C" fn msgget(key: libc::key_t, flags: c_int) -> c_int {
+    match namespace() {
+        Some(ns) => ret_int(ns.msgget(key, flags)),
+        None => match next!(c"msgget", as extern "C" fn(libc::key_t, c_int) -> c_int) {
+            Some(f) => f(key, flags),
+            None => ret_int(Err(libc::ENOSYS)),
+        },
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn msgsnd(id: c_int, msgp: *const c_void, msgsz: libc::size_t, flags: c_int) -> c_int {
+    match namespace() {
+        Some(ns) => ret_int(ns.msgsnd(id, msgp as usize, msgsz, flags)),
+        None => match next!(c"msgsnd", as extern "C" fn(c_int, *const c_void, libc::size_t, c_int) -> c_int) {
+            Some(f) => f(id, msgp, msgsz, flags),
+            None => ret_int(Err(libc::ENOSYS)),
+        },
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn msgrcv(
+    id: c_int,
+    msgp: *mut c_void,
+    msgsz: libc::size_t,
+    msgtyp: libc::c_long,
+    flags: c_int,
+) -> libc::ssize_t {
+    match namespace() {
+        Some(ns) => match ns.msgrcv(id, msgp as usize, msgsz, msgtyp, flags) {
+            Ok(n) => n,
+            Err(e) => {
+                set_errno(e);
+                -1
+            }
+        },
+        None => match next!(
+            c"msgrcv",
+            as extern "C" fn(c_int, *mut c_void, libc::size_t, libc::c_long, c_int) -> libc::ssize_t
+        ) {
+            Some(f) => f(id, msgp, msgsz, msgtyp, flags),
+            None => {
+                set_errno(libc::ENOSYS);
+                -1
+            }
+        },
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn msgctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int {
+    match namespace() {
+        Some(ns) => ret_int(ns.msgctl(id, cmd, buf as usize)),
+        None => match next!(c"msgctl", as extern "C" fn(c_int, c_int, *mut c_void) -> c_int) {
+            Some(f) => f(id, cmd, buf),
             None => ret_int(Err(libc::ENOSYS)),
         },
     }

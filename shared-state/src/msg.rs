@@ -1,0 +1,988 @@
+//! System V message queues: msgget, msgsnd, msgrcv, msgctl with Linux's
+//! semantics (after Linux ipc/msg.c).
+//!
+//! Owns: the queue slot table (`MsgSlot`), messages (`Message`, in the heap:
+//! a header and the body), and blocked senders and receivers (`MsgWaiter`,
+//! in the heap, one per blocked thread).
+//!
+//! Operations: msgsnd copies the body from the caller into a fresh heap
+//! block before it looks the queue up (as Linux's load_msg), then, under the
+//! queue lock, hands the message straight to the first sleeping receiver
+//! that wants it (Linux's pipelined_send: such a message never counts in
+//! msg_qnum) or appends it. A queue is full when the bytes or the number of
+//! messages would pass msg_qbytes; a sender then sleeps (or gets EAGAIN).
+//! msgrcv unlinks the message it finds under the lock and copies it out
+//! after; a receiver that finds none sleeps until a sender hands it one.
+//! Whoever frees room wakes the sleeping senders whose message now fits;
+//! they try again. IPC_SET wakes every sleeper to check again (permissions
+//! or room may have changed); IPC_RMID wakes them with EIDRM.
+//!
+//! A completed waiter is unlinked from its queue by whoever completes it, so
+//! afterwards only its own thread touches it. Each waiter is also on its
+//! process's list (`ProcRecord::msg_waiters`), so that when the process dies
+//! its reaper unlinks and frees what it left: a waiter still queued, or a
+//! message handed to it that it never copied out (consumed, as on Linux
+//! when the receiver dies after the hand-off). Senders and receivers skip
+//! waiters of dead processes until then, so nothing is handed to the dead.
+//!
+//! Locking: the facility lock serialises create, remove and key lookup. The
+//! slot lock (the queue lock) guards the queue's counters and times, its
+//! message list and its two waiter lists, and every field of a queued
+//! waiter. A process's waiter list is changed by its own threads under the
+//! process-private `local` lock, and by its reaper after its death. Order:
+//! facility lock, queue lock, heap lock. No system call is made unless a
+//! sleeper must be woken or the caller must sleep.
+
+use crate::abi::*;
+use crate::cred::Cred;
+use crate::ns::Namespace;
+use crate::procs::{Liveness, RecordRef};
+use crate::region::{Region, IPCMNI, MSG_SLOTS_OFFSET};
+use crate::sys::{self, SysResult};
+use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable};
+use crate::wait::{self, Woken, WAITING};
+use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
+
+pub const MSG_NOERROR: i32 = 0o10000;
+pub const MSG_EXCEPT: i32 = 0o20000;
+pub const MSG_COPY: i32 = 0o40000;
+pub const MSG_STAT: i32 = 11;
+pub const MSG_INFO: i32 = 12;
+pub const MSG_STAT_ANY: i32 = 13;
+
+/// Linux's compile-time values reported by IPC_INFO (include/uapi/linux/msg.h).
+const MSGPOOL: i32 = 32000 * 16384 / 1024;
+const MSGMAP: i32 = 16384;
+const MSGTQL: i32 = 16384;
+const MSGSSZ: i32 = 16;
+const MSGSEG: u16 = 0xffff;
+
+/// Outcome of a receiver woken to look again (IPC_SET), as Linux's -EAGAIN.
+const RETRY: i32 = -1;
+
+#[repr(C)]
+pub struct MsgFacility {
+    pub ids: FacilityHeader,
+}
+
+impl MsgFacility {
+    /// # Safety
+    /// Only while creating the region.
+    pub(crate) unsafe fn init(&self) {
+        crate::region::init_facility(&self.ids);
+        self.ids.last_idx.store(-1, Relaxed);
+    }
+}
+
+/// One queue. Every field is guarded by the slot lock. Aligned so that two
+/// queues never share a cache line: senders and receivers of one queue
+/// should not slow those of another.
+#[repr(C, align(64))]
+pub struct MsgSlot {
+    // The fields every send and receive writes share the cache line after
+    // the lock's (the head's 76 bytes end 12 bytes into it), so that a
+    // hand-over between a sender and a receiver moves as few lines as
+    // possible between cores; the others follow.
+    pub head: SlotHeader,
+    /// Bytes and messages queued.
+    pub cbytes: AtomicU64,
+    pub qnum: AtomicU64,
+    /// First and last `Message` (heap offsets, 0 for none).
+    pub messages_head: AtomicU64,
+    pub messages_tail: AtomicU64,
+    /// Most bytes, and most messages, the queue holds.
+    pub qbytes: AtomicU64,
+    /// Sleeping receivers and senders, in arrival order (`MsgWaiter` offsets).
+    pub receivers_head: AtomicU64,
+    pub receivers_tail: AtomicU64,
+    pub senders_head: AtomicU64,
+    pub senders_tail: AtomicU64,
+    /// Last sender and receiver, and times (written only when they change,
+    /// which keeps their line shared between the two sides of a stream).
+    pub lspid: AtomicI32,
+    pub lrpid: AtomicI32,
+    pub stime: AtomicI64,
+    pub rtime: AtomicI64,
+    pub ctime: AtomicI64,
+}
+
+/// Stores `value` unless the cell holds it already (a read keeps a cache
+/// line shared; a write takes it from every other core).
+fn update<T: Copy + PartialEq, A: AtomicCell<T>>(cell: &A, value: T) {
+    if cell.get() != value {
+        cell.set(value);
+    }
+}
+
+trait AtomicCell<T> {
+    fn get(&self) -> T;
+    fn set(&self, value: T);
+}
+
+impl AtomicCell<i32> for AtomicI32 {
+    fn get(&self) -> i32 {
+        self.load(Relaxed)
+    }
+    fn set(&self, value: i32) {
+        self.store(value, Relaxed)
+    }
+}
+
+impl AtomicCell<i64> for AtomicI64 {
+    fn get(&self) -> i64 {
+        self.load(Relaxed)
+    }
+    fn set(&self, value: i64) {
+        self.store(value, Relaxed)
+    }
+}
+
+/// A message: this header, then `size` bytes of body. Written by its sender
+/// before it is published; immutable afterwards; `next` under the queue lock.
+#[repr(C)]
+pub struct Message {
+    pub next: AtomicU64,
+    pub mtype: AtomicI64,
+    pub size: AtomicU64,
+    _pad: u64,
+}
+
+const MESSAGE_HEADER: u64 = core::mem::size_of::<Message>() as u64;
+
+const SENDER: u32 = 1;
+const RECEIVER: u32 = 2;
+
+/// A thread sleeping in msgsnd or msgrcv. Written by its thread before it
+/// is queued; afterwards changed under the queue lock until completed.
+#[repr(C)]
+pub struct MsgWaiter {
+    /// The futex of `wait`: WAITING, ASLEEP, then DONE.
+    pub status: AtomicU32,
+    /// Outcome once DONE: 0 (a receiver: `message` is its own; a sender:
+    /// look again), RETRY (a receiver: look again), or an errno.
+    pub result: AtomicI32,
+    /// Next waiter in the queue's list.
+    pub next: AtomicU64,
+    /// Next waiter of the same process. See the module notes.
+    pub next_in_process: AtomicU64,
+    /// The waiting process's record, to skip and reap waiters that died.
+    pub record: AtomicU32,
+    pub record_generation: AtomicU32,
+    /// The queue: slot and sequence.
+    pub slot: AtomicU32,
+    pub seq: AtomicU32,
+    /// SENDER or RECEIVER.
+    pub kind: AtomicU32,
+    /// The receiving thread (Linux reports it as msg_lrpid of a hand-off).
+    pub tid: AtomicI32,
+    /// A receiver's request: type, search mode, largest body it takes.
+    pub msgtyp: AtomicI64,
+    pub mode: AtomicU32,
+    _pad: u32,
+    pub max_size: AtomicU64,
+    /// A sender's body size.
+    pub size: AtomicU64,
+    /// The message handed to a receiver (heap offset), once DONE with 0.
+    pub message: AtomicU64,
+}
+
+/// How msgrcv chooses a message (Linux's SEARCH_*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Search {
+    Any = 1,
+    Equal = 2,
+    NotEqual = 3,
+    LessEqual = 4,
+    Number = 5,
+}
+
+impl Search {
+    fn from_u32(v: u32) -> Search {
+        match v {
+            2 => Search::Equal,
+            3 => Search::NotEqual,
+            4 => Search::LessEqual,
+            5 => Search::Number,
+            _ => Search::Any,
+        }
+    }
+
+    /// Linux's convert_mode: the mode and the type it compares with.
+    fn of(msgtyp: i64, flags: i32) -> (Search, i64) {
+        if flags & MSG_COPY != 0 {
+            (Search::Number, msgtyp)
+        } else if msgtyp == 0 {
+            (Search::Any, 0)
+        } else if msgtyp < 0 {
+            (Search::LessEqual, msgtyp.checked_neg().unwrap_or(i64::MAX))
+        } else if flags & MSG_EXCEPT != 0 {
+            (Search::NotEqual, msgtyp)
+        } else {
+            (Search::Equal, msgtyp)
+        }
+    }
+
+    /// Linux's testmsg.
+    fn accepts(self, mtype: i64, msgtyp: i64) -> bool {
+        match self {
+            Search::Any | Search::Number => true,
+            Search::LessEqual => mtype <= msgtyp,
+            Search::Equal => mtype == msgtyp,
+            Search::NotEqual => mtype != msgtyp,
+        }
+    }
+}
+
+/// `struct msqid_ds` (the kernel's msqid64_ds; the same on x86_64 and aarch64).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct MsqidDs {
+    pub perm: IpcPerm,
+    pub stime: i64,
+    pub rtime: i64,
+    pub ctime: i64,
+    pub cbytes: u64,
+    pub qnum: u64,
+    pub qbytes: u64,
+    pub lspid: i32,
+    pub lrpid: i32,
+    pub unused4: u64,
+    pub unused5: u64,
+}
+
+/// `struct msginfo`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct MsgInfo {
+    pub msgpool: i32,
+    pub msgmap: i32,
+    pub msgmax: i32,
+    pub msgmnb: i32,
+    pub msgmni: i32,
+    pub msgssz: i32,
+    pub msgtql: i32,
+    pub msgseg: u16,
+    pub pad: u16,
+}
+
+/// The queue slot table, as a `SlotTable`.
+pub(crate) struct MsgTable<'a>(pub &'a Region);
+
+impl SlotTable for MsgTable<'_> {
+    fn facility(&self) -> &FacilityHeader {
+        &self.0.header().msg.ids
+    }
+    unsafe fn slot_header(&self, index: u32) -> &SlotHeader {
+        // SAFETY: forwarded: index < IPCMNI.
+        &unsafe { self.0.msg_slot(index) }.head
+    }
+}
+
+impl Region {
+    /// # Safety
+    /// `index < IPCMNI`.
+    unsafe fn msg_slot(&self, index: u32) -> &MsgSlot {
+        debug_assert!(index < IPCMNI);
+        // SAFETY: forwarded to the caller.
+        unsafe { self.table_entry(MSG_SLOTS_OFFSET, index) }
+    }
+
+    fn queue(&self, index: u32) -> &MsgSlot {
+        assert!(index < IPCMNI);
+        // SAFETY: checked above.
+        unsafe { self.msg_slot(index) }
+    }
+
+    fn message(&self, offset: u64) -> &Message {
+        // SAFETY: offsets in message lists and hand-offs name live message blocks.
+        unsafe { self.heap_ref(offset) }
+    }
+
+    fn msg_waiter(&self, offset: u64) -> &MsgWaiter {
+        // SAFETY: offsets in waiter lists name live waiter blocks.
+        unsafe { self.heap_ref(offset) }
+    }
+
+    fn free_message(&self, at: u64) {
+        let size = self.message(at).size.load(Relaxed);
+        self.heap_free(at, MESSAGE_HEADER + size);
+    }
+
+    /// Whether the process that queued a waiter is gone (its reaper will free it).
+    fn waiter_is_dead(&self, waiter: &MsgWaiter) -> bool {
+        let rec = RecordRef { index: waiter.record.load(Relaxed), generation: waiter.record_generation.load(Relaxed) };
+        !self.record_current(rec) || self.liveness(rec.index) == Liveness::Dead
+    }
+
+    fn fits(slot: &MsgSlot, size: u64) -> bool {
+        let qbytes = slot.qbytes.load(Relaxed);
+        // Linux also counts messages against msg_qbytes: each costs at least a byte.
+        size.saturating_add(slot.cbytes.load(Relaxed)) <= qbytes && slot.qnum.load(Relaxed) < qbytes
+    }
+
+    /// Appends waiter `at` to a list. Queue lock held.
+    fn push_msg_waiter(&self, head: &AtomicU64, tail: &AtomicU64, at: u64) {
+        self.msg_waiter(at).next.store(0, Relaxed);
+        match tail.load(Relaxed) {
+            0 => head.store(at, Relaxed),
+            last => self.msg_waiter(last).next.store(at, Relaxed),
+        }
+        tail.store(at, Relaxed);
+    }
+
+    /// Unlinks waiter `at`, whose predecessor is `prev` (0 for the head). Queue lock held.
+    fn unlink_msg_waiter(&self, head: &AtomicU64, tail: &AtomicU64, prev: u64, at: u64) {
+        let next = self.msg_waiter(at).next.load(Relaxed);
+        match prev {
+            0 => head.store(next, Relaxed),
+            prev => self.msg_waiter(prev).next.store(next, Relaxed),
+        }
+        if tail.load(Relaxed) == at {
+            tail.store(prev, Relaxed);
+        }
+    }
+
+    /// Unlinks waiter `at` from whichever list of `slot` holds it, if any. Queue lock held.
+    fn remove_msg_waiter(&self, slot: &MsgSlot, at: u64) {
+        for (head, tail) in [(&slot.receivers_head, &slot.receivers_tail), (&slot.senders_head, &slot.senders_tail)] {
+            let mut prev = 0;
+            let mut cursor = head.load(Relaxed);
+            while cursor != 0 {
+                if cursor == at {
+                    self.unlink_msg_waiter(head, tail, prev, at);
+                    return;
+                }
+                prev = cursor;
+                cursor = self.msg_waiter(cursor).next.load(Relaxed);
+            }
+        }
+    }
+
+    /// Queues message `at` or hands it to a sleeping receiver (Linux's
+    /// pipelined_send). Queue lock held.
+    fn deliver(&self, slot: &MsgSlot, at: u64, pid: i32) {
+        let message = self.message(at);
+        let (mtype, size) = (message.mtype.load(Relaxed), message.size.load(Relaxed));
+        let now = sys::realtime_seconds();
+        update(&slot.lspid, pid);
+        update(&slot.stime, now);
+        let mut prev = 0;
+        let mut cursor = slot.receivers_head.load(Relaxed);
+        while cursor != 0 {
+            let waiter = self.msg_waiter(cursor);
+            let next = waiter.next.load(Relaxed);
+            let wanted = Search::from_u32(waiter.mode.load(Relaxed)).accepts(mtype, waiter.msgtyp.load(Relaxed));
+            if !wanted || self.waiter_is_dead(waiter) {
+                prev = cursor;
+                cursor = next;
+                continue;
+            }
+            self.unlink_msg_waiter(&slot.receivers_head, &slot.receivers_tail, prev, cursor);
+            if waiter.max_size.load(Relaxed) < size {
+                complete(waiter, libc::E2BIG);
+                cursor = next;
+                continue;
+            }
+            update(&slot.lrpid, waiter.tid.load(Relaxed));
+            update(&slot.rtime, now);
+            waiter.message.store(at, Relaxed);
+            complete(waiter, 0);
+            return;
+        }
+        message.next.store(0, Relaxed);
+        match slot.messages_tail.load(Relaxed) {
+            0 => slot.messages_head.store(at, Relaxed),
+            last => self.message(last).next.store(at, Relaxed),
+        }
+        slot.messages_tail.store(at, Relaxed);
+        slot.cbytes.fetch_add(size, Relaxed);
+        slot.qnum.fetch_add(1, Relaxed);
+    }
+
+    /// The message msgrcv takes, with its predecessor (Linux's find_msg).
+    /// Queue lock held.
+    fn find_message(&self, slot: &MsgSlot, mode: Search, msgtyp: i64) -> Option<(u64, u64)> {
+        let mut bound = msgtyp;
+        let mut found = None;
+        let (mut prev, mut cursor, mut count) = (0, slot.messages_head.load(Relaxed), 0i64);
+        while cursor != 0 {
+            let mtype = self.message(cursor).mtype.load(Relaxed);
+            if mode.accepts(mtype, bound) {
+                match mode {
+                    // The lowest type wins; the first of it among equals.
+                    Search::LessEqual if mtype != 1 => {
+                        bound = mtype - 1;
+                        found = Some((prev, cursor));
+                    }
+                    Search::Number if count != msgtyp => count += 1,
+                    _ => return Some((prev, cursor)),
+                }
+            }
+            prev = cursor;
+            cursor = self.message(cursor).next.load(Relaxed);
+        }
+        found
+    }
+
+    /// Takes message `at` (after `prev`) off the queue for a receiver. Queue lock held.
+    fn take_message(&self, slot: &MsgSlot, prev: u64, at: u64, pid: i32) {
+        let message = self.message(at);
+        let next = message.next.load(Relaxed);
+        match prev {
+            0 => slot.messages_head.store(next, Relaxed),
+            prev => self.message(prev).next.store(next, Relaxed),
+        }
+        if slot.messages_tail.load(Relaxed) == at {
+            slot.messages_tail.store(prev, Relaxed);
+        }
+        let size = message.size.load(Relaxed);
+        slot.qnum.fetch_sub(1, Relaxed);
+        slot.cbytes.fetch_sub(size, Relaxed);
+        update(&slot.rtime, sys::realtime_seconds());
+        update(&slot.lrpid, pid);
+        self.wake_senders(slot);
+    }
+
+    /// Wakes the sleeping senders whose message fits now, to try again
+    /// (Linux's ss_wakeup). Queue lock held.
+    fn wake_senders(&self, slot: &MsgSlot) {
+        let (mut prev, mut cursor) = (0, slot.senders_head.load(Relaxed));
+        while cursor != 0 {
+            let waiter = self.msg_waiter(cursor);
+            let next = waiter.next.load(Relaxed);
+            if Self::fits(slot, waiter.size.load(Relaxed)) && !self.waiter_is_dead(waiter) {
+                self.unlink_msg_waiter(&slot.senders_head, &slot.senders_tail, prev, cursor);
+                complete(waiter, 0);
+            } else {
+                prev = cursor;
+            }
+            cursor = next;
+        }
+    }
+
+    /// Completes every sleeper of a list with `result`. Queue lock held.
+    fn wake_all(&self, head: &AtomicU64, tail: &AtomicU64, result: i32) {
+        let mut cursor = head.swap(0, Relaxed);
+        tail.store(0, Relaxed);
+        while cursor != 0 {
+            let waiter = self.msg_waiter(cursor);
+            let next = waiter.next.load(Relaxed);
+            complete(waiter, result);
+            cursor = next;
+        }
+    }
+
+    /// Frees a queue: sleepers get EIDRM, messages go. Facility and queue lock held.
+    fn destroy_queue(&self, index: u32) {
+        let slot = self.queue(index);
+        self.wake_all(&slot.receivers_head, &slot.receivers_tail, libc::EIDRM);
+        self.wake_all(&slot.senders_head, &slot.senders_tail, libc::EIDRM);
+        let mut cursor = slot.messages_head.swap(0, Relaxed);
+        slot.messages_tail.store(0, Relaxed);
+        while cursor != 0 {
+            let next = self.message(cursor).next.load(Relaxed);
+            self.free_message(cursor);
+            cursor = next;
+        }
+        slot.cbytes.store(0, Relaxed);
+        slot.qnum.store(0, Relaxed);
+        MsgTable(self).release(index);
+    }
+
+    /// Unlinks and frees what a dead process left sleeping in msgsnd/msgrcv.
+    pub(crate) fn drop_msg_waiters(&self, rec: RecordRef) {
+        let mut cursor = self.record(rec.index).msg_waiters.swap(0, Relaxed);
+        while cursor != 0 {
+            let waiter = self.msg_waiter(cursor);
+            let next = waiter.next_in_process.load(Relaxed);
+            let (index, seq) = (waiter.slot.load(Relaxed), waiter.seq.load(Relaxed));
+            // A waiter still queued is unlinked under its queue's lock; a
+            // completed one (or one whose queue is gone) is no one else's.
+            if let Ok((_, _guard)) = MsgTable(self).lock_live(index, Some(seq)) {
+                if waiter.status.load(Acquire) != wait::DONE {
+                    self.remove_msg_waiter(self.queue(index), cursor);
+                }
+            }
+            if waiter.status.load(Acquire) == wait::DONE && waiter.result.load(Relaxed) == 0 {
+                let message = waiter.message.swap(0, Relaxed);
+                if message != 0 {
+                    self.free_message(message);
+                }
+            }
+            self.heap_free(cursor, core::mem::size_of::<MsgWaiter>() as u64);
+            cursor = next;
+        }
+    }
+}
+
+fn complete(waiter: &MsgWaiter, result: i32) {
+    waiter.result.store(result, Relaxed);
+    wait::finish(&waiter.status);
+}
+
+/// A waiter block of this thread, on its process's list while it lives.
+struct OwnWaiter<'a> {
+    ns: &'a Namespace,
+    at: u64,
+    rec: RecordRef,
+}
+
+impl OwnWaiter<'_> {
+    fn get(&self) -> &MsgWaiter {
+        self.ns.region.msg_waiter(self.at)
+    }
+}
+
+impl Drop for OwnWaiter<'_> {
+    fn drop(&mut self) {
+        let region = &self.ns.region;
+        {
+            let _local = self.ns.local();
+            let mut link = &region.record(self.rec.index).msg_waiters;
+            loop {
+                let cursor = link.load(Relaxed);
+                if cursor == 0 {
+                    break;
+                }
+                if cursor == self.at {
+                    link.store(self.get().next_in_process.load(Relaxed), Relaxed);
+                    break;
+                }
+                link = &region.msg_waiter(cursor).next_in_process;
+            }
+        }
+        region.heap_free(self.at, core::mem::size_of::<MsgWaiter>() as u64);
+    }
+}
+
+/// What a blocked call learned when it woke.
+enum Wake {
+    /// Completed with this result.
+    Done(i32),
+    Interrupted,
+}
+
+impl Namespace {
+    fn msgs(&self) -> MsgTable<'_> {
+        MsgTable(&self.region)
+    }
+
+    /// msgget(2).
+    pub fn msgget(&self, key: i32, flags: i32) -> SysResult<i32> {
+        let region = &self.region;
+        let cred = Cred::current();
+        let table = self.msgs();
+        let _fac = table.facility().lock.lock();
+        if key != IPC_PRIVATE {
+            if let Some(index) = table.find_key(key) {
+                if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
+                    return Err(libc::EEXIST);
+                }
+                let slot = region.queue(index);
+                let _guard = slot.head.lock.lock();
+                if !cred.may_access(&slot.head.perm(), flags) {
+                    return Err(libc::EACCES);
+                }
+                return Ok(make_id(index, slot.head.seq.load(Relaxed)));
+            }
+            if flags & IPC_CREAT == 0 {
+                return Err(libc::ENOENT);
+            }
+        }
+        let limits = region.limits();
+        let index = table.alloc_index(limits.msgmni.load(Relaxed))?;
+        let slot = region.queue(index);
+        let _guard = slot.head.lock.lock();
+        slot.qbytes.store(limits.msgmnb.load(Relaxed), Relaxed);
+        for cell in [&slot.cbytes, &slot.qnum] {
+            cell.store(0, Relaxed);
+        }
+        for cell in [&slot.lspid, &slot.lrpid] {
+            cell.store(0, Relaxed);
+        }
+        slot.stime.store(0, Relaxed);
+        slot.rtime.store(0, Relaxed);
+        slot.ctime.store(sys::realtime_seconds(), Relaxed);
+        for cell in [
+            &slot.messages_head,
+            &slot.messages_tail,
+            &slot.receivers_head,
+            &slot.receivers_tail,
+            &slot.senders_head,
+            &slot.senders_tail,
+        ] {
+            cell.store(0, Relaxed);
+        }
+        Ok(table.publish(index, key, cred.euid, cred.egid, flags as u32 & MODE_PERMISSION_BITS))
+    }
+
+    /// A waiter block for this thread on queue `index`, on this process's list.
+    fn own_waiter(&self, index: u32, seq: u32, kind: u32) -> SysResult<OwnWaiter<'_>> {
+        let region = &self.region;
+        let at = region.heap_alloc(core::mem::size_of::<MsgWaiter>() as u64)?;
+        let mut local = self.local();
+        let rec = match self.own_record(&mut local) {
+            Ok(rec) => rec,
+            Err(e) => {
+                region.heap_free(at, core::mem::size_of::<MsgWaiter>() as u64);
+                return Err(e);
+            }
+        };
+        let waiter = region.msg_waiter(at);
+        waiter.record.store(rec.index, Relaxed);
+        waiter.record_generation.store(rec.generation, Relaxed);
+        waiter.slot.store(index, Relaxed);
+        waiter.seq.store(seq, Relaxed);
+        waiter.kind.store(kind, Relaxed);
+        let record = region.record(rec.index);
+        waiter.next_in_process.store(record.msg_waiters.load(Relaxed), Relaxed);
+        record.msg_waiters.store(at, Relaxed);
+        Ok(OwnWaiter { ns: self, at, rec })
+    }
+
+    /// Sleeps until `waiter` (queued under the lock just released) completes
+    /// or a signal handler runs.
+    fn sleep_in_queue(&self, waiter: &MsgWaiter) -> Wake {
+        match wait::wait_done(&waiter.status, None) {
+            Woken::Done => Wake::Done(waiter.result.load(Relaxed)),
+            _ => Wake::Interrupted,
+        }
+    }
+
+    /// msgsnd(2). `msgp` is the caller's `struct msgbuf` pointer.
+    pub fn msgsnd(&self, id: i32, msgp: usize, msgsz: usize, flags: i32) -> SysResult<i32> {
+        // Linux's order: the type is read first, then sizes and id are
+        // checked, then the body is copied in, then the queue is looked up.
+        let mut mtype = [0u8; 8];
+        sys::copy_from_user(&mut mtype, msgp)?;
+        let mtype = i64::from_ne_bytes(mtype);
+        let region = &self.region;
+        if msgsz as u64 > region.limits().msgmax.load(Relaxed) || (msgsz as isize) < 0 || id < 0 {
+            return Err(libc::EINVAL);
+        }
+        if mtype < 1 {
+            return Err(libc::EINVAL);
+        }
+        let size = msgsz as u64;
+        let at = region.heap_alloc_uninit(MESSAGE_HEADER + size)?;
+        let message = region.message(at);
+        if let Err(e) = sys::copy_from_user_to(region.heap_addr(at + MESSAGE_HEADER), msgp + 8, msgsz) {
+            region.heap_free(at, MESSAGE_HEADER + size);
+            return Err(e);
+        }
+        message.next.store(0, Relaxed);
+        message.mtype.store(mtype, Relaxed);
+        message.size.store(size, Relaxed);
+        let result = self.send_message(id, at, size, flags);
+        if result.is_err() {
+            region.heap_free(at, MESSAGE_HEADER + size);
+        }
+        result
+    }
+
+    /// msgsnd of message `at` (a heap block, body copied in).
+    fn send_message(&self, id: i32, at: u64, size: u64, flags: i32) -> SysResult<i32> {
+        let region = &self.region;
+        let table = self.msgs();
+        let cred = Cred::current();
+        let (index, seq) = split_id(id);
+        let mut waiter: Option<OwnWaiter<'_>> = None;
+        loop {
+            // As in msgrcv: the queue's counters and its last message into
+            // this core's cache before the lock, not while holding it.
+            let last = region.queue(index).messages_tail.load(Relaxed);
+            if last != 0 {
+                core::hint::black_box(region.message(last).next.load(Relaxed));
+            }
+            let (_, guard) = match table.lock_live(index, Some(seq)) {
+                Ok(locked) => locked,
+                Err(e) => return Err(if waiter.is_some() { libc::EIDRM } else { e }),
+            };
+            let slot = region.queue(index);
+            if !cred.may_access(&slot.head.perm(), 0o222) {
+                return Err(libc::EACCES);
+            }
+            if Region::fits(slot, size) {
+                region.deliver(slot, at, self.pid());
+                return Ok(0);
+            }
+            if flags & IPC_NOWAIT != 0 {
+                return Err(libc::EAGAIN);
+            }
+            let (qnum, cbytes) = (slot.qnum.load(Relaxed), slot.cbytes.load(Relaxed));
+            drop(guard);
+            // A receiver on another core is likely to make room soon.
+            if waiter.is_none() && wait::poll(|| slot.qnum.load(Relaxed) != qnum || slot.cbytes.load(Relaxed) != cbytes)
+            {
+                continue;
+            }
+            if waiter.is_none() {
+                self.reap_dead();
+                waiter = Some(self.own_waiter(index, seq, SENDER)?);
+            }
+            let own = waiter.as_ref().expect("set above");
+            let w = own.get();
+            {
+                // The queue may have changed while unlocked: look again.
+                let (_, _guard) = table.lock_live(index, Some(seq)).map_err(|_| libc::EIDRM)?;
+                let slot = region.queue(index);
+                if !cred.may_access(&slot.head.perm(), 0o222) {
+                    return Err(libc::EACCES);
+                }
+                if Region::fits(slot, size) {
+                    region.deliver(slot, at, self.pid());
+                    return Ok(0);
+                }
+                w.size.store(size, Relaxed);
+                w.result.store(0, Relaxed);
+                w.status.store(WAITING, Relaxed);
+                region.push_msg_waiter(&slot.senders_head, &slot.senders_tail, own.at);
+            }
+            match self.sleep_in_queue(w) {
+                Wake::Done(0) => continue,
+                Wake::Done(e) => return Err(e),
+                Wake::Interrupted => {
+                    let (_, _guard) = table.lock_live(index, Some(seq)).map_err(|_| libc::EIDRM)?;
+                    if w.status.load(Acquire) != wait::DONE {
+                        region.remove_msg_waiter(region.queue(index), own.at);
+                    }
+                    return Err(libc::EINTR);
+                }
+            }
+        }
+    }
+
+    /// msgrcv(2). Returns the number of body bytes copied to the caller.
+    pub fn msgrcv(&self, id: i32, msgp: usize, bufsz: usize, msgtyp: i64, flags: i32) -> SysResult<isize> {
+        if id < 0 || (bufsz as isize) < 0 {
+            return Err(libc::EINVAL);
+        }
+        let region = &self.region;
+        let msgmax = region.limits().msgmax.load(Relaxed) as usize;
+        if flags & MSG_COPY != 0 {
+            if flags & MSG_EXCEPT != 0 || flags & IPC_NOWAIT == 0 {
+                return Err(libc::EINVAL);
+            }
+            // Linux reads the buffer in first (prepare_copy): EFAULT now.
+            let mut probe = vec![0u8; bufsz.min(msgmax)];
+            sys::copy_from_user(&mut probe, msgp)?;
+        }
+        let (mode, msgtyp) = Search::of(msgtyp, flags);
+        let table = self.msgs();
+        let cred = Cred::current();
+        let (index, seq) = split_id(id);
+        let mut waiter: Option<OwnWaiter<'_>> = None;
+        let message = loop {
+            // Bring the first message's header into this core's cache before
+            // taking the lock, not while holding it (a racy read: the lock
+            // decides what is really there).
+            let first = region.queue(index).messages_head.load(Relaxed);
+            if first != 0 {
+                core::hint::black_box(region.message(first).mtype.load(Relaxed));
+            }
+            let (_, guard) = match table.lock_live(index, Some(seq)) {
+                Ok(locked) => locked,
+                Err(e) => return Err(if waiter.is_some() { libc::EIDRM } else { e }),
+            };
+            let slot = region.queue(index);
+            if !cred.may_access(&slot.head.perm(), 0o444) {
+                return Err(libc::EACCES);
+            }
+            if let Some((prev, at)) = region.find_message(slot, mode, msgtyp) {
+                let size = region.message(at).size.load(Relaxed) as usize;
+                if bufsz < size && flags & MSG_NOERROR == 0 {
+                    return Err(libc::E2BIG);
+                }
+                if flags & MSG_COPY != 0 {
+                    if size > bufsz.min(msgmax) {
+                        return Err(libc::EINVAL);
+                    }
+                    let copy = self.copy_message(at)?;
+                    drop(guard);
+                    return self.copy_out(copy, msgp, bufsz);
+                }
+                region.take_message(slot, prev, at, self.pid());
+                break at;
+            }
+            if flags & IPC_NOWAIT != 0 {
+                return Err(libc::ENOMSG);
+            }
+            let tail = slot.messages_tail.load(Relaxed);
+            drop(guard);
+            // A sender on another core is likely to send soon.
+            if waiter.is_none() && wait::poll(|| slot.messages_tail.load(Relaxed) != tail) {
+                continue;
+            }
+            if waiter.is_none() {
+                self.reap_dead();
+                waiter = Some(self.own_waiter(index, seq, RECEIVER)?);
+            }
+            let own = waiter.as_ref().expect("set above");
+            let w = own.get();
+            {
+                let (_, guard) = table.lock_live(index, Some(seq)).map_err(|_| libc::EIDRM)?;
+                let slot = region.queue(index);
+                if !cred.may_access(&slot.head.perm(), 0o444) {
+                    return Err(libc::EACCES);
+                }
+                if region.find_message(slot, mode, msgtyp).is_some() {
+                    drop(guard);
+                    continue;
+                }
+                w.msgtyp.store(msgtyp, Relaxed);
+                w.mode.store(mode as u32, Relaxed);
+                let max_size = if flags & MSG_NOERROR != 0 { i32::MAX as u64 } else { bufsz as u64 };
+                w.max_size.store(max_size, Relaxed);
+                w.tid.store(sys::gettid(), Relaxed);
+                w.message.store(0, Relaxed);
+                w.result.store(RETRY, Relaxed);
+                w.status.store(WAITING, Relaxed);
+                region.push_msg_waiter(&slot.receivers_head, &slot.receivers_tail, own.at);
+            }
+            let woken = self.sleep_in_queue(w);
+            if let Wake::Interrupted = woken {
+                let (_, _guard) = table.lock_live(index, Some(seq)).map_err(|_| libc::EIDRM)?;
+                if w.status.load(Acquire) != wait::DONE {
+                    region.remove_msg_waiter(region.queue(index), own.at);
+                    return Err(libc::EINTR);
+                }
+            }
+            match w.result.load(Relaxed) {
+                0 => break w.message.swap(0, Relaxed),
+                RETRY if matches!(woken, Wake::Interrupted) => return Err(libc::EINTR),
+                RETRY => continue,
+                e => return Err(e),
+            }
+        };
+        drop(waiter);
+        let result = self.copy_out_message(message, msgp, bufsz);
+        region.free_message(message);
+        result
+    }
+
+    /// A private copy of message `at` (type and body), for MSG_COPY. Queue lock held.
+    fn copy_message(&self, at: u64) -> SysResult<(i64, Vec<u8>)> {
+        let message = self.region.message(at);
+        let size = message.size.load(Relaxed) as usize;
+        let mut body = vec![0u8; size];
+        let from = self.region.heap_addr(at + MESSAGE_HEADER);
+        // SAFETY: the body lies in a live message block of `size` bytes; it is
+        // immutable once queued.
+        unsafe { core::ptr::copy_nonoverlapping(from as *const u8, body.as_mut_ptr(), size) };
+        Ok((message.mtype.load(Relaxed), body))
+    }
+
+    fn copy_out(&self, (mtype, body): (i64, Vec<u8>), msgp: usize, bufsz: usize) -> SysResult<isize> {
+        sys::copy_to_user(msgp, &mtype.to_ne_bytes())?;
+        let n = bufsz.min(body.len());
+        sys::copy_to_user(msgp + 8, &body[..n])?;
+        Ok(n as isize)
+    }
+
+    /// Linux's do_msg_fill: type, then as much body as fits.
+    fn copy_out_message(&self, at: u64, msgp: usize, bufsz: usize) -> SysResult<isize> {
+        let region = &self.region;
+        let message = region.message(at);
+        sys::copy_to_user(msgp, &message.mtype.load(Relaxed).to_ne_bytes())?;
+        let n = bufsz.min(message.size.load(Relaxed) as usize);
+        sys::copy_to_user_from(msgp + 8, region.heap_addr(at + MESSAGE_HEADER), n)?;
+        Ok(n as isize)
+    }
+
+    /// msgctl(2).
+    pub fn msgctl(&self, id: i32, cmd: i32, buf: usize) -> SysResult<i32> {
+        if id < 0 || cmd < 0 {
+            return Err(libc::EINVAL);
+        }
+        let region = &self.region;
+        let table = self.msgs();
+        let cred = Cred::current();
+        match cmd {
+            IPC_INFO | MSG_INFO => {
+                let limits = region.limits();
+                // Totals over the queues, read without their locks: like
+                // Linux's per-CPU counters, a sum of recent values.
+                let (in_use, max_index, messages, bytes) = {
+                    let _fac = table.facility().lock.lock();
+                    let max_index = table.max_live_index();
+                    let (mut messages, mut bytes) = (0u64, 0u64);
+                    for index in 0..=max_index.max(-1) {
+                        let slot = region.queue(index as u32);
+                        if slot.head.is_live() {
+                            messages += slot.qnum.load(Relaxed);
+                            bytes += slot.cbytes.load(Relaxed);
+                        }
+                    }
+                    (table.facility().in_use.load(Relaxed), max_index, messages, bytes)
+                };
+                let clamp = |v: u64| v.min(i32::MAX as u64) as i32;
+                let info = MsgInfo {
+                    msgpool: if cmd == MSG_INFO { in_use as i32 } else { MSGPOOL },
+                    msgmap: if cmd == MSG_INFO { clamp(messages) } else { MSGMAP },
+                    msgmax: clamp(limits.msgmax.load(Relaxed)),
+                    msgmnb: clamp(limits.msgmnb.load(Relaxed)),
+                    msgmni: clamp(limits.msgmni.load(Relaxed)),
+                    msgssz: MSGSSZ,
+                    msgtql: if cmd == MSG_INFO { clamp(bytes) } else { MSGTQL },
+                    msgseg: MSGSEG,
+                    pad: 0,
+                };
+                sys::copy_to_user(buf, as_bytes(&info))?;
+                Ok(max_index.max(0))
+            }
+            IPC_STAT | MSG_STAT | MSG_STAT_ANY => {
+                let ds = {
+                    let (index, _guard) =
+                        if cmd == IPC_STAT { table.lock_id(id)? } else { table.lock_live(split_id(id).0, None)? };
+                    let slot = region.queue(index);
+                    let perm = slot.head.perm();
+                    if cmd != MSG_STAT_ANY && !cred.may_access(&perm, 0o444) {
+                        return Err(libc::EACCES);
+                    }
+                    MsqidDs {
+                        perm,
+                        stime: slot.stime.load(Relaxed),
+                        rtime: slot.rtime.load(Relaxed),
+                        ctime: slot.ctime.load(Relaxed),
+                        cbytes: slot.cbytes.load(Relaxed),
+                        qnum: slot.qnum.load(Relaxed),
+                        qbytes: slot.qbytes.load(Relaxed),
+                        lspid: slot.lspid.load(Relaxed),
+                        lrpid: slot.lrpid.load(Relaxed),
+                        ..Default::default()
+                    }
+                };
+                sys::copy_to_user(buf, as_bytes(&ds))?;
+                Ok(if cmd == IPC_STAT { 0 } else { make_id(split_id(id).0, ds.perm.seq as u32) })
+            }
+            IPC_SET | IPC_RMID => {
+                let mut new = MsqidDs::default();
+                if cmd == IPC_SET {
+                    sys::copy_from_user(as_bytes_mut(&mut new), buf)?;
+                }
+                let _fac = table.facility().lock.lock();
+                let (index, _guard) = table.lock_id(id)?;
+                let slot = region.queue(index);
+                if !cred.may_control(&slot.head.perm()) {
+                    return Err(libc::EPERM);
+                }
+                if cmd == IPC_RMID {
+                    region.destroy_queue(index);
+                    return Ok(0);
+                }
+                let msgmnb = region.limits().msgmnb.load(Relaxed);
+                if new.qbytes > msgmnb && !cred.has_cap(CAP_SYS_RESOURCE) {
+                    return Err(libc::EPERM);
+                }
+                slot.head.set_perm(&new.perm)?;
+                slot.qbytes.store(new.qbytes, Relaxed);
+                slot.ctime.store(sys::realtime_seconds(), Relaxed);
+                // Sleepers look again: permissions or room may have changed.
+                region.wake_all(&slot.receivers_head, &slot.receivers_tail, RETRY);
+                region.wake_senders(slot);
+                Ok(0)
+            }
+            _ => Err(libc::EINVAL),
+        }
+    }
+}
