@@ -72,6 +72,18 @@ impl HeapHeader {
     }
 }
 
+/// Asks the CPU to fetch the cache line at `addr`, without waiting for it.
+#[inline(always)]
+fn prefetch(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(addr as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
+}
+
 fn class_of(size: u64) -> Option<(usize, u64)> {
     if size > MAX_BLOCK {
         return None;
@@ -126,7 +138,14 @@ impl Region {
             // meanwhile, this link is stale and the exchange below fails.
             let next = unsafe { self.heap_ref::<AtomicU64>(offset) }.load(Relaxed);
             match head.compare_exchange_weak(word, pack(tag + 1, next), Acquire, Acquire) {
-                Ok(_) => return Ok(offset),
+                Ok(_) => {
+                    // The next allocation of this class will likely take the
+                    // new head: start bringing it into this core's cache.
+                    if next != 0 {
+                        prefetch(self.heap_addr(next));
+                    }
+                    return Ok(offset);
+                }
                 Err(now) => word = now,
             }
         }

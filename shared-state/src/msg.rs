@@ -79,17 +79,10 @@ impl MsgFacility {
 /// should not slow those of another.
 #[repr(C, align(64))]
 pub struct MsgSlot {
-    // The fields every send and receive writes share the cache line after
-    // the lock's (the head's 76 bytes end 12 bytes into it), so that a
-    // hand-over between a sender and a receiver moves as few lines as
-    // possible between cores; the others follow.
+    /// Its `hot` words hold the queue's bytes and messages queued and its
+    /// first and last `Message` (heap offsets, 0 for none): see the
+    /// accessors below. 32 bits suffice, as the heap is 4 GiB.
     pub head: SlotHeader,
-    /// Bytes and messages queued.
-    pub cbytes: AtomicU64,
-    pub qnum: AtomicU64,
-    /// First and last `Message` (heap offsets, 0 for none).
-    pub messages_head: AtomicU64,
-    pub messages_tail: AtomicU64,
     /// Most bytes, and most messages, the queue holds.
     pub qbytes: AtomicU64,
     /// Sleeping receivers and senders, in arrival order (`MsgWaiter` offsets).
@@ -104,6 +97,51 @@ pub struct MsgSlot {
     pub stime: AtomicI64,
     pub rtime: AtomicI64,
     pub ctime: AtomicI64,
+}
+
+/// A quantity below 4 GiB kept in one of the slot's 32-bit `hot` words.
+#[repr(transparent)]
+pub struct Word32(AtomicU32);
+
+impl Word32 {
+    pub fn load(&self, order: core::sync::atomic::Ordering) -> u64 {
+        self.0.load(order) as u64
+    }
+    pub fn store(&self, value: u64, order: core::sync::atomic::Ordering) {
+        debug_assert!(value <= u32::MAX as u64);
+        self.0.store(value as u32, order)
+    }
+    pub fn fetch_add(&self, value: u64, order: core::sync::atomic::Ordering) -> u64 {
+        self.0.fetch_add(value as u32, order) as u64
+    }
+    pub fn fetch_sub(&self, value: u64, order: core::sync::atomic::Ordering) -> u64 {
+        self.0.fetch_sub(value as u32, order) as u64
+    }
+    pub fn swap(&self, value: u64, order: core::sync::atomic::Ordering) -> u64 {
+        self.0.swap(value as u32, order) as u64
+    }
+}
+
+impl MsgSlot {
+    fn word(&self, i: usize) -> &Word32 {
+        // SAFETY: Word32 is a transparent wrapper of AtomicU32.
+        unsafe { &*(&self.head.hot[i] as *const AtomicU32 as *const Word32) }
+    }
+    /// Bytes queued.
+    pub fn cbytes(&self) -> &Word32 {
+        self.word(0)
+    }
+    /// Messages queued.
+    pub fn qnum(&self) -> &Word32 {
+        self.word(1)
+    }
+    /// First and last `Message`.
+    pub fn messages_head(&self) -> &Word32 {
+        self.word(2)
+    }
+    pub fn messages_tail(&self) -> &Word32 {
+        self.word(3)
+    }
 }
 
 /// Stores `value` unless the cell holds it already (a read keeps a cache
@@ -317,7 +355,7 @@ impl Region {
     fn fits(slot: &MsgSlot, size: u64) -> bool {
         let qbytes = slot.qbytes.load(Relaxed);
         // Linux also counts messages against msg_qbytes: each costs at least a byte.
-        size.saturating_add(slot.cbytes.load(Relaxed)) <= qbytes && slot.qnum.load(Relaxed) < qbytes
+        size.saturating_add(slot.cbytes().load(Relaxed)) <= qbytes && slot.qnum().load(Relaxed) < qbytes
     }
 
     /// Appends waiter `at` to a list. Queue lock held.
@@ -390,13 +428,13 @@ impl Region {
             return;
         }
         message.next.store(0, Relaxed);
-        match slot.messages_tail.load(Relaxed) {
-            0 => slot.messages_head.store(at, Relaxed),
+        match slot.messages_tail().load(Relaxed) {
+            0 => slot.messages_head().store(at, Relaxed),
             last => self.message(last).next.store(at, Relaxed),
         }
-        slot.messages_tail.store(at, Relaxed);
-        slot.cbytes.fetch_add(size, Relaxed);
-        slot.qnum.fetch_add(1, Relaxed);
+        slot.messages_tail().store(at, Relaxed);
+        slot.cbytes().fetch_add(size, Relaxed);
+        slot.qnum().fetch_add(1, Relaxed);
     }
 
     /// The message msgrcv takes, with its predecessor (Linux's find_msg).
@@ -404,7 +442,7 @@ impl Region {
     fn find_message(&self, slot: &MsgSlot, mode: Search, msgtyp: i64) -> Option<(u64, u64)> {
         let mut bound = msgtyp;
         let mut found = None;
-        let (mut prev, mut cursor, mut count) = (0, slot.messages_head.load(Relaxed), 0i64);
+        let (mut prev, mut cursor, mut count) = (0, slot.messages_head().load(Relaxed), 0i64);
         while cursor != 0 {
             let mtype = self.message(cursor).mtype.load(Relaxed);
             if mode.accepts(mtype, bound) {
@@ -429,15 +467,15 @@ impl Region {
         let message = self.message(at);
         let next = message.next.load(Relaxed);
         match prev {
-            0 => slot.messages_head.store(next, Relaxed),
+            0 => slot.messages_head().store(next, Relaxed),
             prev => self.message(prev).next.store(next, Relaxed),
         }
-        if slot.messages_tail.load(Relaxed) == at {
-            slot.messages_tail.store(prev, Relaxed);
+        if slot.messages_tail().load(Relaxed) == at {
+            slot.messages_tail().store(prev, Relaxed);
         }
         let size = message.size.load(Relaxed);
-        slot.qnum.fetch_sub(1, Relaxed);
-        slot.cbytes.fetch_sub(size, Relaxed);
+        slot.qnum().fetch_sub(1, Relaxed);
+        slot.cbytes().fetch_sub(size, Relaxed);
         update(&slot.rtime, sys::realtime_seconds());
         update(&slot.lrpid, pid);
         self.wake_senders(slot);
@@ -477,15 +515,15 @@ impl Region {
         let slot = self.queue(index);
         self.wake_all(&slot.receivers_head, &slot.receivers_tail, libc::EIDRM);
         self.wake_all(&slot.senders_head, &slot.senders_tail, libc::EIDRM);
-        let mut cursor = slot.messages_head.swap(0, Relaxed);
-        slot.messages_tail.store(0, Relaxed);
+        let mut cursor = slot.messages_head().swap(0, Relaxed);
+        slot.messages_tail().store(0, Relaxed);
         while cursor != 0 {
             let next = self.message(cursor).next.load(Relaxed);
             self.free_message(cursor);
             cursor = next;
         }
-        slot.cbytes.store(0, Relaxed);
-        slot.qnum.store(0, Relaxed);
+        slot.cbytes().store(0, Relaxed);
+        slot.qnum().store(0, Relaxed);
         MsgTable(self).release(index);
     }
 
@@ -594,7 +632,7 @@ impl Namespace {
         let slot = region.queue(index);
         let _guard = slot.head.lock.lock();
         slot.qbytes.store(limits.msgmnb.load(Relaxed), Relaxed);
-        for cell in [&slot.cbytes, &slot.qnum] {
+        for cell in [slot.cbytes(), slot.qnum(), slot.messages_head(), slot.messages_tail()] {
             cell.store(0, Relaxed);
         }
         for cell in [&slot.lspid, &slot.lrpid] {
@@ -603,14 +641,7 @@ impl Namespace {
         slot.stime.store(0, Relaxed);
         slot.rtime.store(0, Relaxed);
         slot.ctime.store(sys::realtime_seconds(), Relaxed);
-        for cell in [
-            &slot.messages_head,
-            &slot.messages_tail,
-            &slot.receivers_head,
-            &slot.receivers_tail,
-            &slot.senders_head,
-            &slot.senders_tail,
-        ] {
+        for cell in [&slot.receivers_head, &slot.receivers_tail, &slot.senders_head, &slot.senders_tail] {
             cell.store(0, Relaxed);
         }
         Ok(table.publish(index, key, cred.euid, cred.egid, flags as u32 & MODE_PERMISSION_BITS))
@@ -690,7 +721,7 @@ impl Namespace {
         loop {
             // As in msgrcv: the queue's counters and its last message into
             // this core's cache before the lock, not while holding it.
-            let last = region.queue(index).messages_tail.load(Relaxed);
+            let last = region.queue(index).messages_tail().load(Relaxed);
             if last != 0 {
                 core::hint::black_box(region.message(last).next.load(Relaxed));
             }
@@ -709,10 +740,11 @@ impl Namespace {
             if flags & IPC_NOWAIT != 0 {
                 return Err(libc::EAGAIN);
             }
-            let (qnum, cbytes) = (slot.qnum.load(Relaxed), slot.cbytes.load(Relaxed));
+            let (qnum, cbytes) = (slot.qnum().load(Relaxed), slot.cbytes().load(Relaxed));
             drop(guard);
             // A receiver on another core is likely to make room soon.
-            if waiter.is_none() && wait::poll(|| slot.qnum.load(Relaxed) != qnum || slot.cbytes.load(Relaxed) != cbytes)
+            if waiter.is_none()
+                && wait::poll(|| slot.qnum().load(Relaxed) != qnum || slot.cbytes().load(Relaxed) != cbytes)
             {
                 continue;
             }
@@ -776,7 +808,7 @@ impl Namespace {
             // Bring the first message's header into this core's cache before
             // taking the lock, not while holding it (a racy read: the lock
             // decides what is really there).
-            let first = region.queue(index).messages_head.load(Relaxed);
+            let first = region.queue(index).messages_head().load(Relaxed);
             if first != 0 {
                 core::hint::black_box(region.message(first).mtype.load(Relaxed));
             }
@@ -807,10 +839,10 @@ impl Namespace {
             if flags & IPC_NOWAIT != 0 {
                 return Err(libc::ENOMSG);
             }
-            let tail = slot.messages_tail.load(Relaxed);
+            let tail = slot.messages_tail().load(Relaxed);
             drop(guard);
             // A sender on another core is likely to send soon.
-            if waiter.is_none() && wait::poll(|| slot.messages_tail.load(Relaxed) != tail) {
+            if waiter.is_none() && wait::poll(|| slot.messages_tail().load(Relaxed) != tail) {
                 continue;
             }
             if waiter.is_none() {
@@ -909,8 +941,8 @@ impl Namespace {
                     for index in 0..=max_index.max(-1) {
                         let slot = region.queue(index as u32);
                         if slot.head.is_live() {
-                            messages += slot.qnum.load(Relaxed);
-                            bytes += slot.cbytes.load(Relaxed);
+                            messages += slot.qnum().load(Relaxed);
+                            bytes += slot.cbytes().load(Relaxed);
                         }
                     }
                     (table.facility().in_use.load(Relaxed), max_index, messages, bytes)
@@ -944,8 +976,8 @@ impl Namespace {
                         stime: slot.stime.load(Relaxed),
                         rtime: slot.rtime.load(Relaxed),
                         ctime: slot.ctime.load(Relaxed),
-                        cbytes: slot.cbytes.load(Relaxed),
-                        qnum: slot.qnum.load(Relaxed),
+                        cbytes: slot.cbytes().load(Relaxed),
+                        qnum: slot.qnum().load(Relaxed),
                         qbytes: slot.qbytes.load(Relaxed),
                         lspid: slot.lspid.load(Relaxed),
                         lrpid: slot.lrpid.load(Relaxed),

@@ -60,6 +60,12 @@ pub struct SlotHeader {
     pub state: AtomicU32,
     /// This slot's sequence number. Facility lock and slot lock to write.
     pub seq: AtomicU32,
+    /// Four words of the facility's own that every operation writes, kept
+    /// in the lock's cache line (the lock, `state`, `seq` and these fill 64
+    /// bytes) so that handing the object from one core to another moves one
+    /// line, not two. Message queues keep their list ends and counters
+    /// here. Slot lock.
+    pub hot: [AtomicU32; 4],
     /// The object's key; IPC_PRIVATE once removed. Facility lock and slot lock to write.
     pub key: AtomicI32,
     /// Next slot (index + 1) in the same key bucket. Facility lock.

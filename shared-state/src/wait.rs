@@ -82,20 +82,29 @@ pub(crate) fn wait_done(status: &AtomicU32, deadline: Option<i128>) -> Woken {
 /// on another core the time to act (a stream then costs no queueing).
 pub(crate) fn poll(changed: impl Fn() -> bool) -> bool {
     let until = monotonic_ns() + SPIN_NS;
+    // The words watched share a cache line with the partner's lock: each
+    // look takes the line from the partner's core, so look less often as
+    // the wait goes on.
+    let mut pause = 4;
     loop {
         for _ in 0..16 {
             if changed() {
                 return true;
             }
-            for _ in 0..8 {
+            for _ in 0..pause {
                 core::hint::spin_loop();
             }
+            pause = (pause * 2).min(POLL_MAX_PAUSE);
         }
         if monotonic_ns() > until {
             return false;
         }
     }
 }
+
+/// Longest pause between two looks of `poll`: 32 pauses, about half a
+/// microsecond here, which a hand-off may wait on top of its own cost.
+const POLL_MAX_PAUSE: u32 = 32;
 
 /// Spins until done or SPIN_NS passed; then marks the waiter asleep.
 /// Returns false if it was done meanwhile.
