@@ -370,11 +370,11 @@ enum Direction {
 }
 
 /// Copies `len` bytes from `from` to `to`, one of which is the caller's
-/// address. A caller buffer on this thread's live stack is copied directly;
-/// anything else by the fault-guarded routine of `usercopy` (no system call;
-/// a bad pointer gives EFAULT), or, where a program's own handling of
-/// SIGSEGV rules that out, through process_vm_writev/readv, so that the
-/// kernel checks it.
+/// address: by the fault-guarded routine of `usercopy` (no system call; a
+/// bad pointer gives EFAULT), or, where a program's own handling of SIGSEGV
+/// rules that out, directly if the caller's buffer lies on this thread's
+/// live stack, else through process_vm_writev/readv, so that the kernel
+/// checks it.
 fn checked_copy(from: usize, to: usize, len: usize, direction: Direction) -> SysResult<()> {
     let (user, ours) = if direction == Direction::ToUser { (to, from) } else { (from, to) };
     let direct = || {
@@ -383,11 +383,11 @@ fn checked_copy(from: usize, to: usize, len: usize, direction: Direction) -> Sys
         unsafe { core::ptr::copy_nonoverlapping(from as *const u8, to as *mut u8, len) };
         Ok(())
     };
-    if in_live_stack(user, len) {
-        return direct();
-    }
     if let Some(whole) = crate::usercopy::guarded_copy(to, from, len) {
         return if whole { Ok(()) } else { Err(libc::EFAULT) };
+    }
+    if in_live_stack(user, len) {
+        return direct();
     }
     let nr = if direction == Direction::ToUser { libc::SYS_process_vm_writev } else { libc::SYS_process_vm_readv };
     let local = libc::iovec { iov_base: ours as *mut _, iov_len: len };
