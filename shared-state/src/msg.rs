@@ -380,19 +380,21 @@ impl Region {
         }
     }
 
-    /// Unlinks waiter `at` from whichever list of `slot` holds it, if any. Queue lock held.
+    /// Unlinks waiter `at` from its list in `slot`, if it is there. Queue lock held.
     fn remove_msg_waiter(&self, slot: &MsgSlot, at: u64) {
-        for (head, tail) in [(&slot.receivers_head, &slot.receivers_tail), (&slot.senders_head, &slot.senders_tail)] {
-            let mut prev = 0;
-            let mut cursor = head.load(Relaxed);
-            while cursor != 0 {
-                if cursor == at {
-                    self.unlink_msg_waiter(head, tail, prev, at);
-                    return;
-                }
-                prev = cursor;
-                cursor = self.msg_waiter(cursor).next.load(Relaxed);
+        let (head, tail) = match self.msg_waiter(at).kind.load(Relaxed) {
+            SENDER => (&slot.senders_head, &slot.senders_tail),
+            _ => (&slot.receivers_head, &slot.receivers_tail),
+        };
+        let mut prev = 0;
+        let mut cursor = head.load(Relaxed);
+        while cursor != 0 {
+            if cursor == at {
+                self.unlink_msg_waiter(head, tail, prev, at);
+                return;
             }
+            prev = cursor;
+            cursor = self.msg_waiter(cursor).next.load(Relaxed);
         }
     }
 
@@ -665,6 +667,7 @@ impl Namespace {
         waiter.slot.store(index, Relaxed);
         waiter.seq.store(seq, Relaxed);
         waiter.kind.store(kind, Relaxed);
+        waiter.tid.store(sys::gettid(), Relaxed);
         let record = region.record(rec.index);
         waiter.next_in_process.store(record.msg_waiters.load(Relaxed), Relaxed);
         record.msg_waiters.store(at, Relaxed);
@@ -717,18 +720,18 @@ impl Namespace {
         let table = self.msgs();
         let cred = Cred::current();
         let (index, seq) = split_id(id);
+        let mut found = false;
         let mut waiter: Option<OwnWaiter<'_>> = None;
         loop {
-            // As in msgrcv: the queue's counters and its last message into
-            // this core's cache before the lock, not while holding it.
+            // As in msgrcv: the queue's last message into this core's cache
+            // before the lock, not while holding it.
             let last = region.queue(index).messages_tail().load(Relaxed);
             if last != 0 {
                 core::hint::black_box(region.message(last).next.load(Relaxed));
             }
-            let (_, guard) = match table.lock_live(index, Some(seq)) {
-                Ok(locked) => locked,
-                Err(e) => return Err(if waiter.is_some() { libc::EIDRM } else { e }),
-            };
+            // Once found, a queue that is gone was removed.
+            let (_, guard) = table.lock_live(index, Some(seq)).map_err(|e| if found { libc::EIDRM } else { e })?;
+            found = true;
             let slot = region.queue(index);
             if !cred.may_access(&slot.head.perm(), 0o222) {
                 return Err(libc::EACCES);
@@ -740,36 +743,24 @@ impl Namespace {
             if flags & IPC_NOWAIT != 0 {
                 return Err(libc::EAGAIN);
             }
-            let (qnum, cbytes) = (slot.qnum().load(Relaxed), slot.cbytes().load(Relaxed));
-            drop(guard);
-            // A receiver on another core is likely to make room soon.
-            if waiter.is_none()
-                && wait::poll(|| slot.qnum().load(Relaxed) != qnum || slot.cbytes().load(Relaxed) != cbytes)
-            {
+            let Some(own) = &waiter else {
+                // A receiver on another core is likely to make room soon;
+                // if none does, get a waiter (which takes other locks) and
+                // look again.
+                let (qnum, cbytes) = (slot.qnum().load(Relaxed), slot.cbytes().load(Relaxed));
+                drop(guard);
+                if !wait::poll(|| slot.qnum().load(Relaxed) != qnum || slot.cbytes().load(Relaxed) != cbytes) {
+                    self.reap_dead();
+                    waiter = Some(self.own_waiter(index, seq, SENDER)?);
+                }
                 continue;
-            }
-            if waiter.is_none() {
-                self.reap_dead();
-                waiter = Some(self.own_waiter(index, seq, SENDER)?);
-            }
-            let own = waiter.as_ref().expect("set above");
+            };
             let w = own.get();
-            {
-                // The queue may have changed while unlocked: look again.
-                let (_, _guard) = table.lock_live(index, Some(seq)).map_err(|_| libc::EIDRM)?;
-                let slot = region.queue(index);
-                if !cred.may_access(&slot.head.perm(), 0o222) {
-                    return Err(libc::EACCES);
-                }
-                if Region::fits(slot, size) {
-                    region.deliver(slot, at, self.pid());
-                    return Ok(0);
-                }
-                w.size.store(size, Relaxed);
-                w.result.store(0, Relaxed);
-                w.status.store(WAITING, Relaxed);
-                region.push_msg_waiter(&slot.senders_head, &slot.senders_tail, own.at);
-            }
+            w.size.store(size, Relaxed);
+            w.result.store(0, Relaxed);
+            w.status.store(WAITING, Relaxed);
+            region.push_msg_waiter(&slot.senders_head, &slot.senders_tail, own.at);
+            drop(guard);
             match self.sleep_in_queue(w) {
                 Wake::Done(0) => continue,
                 Wake::Done(e) => return Err(e),
@@ -803,6 +794,7 @@ impl Namespace {
         let table = self.msgs();
         let cred = Cred::current();
         let (index, seq) = split_id(id);
+        let mut found = false;
         let mut waiter: Option<OwnWaiter<'_>> = None;
         let message = loop {
             // Bring the first message's header into this core's cache before
@@ -812,10 +804,9 @@ impl Namespace {
             if first != 0 {
                 core::hint::black_box(region.message(first).mtype.load(Relaxed));
             }
-            let (_, guard) = match table.lock_live(index, Some(seq)) {
-                Ok(locked) => locked,
-                Err(e) => return Err(if waiter.is_some() { libc::EIDRM } else { e }),
-            };
+            // Once found, a queue that is gone was removed.
+            let (_, guard) = table.lock_live(index, Some(seq)).map_err(|e| if found { libc::EIDRM } else { e })?;
+            found = true;
             let slot = region.queue(index);
             if !cred.may_access(&slot.head.perm(), 0o444) {
                 return Err(libc::EACCES);
@@ -839,38 +830,27 @@ impl Namespace {
             if flags & IPC_NOWAIT != 0 {
                 return Err(libc::ENOMSG);
             }
-            let tail = slot.messages_tail().load(Relaxed);
-            drop(guard);
-            // A sender on another core is likely to send soon.
-            if waiter.is_none() && wait::poll(|| slot.messages_tail().load(Relaxed) != tail) {
+            let Some(own) = &waiter else {
+                // A sender on another core is likely to send soon; if none
+                // does, get a waiter (which takes other locks) and look again.
+                let tail = slot.messages_tail().load(Relaxed);
+                drop(guard);
+                if !wait::poll(|| slot.messages_tail().load(Relaxed) != tail) {
+                    self.reap_dead();
+                    waiter = Some(self.own_waiter(index, seq, RECEIVER)?);
+                }
                 continue;
-            }
-            if waiter.is_none() {
-                self.reap_dead();
-                waiter = Some(self.own_waiter(index, seq, RECEIVER)?);
-            }
-            let own = waiter.as_ref().expect("set above");
+            };
             let w = own.get();
-            {
-                let (_, guard) = table.lock_live(index, Some(seq)).map_err(|_| libc::EIDRM)?;
-                let slot = region.queue(index);
-                if !cred.may_access(&slot.head.perm(), 0o444) {
-                    return Err(libc::EACCES);
-                }
-                if region.find_message(slot, mode, msgtyp).is_some() {
-                    drop(guard);
-                    continue;
-                }
-                w.msgtyp.store(msgtyp, Relaxed);
-                w.mode.store(mode as u32, Relaxed);
-                let max_size = if flags & MSG_NOERROR != 0 { i32::MAX as u64 } else { bufsz as u64 };
-                w.max_size.store(max_size, Relaxed);
-                w.tid.store(sys::gettid(), Relaxed);
-                w.message.store(0, Relaxed);
-                w.result.store(RETRY, Relaxed);
-                w.status.store(WAITING, Relaxed);
-                region.push_msg_waiter(&slot.receivers_head, &slot.receivers_tail, own.at);
-            }
+            w.msgtyp.store(msgtyp, Relaxed);
+            w.mode.store(mode as u32, Relaxed);
+            let max_size = if flags & MSG_NOERROR != 0 { i32::MAX as u64 } else { bufsz as u64 };
+            w.max_size.store(max_size, Relaxed);
+            w.message.store(0, Relaxed);
+            w.result.store(RETRY, Relaxed);
+            w.status.store(WAITING, Relaxed);
+            region.push_msg_waiter(&slot.receivers_head, &slot.receivers_tail, own.at);
+            drop(guard);
             let woken = self.sleep_in_queue(w);
             if let Wake::Interrupted = woken {
                 let (_, _guard) = table.lock_live(index, Some(seq)).map_err(|_| libc::EIDRM)?;
