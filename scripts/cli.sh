@@ -37,6 +37,21 @@ forwarded() {
 }
 check "signals to the supervisor reach the command" "20 143" "$(forwarded)"
 
+# The examples of the README build and run in a box, two boxes at once as the
+# README shows (isolation itself is proved by scripts/isolation.sh).
+for example in "$root"/examples/*.c; do
+  name=$(basename "$example" .c)
+  if ! cc -O1 -Wall -Werror -o "$work/$name" "$example" 2>"$work/$name.err"; then
+    check "example $name builds" "" "$(cat "$work/$name.err")"
+    continue
+  fi
+  "$ipcbox" run -- "$work/$name" >"$work/$name.1" 2>&1 & first=$!
+  "$ipcbox" run -- "$work/$name" >"$work/$name.2" 2>&1; second=$?
+  wait $first; first=$?
+  check "example $name runs in a box (two at once)" "0 0" "$first $second"
+  check "example $name says hello" "2" "$(cat "$work/$name.1" "$work/$name.2" | grep -c 'hello')"
+done
+
 # The shim refuses what is not a region of its own layout, in one line, exit 127.
 refusal() { # name fd-setup-python expected-substring
   local out code

@@ -30,7 +30,7 @@ const EXIT_IPCBOX_FAILED: u8 = 125;
     about = "Run programs in a private System V IPC namespace, without root.",
     long_about = "Run programs in a private System V IPC namespace, without root.\n\n\
         Every process started under `ipcbox run` (children, grandchildren, across fork and exec) \
-        shares one private set of System V shared memory segments and semaphore sets, invisible to \
+        shares one private set of System V shared memory segments, semaphore sets and message queues, invisible to \
         the host and to other boxes, and gone when the last process of the box exits.",
     after_help = "Examples:\n  ipcbox run -- ./my-test-suite\n  ipcbox run -- sh -c './server & ./client'\n\n\
         Environment:\n  IPCBOX_LIB  path of libipcbox.so (default: beside the ipcbox executable)"
