@@ -178,11 +178,6 @@ impl Region {
         }
     }
 
-    /// The size of the block `heap_alloc(size)` hands out (None if too big).
-    pub fn heap_block_size(size: u64) -> Option<u64> {
-        class_of(size).map(|(_, block)| block)
-    }
-
     /// Bytes in blocks handed out: those cut from the heap less those on the
     /// free lists (for tests and inspection; exact only while no one
     /// allocates or frees).

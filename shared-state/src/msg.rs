@@ -146,32 +146,16 @@ impl MsgSlot {
 
 /// Stores `value` unless the cell holds it already (a read keeps a cache
 /// line shared; a write takes it from every other core).
-fn update<T: Copy + PartialEq, A: AtomicCell<T>>(cell: &A, value: T) {
-    if cell.get() != value {
-        cell.set(value);
+fn update_pid(cell: &AtomicI32, value: i32) {
+    if cell.load(Relaxed) != value {
+        cell.store(value, Relaxed);
     }
 }
 
-trait AtomicCell<T> {
-    fn get(&self) -> T;
-    fn set(&self, value: T);
-}
-
-impl AtomicCell<i32> for AtomicI32 {
-    fn get(&self) -> i32 {
-        self.load(Relaxed)
-    }
-    fn set(&self, value: i32) {
-        self.store(value, Relaxed)
-    }
-}
-
-impl AtomicCell<i64> for AtomicI64 {
-    fn get(&self) -> i64 {
-        self.load(Relaxed)
-    }
-    fn set(&self, value: i64) {
-        self.store(value, Relaxed)
+/// As `update_pid`, for a time.
+fn update_time(cell: &AtomicI64, value: i64) {
+    if cell.load(Relaxed) != value {
+        cell.store(value, Relaxed);
     }
 }
 
@@ -404,8 +388,8 @@ impl Region {
         let message = self.message(at);
         let (mtype, size) = (message.mtype.load(Relaxed), message.size.load(Relaxed));
         let now = sys::realtime_seconds();
-        update(&slot.lspid, pid);
-        update(&slot.stime, now);
+        update_pid(&slot.lspid, pid);
+        update_time(&slot.stime, now);
         let mut prev = 0;
         let mut cursor = slot.receivers_head.load(Relaxed);
         while cursor != 0 {
@@ -423,8 +407,8 @@ impl Region {
                 cursor = next;
                 continue;
             }
-            update(&slot.lrpid, waiter.tid.load(Relaxed));
-            update(&slot.rtime, now);
+            update_pid(&slot.lrpid, waiter.tid.load(Relaxed));
+            update_time(&slot.rtime, now);
             waiter.message.store(at, Relaxed);
             complete(waiter, 0);
             return;
@@ -478,8 +462,8 @@ impl Region {
         let size = message.size.load(Relaxed);
         slot.qnum().fetch_sub(1, Relaxed);
         slot.cbytes().fetch_sub(size, Relaxed);
-        update(&slot.rtime, sys::realtime_seconds());
-        update(&slot.lrpid, pid);
+        update_time(&slot.rtime, sys::realtime_seconds());
+        update_pid(&slot.lrpid, pid);
         self.wake_senders(slot);
     }
 
