@@ -35,7 +35,7 @@ use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
 use crate::region::{Region, IPCMNI, SEM_SLOTS_OFFSET};
 use crate::sys::{self, SysResult};
-use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable};
+use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable, SLOT_LIVE};
 use crate::wait::{self, Woken, DONE, WAITING};
 use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
 
@@ -66,8 +66,11 @@ pub struct SemSlot {
     pub head: SlotHeader,
     /// Semaphores in the set. Immutable while live.
     pub nsems: AtomicU32,
-    /// Heap offset of the `Sem` array. Immutable while live.
+    /// Heap offset of the `Sem` array. Immutable while live; kept by the
+    /// slot when the set is removed (see `Sem`).
     pub sems: AtomicU64,
+    /// Semaphores the slot's array has room for. Facility lock and slot lock.
+    pub capacity: AtomicU32,
     /// Last change by semctl. Slot lock.
     pub ctime: AtomicI64,
     /// First and last queued `Waiter` (heap offsets, 0 for none). Slot lock.
@@ -77,14 +80,55 @@ pub struct SemSlot {
     pub undos: AtomicU64,
 }
 
-/// One semaphore. Slot lock.
+/// One semaphore.
+///
+/// `word` holds the value (low 16 bits), the HELD bit, and a tag (the top 15
+/// bits, from the set's sequence number). A semop of one operation without
+/// SEM_UNDO changes the value with one compare-and-swap and no lock, if
+/// HELD is clear and the tag is its set's. Everything else takes the set
+/// lock and first sets HELD on each semaphore it reads or writes, so that
+/// no lock-free semop changes them meanwhile; when done it clears HELD
+/// again, except on the semaphores a queued waiter names (a lock-free V
+/// there would not serve the waiter). A stale HELD bit only sends semops to
+/// the locked path, which clears it.
+///
+/// A lock-free semop may still be about to swap a word when its set is
+/// removed, so arrays are never given back to the heap: the slot keeps its
+/// array for its next set (whose tag differs), and a removed set's words
+/// stay HELD.
 #[repr(C)]
 pub struct Sem {
-    pub value: AtomicI32,
+    pub word: AtomicU32,
     /// Process of the last operation (Linux's sempid).
     pub pid: AtomicI32,
     /// Time of the last semop that named this semaphore first.
     pub otime: AtomicI64,
+}
+
+const VALUE_MASK: u32 = 0xffff;
+const HELD: u32 = 1 << 16;
+const TAG_SHIFT: u32 = 17;
+
+fn tag_of(seq: u32) -> u32 {
+    (seq & (u32::MAX >> TAG_SHIFT)) << TAG_SHIFT
+}
+
+impl Sem {
+    pub fn value(&self) -> i32 {
+        (self.word.load(Acquire) & VALUE_MASK) as i32
+    }
+
+    /// Keeps lock-free semops off this semaphore. Set lock held.
+    fn hold(&self) {
+        self.word.fetch_or(HELD, AcqRel);
+    }
+
+    /// Stores a value, while held. Set lock held.
+    fn set_value(&self, value: i32) {
+        debug_assert!(self.word.load(Relaxed) & HELD != 0);
+        let word = self.word.load(Relaxed);
+        self.word.store((word & !VALUE_MASK) | value as u32, Release);
+    }
 }
 
 /// A blocked semop. Written by its thread before it is queued; afterwards
@@ -191,8 +235,41 @@ impl Region {
     fn sem(&self, slot: &SemSlot, num: u32) -> &Sem {
         debug_assert!(num < slot.nsems.load(Relaxed));
         let offset = slot.sems.load(Relaxed) + num as u64 * core::mem::size_of::<Sem>() as u64;
-        // SAFETY: the array holds nsems `Sem`s and lives as long as the set.
+        // SAFETY: the array holds nsems `Sem`s and lives as long as the slot.
         unsafe { self.heap_ref(offset) }
+    }
+
+    /// Holds semaphores `nums` (see `Sem`). Slot lock held.
+    fn hold_sems(&self, slot: &SemSlot, nums: impl IntoIterator<Item = u32>) {
+        nums.into_iter().for_each(|num| self.sem(slot, num).hold());
+    }
+
+    /// Lets lock-free semops at semaphores `nums` again, except those a
+    /// queued waiter names. Slot lock held.
+    fn release_sems(&self, slot: &SemSlot, nums: impl IntoIterator<Item = u32>) {
+        for num in nums {
+            if !self.queue_names(slot, num) {
+                self.sem(slot, num).word.fetch_and(!HELD, Release);
+            }
+        }
+    }
+
+    /// Whether a queued waiter has an operation on semaphore `num`. Slot lock held.
+    fn queue_names(&self, slot: &SemSlot, num: u32) -> bool {
+        let mut at = slot.queue_head.load(Relaxed);
+        while at != 0 {
+            let waiter = self.waiter(at);
+            if (0..waiter.nsops.load(Relaxed)).any(|i| self.waiter_op(at, i).num as u32 == num) {
+                return true;
+            }
+            at = waiter.next.load(Relaxed);
+        }
+        false
+    }
+
+    /// The semaphores of a queued waiter's operations.
+    fn waiter_nums(&self, at: u64) -> Vec<u32> {
+        (0..self.waiter(at).nsops.load(Relaxed)).map(|i| self.waiter_op(at, i).num as u32).collect()
     }
 
     fn waiter(&self, offset: u64) -> &Waiter {
@@ -218,13 +295,14 @@ impl Region {
     }
 
     /// Applies `ops` to the set all or nothing (Linux's perform_atomic_semop).
-    /// Slot lock held.
+    /// Slot lock held; holds the semaphores named (the caller releases them).
     fn try_ops(&self, slot: &SemSlot, ops: &[SemOp], undo: u64, pid: i32) -> Result<(), Attempt> {
+        self.hold_sems(slot, ops.iter().map(|op| op.num as u32));
         let mut applied = 0;
         let outcome = (|| {
             for (i, op) in ops.iter().enumerate() {
                 let sem = self.sem(slot, op.num as u32);
-                let value = sem.value.load(Relaxed);
+                let value = sem.value();
                 let result = value + op.op as i32;
                 if (op.op == 0 && value != 0) || result < 0 {
                     return Err(if op.flags & NOWAIT != 0 {
@@ -244,7 +322,7 @@ impl Region {
                     }
                     adj.store(new, Relaxed);
                 }
-                sem.value.store(result, Relaxed);
+                sem.set_value(result);
                 applied = i + 1;
             }
             Ok(())
@@ -259,7 +337,7 @@ impl Region {
             Err(why) => {
                 for op in ops[..applied].iter().rev() {
                     let sem = self.sem(slot, op.num as u32);
-                    sem.value.store(sem.value.load(Relaxed) - op.op as i32, Relaxed);
+                    sem.set_value(sem.value() - op.op as i32);
                     if op.flags & SEM_UNDO != 0 {
                         let adj = self.undo_adj(undo, op.num as u32);
                         adj.store(adj.load(Relaxed) + op.op as i32, Relaxed);
@@ -274,6 +352,8 @@ impl Region {
     /// and waking those that can proceed (Linux's update_queue). Waiters of
     /// dead processes are dropped. Slot lock held.
     fn serve_queue(&self, slot: &SemSlot) {
+        // Semaphores of the waiters that leave the queue: released at the end.
+        let mut left = Vec::new();
         'rescan: loop {
             let mut prev = 0u64;
             let mut at = slot.queue_head.load(Relaxed);
@@ -285,6 +365,7 @@ impl Region {
                     generation: waiter.record_generation.load(Relaxed),
                 };
                 if !self.record_current(rec) || self.liveness(rec.index) == Liveness::Dead {
+                    left.extend(self.waiter_nums(at));
                     self.unlink_waiter(slot, prev, at);
                     self.heap_free(at, waiter.size.load(Relaxed));
                     at = next;
@@ -308,6 +389,7 @@ impl Region {
                             Err(Attempt::Failed(e)) => e,
                             Err(Attempt::Blocked(_)) => unreachable!(),
                         };
+                        left.extend(ops.iter().map(|op| op.num as u32));
                         self.unlink_waiter(slot, prev, at);
                         complete(waiter, result);
                         if alter && result == 0 {
@@ -318,8 +400,9 @@ impl Region {
                     }
                 }
             }
-            return;
+            break;
         }
+        self.release_sems(slot, left);
     }
 
     fn unlink_waiter(&self, slot: &SemSlot, prev: u64, at: u64) {
@@ -336,7 +419,7 @@ impl Region {
 
     fn set_otime(&self, slot: &SemSlot, ops: &[SemOp]) {
         let first = ops.first().map_or(0, |op| op.num as u32);
-        self.sem(slot, first).otime.store(sys::realtime_seconds(), Relaxed);
+        update_i64(&self.sem(slot, first).otime, sys::realtime_seconds());
     }
 
     /// Waiters blocked on semaphore `num` for a decrease (or, with `zero`, for zero).
@@ -357,9 +440,11 @@ impl Region {
         count
     }
 
-    /// Frees a set: waiters get EIDRM, memory goes back. Facility and slot lock held.
+    /// Removes a set: waiters get EIDRM; its semaphores stay held, and the
+    /// slot keeps the array (see `Sem`). Facility and slot lock held.
     fn destroy_set(&self, index: u32) {
         let slot = self.set(index);
+        self.hold_sems(slot, 0..slot.nsems.load(Relaxed));
         let mut at = slot.queue_head.swap(0, Relaxed);
         slot.queue_tail.store(0, Relaxed);
         while at != 0 {
@@ -369,7 +454,6 @@ impl Region {
             at = next;
         }
         let nsems = slot.nsems.load(Relaxed);
-        self.heap_free(slot.sems.load(Relaxed), nsems as u64 * core::mem::size_of::<Sem>() as u64);
         self.header().sem.total_sems.fetch_sub(nsems as u64, Relaxed);
         SemTable(self).release(index);
     }
@@ -385,18 +469,19 @@ impl Region {
             if let Ok((_, _guard)) = SemTable(self).lock_live(index, Some(seq)) {
                 let slot = self.set(index);
                 self.unlink_undo_from_set(slot, at);
-                for num in 0..nsems {
+                let adjusted: Vec<u32> = (0..nsems).filter(|&num| self.undo_adj(at, num).load(Relaxed) != 0).collect();
+                self.hold_sems(slot, adjusted.iter().copied());
+                for &num in &adjusted {
                     let adj = self.undo_adj(at, num).load(Relaxed);
-                    if adj != 0 {
-                        let sem = self.sem(slot, num);
-                        sem.value.store((sem.value.load(Relaxed) + adj).clamp(0, SEMVMX), Relaxed);
-                        sem.pid.store(pid, Relaxed);
-                    }
+                    let sem = self.sem(slot, num);
+                    sem.set_value((sem.value() + adj).clamp(0, SEMVMX));
+                    sem.pid.store(pid, Relaxed);
                 }
                 // Linux marks the set operated on by every exit that held an
                 // undo record for it, whatever the adjustments were.
                 self.set_otime(slot, &[]);
                 self.serve_queue(slot);
+                self.release_sems(slot, adjusted);
             }
             self.heap_free(at, undo_size(nsems));
             at = next;
@@ -430,6 +515,25 @@ impl Region {
             at = undo.next_in_set.load(Relaxed);
         }
     }
+}
+
+/// Stores `value` unless the cell holds it already: a read keeps the cache
+/// line shared with other cores, a write takes it from them.
+fn update_i32(cell: &AtomicI32, value: i32) {
+    if cell.load(Relaxed) != value {
+        cell.store(value, Relaxed);
+    }
+}
+
+fn update_i64(cell: &AtomicI64, value: i64) {
+    if cell.load(Relaxed) != value {
+        cell.store(value, Relaxed);
+    }
+}
+
+/// The semaphores `ops` name.
+fn nums(ops: &[SemOp]) -> impl Iterator<Item = u32> + '_ {
+    ops.iter().map(|op| op.num as u32)
 }
 
 fn complete(waiter: &Waiter, result: i32) {
@@ -548,12 +652,25 @@ impl Namespace {
             return Err(libc::ENOSPC);
         }
         let index = table.alloc_index(limits.semmni.load(Relaxed))?;
-        let sems = region.heap_alloc(nsems as u64 * core::mem::size_of::<Sem>() as u64)?;
-        sem_facility.total_sems.fetch_add(nsems as u64, Relaxed);
         let slot = region.set(index);
         let _guard = slot.head.lock.lock();
+        if slot.capacity.load(Relaxed) < nsems as u32 {
+            // A smaller array of an earlier set stays as it is, its words
+            // held (see `Sem`); doubling sizes bound what a slot keeps.
+            let capacity = (nsems as u32).next_power_of_two();
+            let sems = region.heap_alloc(capacity as u64 * core::mem::size_of::<Sem>() as u64)?;
+            slot.sems.store(sems, Relaxed);
+            slot.capacity.store(capacity, Relaxed);
+        }
+        sem_facility.total_sems.fetch_add(nsems as u64, Relaxed);
         slot.nsems.store(nsems as u32, Relaxed);
-        slot.sems.store(sems, Relaxed);
+        let tag = tag_of(slot.head.seq.load(Relaxed));
+        for num in 0..nsems as u32 {
+            let sem = region.sem(slot, num);
+            sem.pid.store(0, Relaxed);
+            sem.otime.store(0, Relaxed);
+            sem.word.store(tag, Release);
+        }
         slot.ctime.store(sys::realtime_seconds(), Relaxed);
         slot.queue_head.store(0, Relaxed);
         slot.queue_tail.store(0, Relaxed);
@@ -580,6 +697,14 @@ impl Namespace {
         if nsops < 1 {
             return Err(libc::EINVAL);
         }
+        if nsops == 1 && timeout.is_none() {
+            // The commonest call, kept short: one P or V.
+            let mut raw = [0u8; 6];
+            sys::copy_from_user(&mut raw, ops_addr)?;
+            let mut op = [SemOp { num: 0, op: 0, flags: 0 }];
+            SemOp::parse_into(&raw, &mut op);
+            return self.semop(id, &op, None);
+        }
         // Short operation lists (the usual case) stay on the stack.
         const SHORT: usize = 8;
         let (mut short_raw, mut long_raw) = ([0u8; SHORT * 6], Vec::new());
@@ -605,6 +730,57 @@ impl Namespace {
         self.semop(id, ops, timeout)
     }
 
+    /// A semop of one operation without SEM_UNDO that completes at once: one
+    /// compare-and-swap on the semaphore, no lock (see `Sem`). None sends it
+    /// to the locked path: the semaphore is held, the operation would block
+    /// or fail, or `id` is not a live set the caller may use.
+    fn semop_lock_free(&self, id: i32, op: SemOp) -> Option<SysResult<i32>> {
+        if id < 0 || op.flags & SEM_UNDO != 0 {
+            return None;
+        }
+        self.reap_dead();
+        let region = &self.region;
+        let (index, seq) = split_id(id);
+        if index >= self.sems().facility().initialised.load(Acquire) {
+            return None;
+        }
+        let slot = region.set(index);
+        if slot.head.state.load(Acquire) != SLOT_LIVE || slot.head.seq.load(Acquire) != seq {
+            return None;
+        }
+        if op.num as u32 >= slot.nsems.load(Relaxed) {
+            return None;
+        }
+        let alter = op.op != 0;
+        if !Cred::current().may_access(&slot.head.perm(), if alter { 0o222 } else { 0o444 }) {
+            return None;
+        }
+        let sem = region.sem(slot, op.num as u32);
+        let tag = tag_of(seq);
+        let mut word = sem.word.load(Acquire);
+        loop {
+            // Held, or the array now serves another set of the slot.
+            if word & !VALUE_MASK != tag {
+                return None;
+            }
+            let value = (word & VALUE_MASK) as i32;
+            let result = value + op.op as i32;
+            if (op.op == 0 && value != 0) || !(0..=SEMVMX).contains(&result) {
+                return None;
+            }
+            if !alter {
+                break;
+            }
+            match sem.word.compare_exchange_weak(word, tag | result as u32, AcqRel, Acquire) {
+                Ok(_) => break,
+                Err(now) => word = now,
+            }
+        }
+        update_i32(&sem.pid, self.pid());
+        region.set_otime(slot, &[op]);
+        Some(Ok(0))
+    }
+
     /// semop on parsed operations.
     pub fn semop(&self, id: i32, ops: &[SemOp], timeout: Option<libc::timespec>) -> SysResult<i32> {
         if ops.is_empty() || id < 0 {
@@ -612,6 +788,11 @@ impl Namespace {
         }
         if ops.len() as u64 > self.region.limits().semopm.load(Relaxed) {
             return Err(libc::E2BIG);
+        }
+        if let [op] = ops {
+            if let Some(done) = self.semop_lock_free(id, *op) {
+                return done;
+            }
         }
         self.reap_dead();
         let region = &self.region;
@@ -630,14 +811,16 @@ impl Namespace {
             return Err(libc::EACCES);
         }
         let pid = self.pid();
-        match region.try_ops(slot, ops, undo, pid) {
-            Ok(()) => {
-                self.region.set_otime(slot, ops);
-                if alter {
-                    region.serve_queue(slot);
-                }
-                Ok(0)
+        let outcome = region.try_ops(slot, ops, undo, pid);
+        if outcome.is_ok() {
+            self.region.set_otime(slot, ops);
+            if alter {
+                region.serve_queue(slot);
             }
+        }
+        region.release_sems(slot, nums(ops));
+        match outcome {
+            Ok(()) => Ok(0),
             Err(Attempt::Failed(e)) => Err(e),
             Err(Attempt::Blocked(_)) => {
                 drop(guard);
@@ -688,18 +871,20 @@ impl Namespace {
                 }
             };
             let slot = region.set(index);
+            // Queued, the waiter keeps its semaphores held (see `Sem`).
             match region.try_ops(slot, ops, undo, pid) {
                 Err(Attempt::Blocked(i)) => waiter.blocking.store(i as u32, Relaxed),
                 outcome => {
                     region.heap_free(at, size);
-                    return match outcome {
-                        Ok(()) => {
-                            region.set_otime(slot, ops);
-                            if ops.iter().any(|op| op.op != 0) {
-                                region.serve_queue(slot);
-                            }
-                            Ok(0)
+                    if outcome.is_ok() {
+                        region.set_otime(slot, ops);
+                        if ops.iter().any(|op| op.op != 0) {
+                            region.serve_queue(slot);
                         }
+                    }
+                    region.release_sems(slot, nums(ops));
+                    return match outcome {
+                        Ok(()) => Ok(0),
                         Err(Attempt::Failed(e)) => Err(e),
                         Err(Attempt::Blocked(_)) => unreachable!(),
                     };
@@ -734,6 +919,7 @@ impl Namespace {
                     }
                     if cursor == at {
                         region.unlink_waiter(slot, prev, at);
+                        region.release_sems(slot, nums(ops));
                     }
                 }
                 drop(locked);
@@ -853,9 +1039,11 @@ impl Namespace {
                 }
                 let nsems = slot.nsems.load(Relaxed);
                 if cmd == GETALL {
-                    let values: Vec<u8> = (0..nsems)
-                        .flat_map(|n| (region.sem(slot, n).value.load(Relaxed) as u16).to_ne_bytes())
-                        .collect();
+                    // Held, so that the values read are one state of the set.
+                    region.hold_sems(slot, 0..nsems);
+                    let values: Vec<u8> =
+                        (0..nsems).flat_map(|n| (region.sem(slot, n).value() as u16).to_ne_bytes()).collect();
+                    region.release_sems(slot, 0..nsems);
                     drop(guard);
                     sys::copy_to_user(arg, &values)?;
                     return Ok(0);
@@ -870,14 +1058,16 @@ impl Namespace {
                 let (index, _guard) = table.lock_id(id).map_err(|_| libc::EIDRM)?;
                 let slot = region.set(index);
                 let pid = sys::getpid();
+                region.hold_sems(slot, 0..nsems);
                 for (n, &v) in values.iter().enumerate() {
                     let sem = region.sem(slot, n as u32);
-                    sem.value.store(v as i32, Relaxed);
+                    sem.set_value(v as i32);
                     sem.pid.store(pid, Relaxed);
                 }
                 region.clear_adjustments(slot, None);
                 slot.ctime.store(sys::realtime_seconds(), Relaxed);
                 region.serve_queue(slot);
+                region.release_sems(slot, 0..nsems);
                 Ok(0)
             }
             GETVAL | GETPID | GETNCNT | GETZCNT | SETVAL => {
@@ -899,16 +1089,18 @@ impl Namespace {
                 }
                 let sem = region.sem(slot, num as u32);
                 Ok(match cmd {
-                    GETVAL => sem.value.load(Relaxed),
+                    GETVAL => sem.value(),
                     GETPID => sem.pid.load(Relaxed),
                     GETNCNT => region.count_waiting(slot, num as u32, false),
                     GETZCNT => region.count_waiting(slot, num as u32, true),
                     _ => {
                         region.clear_adjustments(slot, Some(num as u32));
-                        sem.value.store(arg as i32, Relaxed);
+                        sem.hold();
+                        sem.set_value(arg as i32);
                         sem.pid.store(sys::getpid(), Relaxed);
                         slot.ctime.store(sys::realtime_seconds(), Relaxed);
                         region.serve_queue(slot);
+                        region.release_sems(slot, [num as u32]);
                         0
                     }
                 })

@@ -168,9 +168,9 @@ fn a_receiver_killed_while_waiting_takes_nothing_and_leaves_nothing() {
     assert_eq!(send(&ns, id, 1, b"for the living", 0), Ok(0));
     assert_eq!(stat(&ns, id).qnum, 1, "not handed to the dead receiver");
     assert_eq!(recv(&ns, id, 100, 0, IPC_NOWAIT), Ok((1, b"for the living".to_vec())));
-    // Any call that repairs after the dead (semget does) frees its waiter.
-    let sem = ns.semget(0, 1, 0o600).unwrap();
-    assert_eq!(ns.semctl(sem, 0, IPC_RMID, 0), Ok(0));
+    // Any call that repairs after the dead (semctl does, before it looks
+    // its id up) frees its waiter.
+    assert_eq!(ns.semctl(0, 0, shared_state::sem::GETVAL, 0), Err(libc::EINVAL));
     assert_eq!(ns.msgctl(id, IPC_RMID, 0), Ok(0));
     assert_eq!(ns.region().heap_in_use(), 0, "the dead receiver's waiter was freed");
 }
