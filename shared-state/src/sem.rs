@@ -71,6 +71,11 @@ pub struct SemSlot {
     pub sems: AtomicU64,
     /// Semaphores the slot's array has room for. Facility lock and slot lock.
     pub capacity: AtomicU32,
+    /// Whether lock-free semops are on for this set (see `Sem`). Slot lock
+    /// to change; read without it.
+    pub lock_free: AtomicU32,
+    /// Calls in a row that argue for the other mode (see `Sem`). Slot lock.
+    pub streak: AtomicU32,
     /// Last change by semctl. Slot lock.
     pub ctime: AtomicI64,
     /// First and last queued `Waiter` (heap offsets, 0 for none). Slot lock.
@@ -92,6 +97,13 @@ pub struct SemSlot {
 /// there would not serve the waiter). A stale HELD bit only sends semops to
 /// the locked path, which clears it.
 ///
+/// Holding costs an atomic instruction per semaphore, which operations on
+/// several semaphores or with SEM_UNDO pay on every call. So lock-free
+/// semops are a mode of the set: while off, every word stays HELD and the
+/// locked paths hold nothing; a set turns it on after `MODE_STREAK` calls
+/// in a row that could have been lock-free reached the lock, and off after
+/// as many in a row that could not. New sets start with it off.
+///
 /// A lock-free semop may still be about to swap a word when its set is
 /// removed, so arrays are never given back to the heap: the slot keeps its
 /// array for its next set (whose tag differs), and a removed set's words
@@ -106,6 +118,7 @@ pub struct Sem {
 }
 
 const VALUE_MASK: u32 = 0xffff;
+const MODE_STREAK: u32 = 16;
 const HELD: u32 = 1 << 16;
 const TAG_SHIFT: u32 = 17;
 
@@ -120,7 +133,18 @@ impl Sem {
 
     /// Keeps lock-free semops off this semaphore. Set lock held.
     fn hold(&self) {
-        self.word.fetch_or(HELD, AcqRel);
+        if self.word.load(Relaxed) & HELD == 0 {
+            self.word.fetch_or(HELD, AcqRel);
+        }
+    }
+
+    /// Lets lock-free semops at it again. Set lock held; while HELD no one
+    /// else writes the word, so a plain store will do.
+    fn unhold(&self) {
+        let word = self.word.load(Relaxed);
+        if word & HELD != 0 {
+            self.word.store(word & !HELD, Release);
+        }
     }
 
     /// Stores a value, while held. Set lock held.
@@ -245,12 +269,39 @@ impl Region {
     }
 
     /// Lets lock-free semops at semaphores `nums` again, except those a
-    /// queued waiter names. Slot lock held.
+    /// queued waiter names, if the set has them on. Slot lock held.
     fn release_sems(&self, slot: &SemSlot, nums: impl IntoIterator<Item = u32>) {
+        if slot.lock_free.load(Relaxed) == 0 {
+            return;
+        }
         for num in nums {
             if !self.queue_names(slot, num) {
-                self.sem(slot, num).word.fetch_and(!HELD, Release);
+                self.sem(slot, num).unhold();
             }
+        }
+    }
+
+    /// Counts a semop that took the set lock towards switching lock-free
+    /// semops on (one that could have been lock-free) or off. Slot lock held.
+    fn vote_mode(&self, slot: &SemSlot, could_be_lock_free: bool) {
+        let on = slot.lock_free.load(Relaxed) != 0;
+        if on == could_be_lock_free {
+            slot.streak.store(0, Relaxed);
+            return;
+        }
+        let streak = slot.streak.load(Relaxed) + 1;
+        if streak < MODE_STREAK {
+            slot.streak.store(streak, Relaxed);
+            return;
+        }
+        slot.streak.store(0, Relaxed);
+        let nsems = slot.nsems.load(Relaxed);
+        if on {
+            slot.lock_free.store(0, Relaxed);
+            self.hold_sems(slot, 0..nsems);
+        } else {
+            slot.lock_free.store(1, Relaxed);
+            self.release_sems(slot, 0..nsems);
         }
     }
 
@@ -664,12 +715,14 @@ impl Namespace {
         }
         sem_facility.total_sems.fetch_add(nsems as u64, Relaxed);
         slot.nsems.store(nsems as u32, Relaxed);
+        slot.lock_free.store(0, Relaxed);
+        slot.streak.store(0, Relaxed);
         let tag = tag_of(slot.head.seq.load(Relaxed));
         for num in 0..nsems as u32 {
             let sem = region.sem(slot, num);
             sem.pid.store(0, Relaxed);
             sem.otime.store(0, Relaxed);
-            sem.word.store(tag, Release);
+            sem.word.store(tag | HELD, Release);
         }
         slot.ctime.store(sys::realtime_seconds(), Relaxed);
         slot.queue_head.store(0, Relaxed);
@@ -738,13 +791,16 @@ impl Namespace {
         if id < 0 || op.flags & SEM_UNDO != 0 {
             return None;
         }
-        self.reap_dead();
         let region = &self.region;
         let (index, seq) = split_id(id);
         if index >= self.sems().facility().initialised.load(Acquire) {
             return None;
         }
         let slot = region.set(index);
+        if slot.lock_free.load(Relaxed) == 0 {
+            return None;
+        }
+        self.reap_dead();
         if slot.head.state.load(Acquire) != SLOT_LIVE || slot.head.seq.load(Acquire) != seq {
             return None;
         }
@@ -811,6 +867,7 @@ impl Namespace {
             return Err(libc::EACCES);
         }
         let pid = self.pid();
+        region.vote_mode(slot, ops.len() == 1 && undo == 0);
         let outcome = region.try_ops(slot, ops, undo, pid);
         if outcome.is_ok() {
             self.region.set_otime(slot, ops);

@@ -140,6 +140,36 @@ fn a_blocked_waiter_is_served_and_counted() {
 }
 
 #[test]
+fn lock_free_semops_never_skip_a_waiter() {
+    let ns = new_box();
+    let id = ns.semget(IPC_PRIVATE, 2, 0o600).unwrap();
+    // Single operations without SEM_UNDO turn lock-free semops on for the set.
+    for _ in 0..40 {
+        ns.semop(id, &[op(0, 1, 0)], None).unwrap();
+        ns.semop(id, &[op(0, -1, 0)], None).unwrap();
+    }
+    let timeout = libc::timespec { tv_sec: 5, tv_nsec: 0 };
+    let child = fork_child(&ns, || match ns.semop(id, &[op(0, -2, 0)], Some(timeout)) {
+        Ok(_) => 0,
+        Err(e) => e,
+    });
+    eventually("the child to wait", || ns.semctl(id, 0, GETNCNT, 0) == Ok(1));
+    // The first V goes through the set lock and cannot serve the waiter; the
+    // second must still find the semaphore held for the waiter and serve it.
+    ns.semop(id, &[op(0, 1, 0)], None).unwrap();
+    ns.semop(id, &[op(0, 1, 0)], None).unwrap();
+    assert_eq!(wait_status(child), 0, "the waiter was served (not EAGAIN after 5 s)");
+    assert_eq!(values(&ns, id, 2), [0, 0]);
+    // Many operations on several semaphores turn them off again; values stay exact.
+    for _ in 0..40 {
+        ns.semop(id, &[op(0, 1, 0), op(1, 1, 0)], None).unwrap();
+        ns.semop(id, &[op(0, -1, 0), op(1, -1, 0)], None).unwrap();
+    }
+    ns.semop(id, &[op(1, 3, 0)], None).unwrap();
+    assert_eq!(values(&ns, id, 2), [0, 3]);
+}
+
+#[test]
 fn removal_wakes_waiters_with_eidrm() {
     let ns = new_box();
     let id = ns.semget(IPC_PRIVATE, 1, 0o600).unwrap();
