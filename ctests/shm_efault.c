@@ -4,7 +4,8 @@
  * caller's memory run under the shim's SIGSEGV/SIGBUS guard; see
  * shared-state/src/usercopy.rs.)
  *   - IPC_STAT into heap, unmapped, read-only and NULL-adjacent memory
- *   - semop with operations in unmapped memory, IPC_SET from it
+ *   - semop with operations in unmapped memory (also only their last two
+ *     bytes), IPC_SET from it
  *   - after those, the SIGSEGV disposition still reads as SIG_DFL
  *   - a child's own wild write dies by SIGSEGV; a SIGSEGV sent by kill
  *     kills; a SIGBUS from a truncated file mapping kills by SIGBUS
@@ -54,6 +55,8 @@ int main(void)
 	T_INT(shmctl(id, IPC_STAT, (struct shmid_ds *)16));
 	T_INT(shmctl(id, IPC_SET, (struct shmid_ds *)gone));
 	T_INT(semop(sem, (struct sembuf *)gone, 1));
+	/* an operation whose last bytes (sem_flg) lie in the hole */
+	T_INT(semop(sem, (struct sembuf *)(ro + 4096 - 4), 1));
 	/* a copy that starts in good memory and runs into a hole */
 	T_INT(shmctl(id, IPC_STAT, (struct shmid_ds *)(ro + 4096 - 8)));
 

@@ -751,12 +751,22 @@ impl Namespace {
             return Err(libc::EINVAL);
         }
         if nsops == 1 && timeout.is_none() {
-            // The commonest call, kept short: one P or V.
-            let mut raw = [0u8; 6];
-            sys::copy_from_user(&mut raw, ops_addr)?;
-            let mut op = [SemOp { num: 0, op: 0, flags: 0 }];
-            SemOp::parse_into(&raw, &mut op);
-            return self.semop(id, &op, None);
+            // The commonest call, kept short: one P or V, read straight into
+            // registers where the fault guard allows.
+            let op = match crate::usercopy::read_sembuf(ops_addr) {
+                Some(Some((head, flags))) => {
+                    SemOp { num: head as u16, op: (head >> 16) as u16 as i16, flags: flags as i16 }
+                }
+                Some(None) => return Err(libc::EFAULT),
+                None => {
+                    let mut raw = [0u8; 6];
+                    sys::copy_from_user(&mut raw, ops_addr)?;
+                    let mut op = [SemOp { num: 0, op: 0, flags: 0 }];
+                    SemOp::parse_into(&raw, &mut op);
+                    op[0]
+                }
+            };
+            return self.semop(id, &[op], None);
         }
         // Short operation lists (the usual case) stay on the stack.
         const SHORT: usize = 8;

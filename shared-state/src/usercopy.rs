@@ -61,6 +61,32 @@ core::arch::global_asm!(
     "    mov rax, rcx",
     "    ret",
     ".size ipcbox_user_copy, . - ipcbox_user_copy",
+    // Small reads straight into a register: no bytes go through memory, so
+    // no store has to be forwarded to a load (a rep movsb store cannot be).
+    ".globl ipcbox_user_read32",
+    ".hidden ipcbox_user_read32",
+    ".globl ipcbox_user_read32_site",
+    ".hidden ipcbox_user_read32_site",
+    "ipcbox_user_read32:",
+    "    xor edx, edx",
+    "ipcbox_user_read32_site:",
+    "    mov eax, dword ptr [rdi]",
+    "    ret",
+    ".globl ipcbox_user_read16",
+    ".hidden ipcbox_user_read16",
+    ".globl ipcbox_user_read16_site",
+    ".hidden ipcbox_user_read16_site",
+    "ipcbox_user_read16:",
+    "    xor edx, edx",
+    "ipcbox_user_read16_site:",
+    "    movzx eax, word ptr [rdi]",
+    "    ret",
+    ".globl ipcbox_user_read_fixup",
+    ".hidden ipcbox_user_read_fixup",
+    "ipcbox_user_read_fixup:",
+    "    xor eax, eax",
+    "    mov edx, 1",
+    "    ret",
     ".globl ipcbox_restore_rt",
     ".hidden ipcbox_restore_rt",
     "ipcbox_restore_rt:",
@@ -97,8 +123,39 @@ core::arch::global_asm!(
     "    mov x0, x2",
     "    ret",
     ".size ipcbox_user_copy, . - ipcbox_user_copy",
+    ".globl ipcbox_user_read32",
+    ".hidden ipcbox_user_read32",
+    ".globl ipcbox_user_read32_site",
+    ".hidden ipcbox_user_read32_site",
+    "ipcbox_user_read32:",
+    "    mov x1, #0",
+    "ipcbox_user_read32_site:",
+    "    ldr w0, [x0]",
+    "    ret",
+    ".globl ipcbox_user_read16",
+    ".hidden ipcbox_user_read16",
+    ".globl ipcbox_user_read16_site",
+    ".hidden ipcbox_user_read16_site",
+    "ipcbox_user_read16:",
+    "    mov x1, #0",
+    "ipcbox_user_read16_site:",
+    "    ldrh w0, [x0]",
+    "    ret",
+    ".globl ipcbox_user_read_fixup",
+    ".hidden ipcbox_user_read_fixup",
+    "ipcbox_user_read_fixup:",
+    "    mov x0, #0",
+    "    mov x1, #1",
+    "    ret",
     ".popsection",
 );
+
+/// What a small guarded read returns (in two registers).
+#[repr(C)]
+struct Read {
+    value: u64,
+    faulted: u64,
+}
 
 extern "C" {
     /// Copies `len` bytes; returns how many were left when a fault stopped it.
@@ -106,6 +163,11 @@ extern "C" {
     static ipcbox_user_copy_load: u8;
     static ipcbox_user_copy_store: u8;
     static ipcbox_user_copy_fixup: u8;
+    fn ipcbox_user_read32(src: *const u8) -> Read;
+    fn ipcbox_user_read16(src: *const u8) -> Read;
+    static ipcbox_user_read32_site: u8;
+    static ipcbox_user_read16_site: u8;
+    static ipcbox_user_read_fixup: u8;
     #[cfg(target_arch = "x86_64")]
     static ipcbox_restore_rt: u8;
 }
@@ -209,6 +271,12 @@ extern "C" fn on_fault(sig: i32, info: *mut libc::siginfo_t, context: *mut core:
         set_program_counter(context, fixup);
         return;
     }
+    let reads =
+        [core::ptr::addr_of!(ipcbox_user_read32_site) as usize, core::ptr::addr_of!(ipcbox_user_read16_site) as usize];
+    if code > 0 && reads.contains(&pc) {
+        set_program_counter(context, core::ptr::addr_of!(ipcbox_user_read_fixup) as usize);
+        return;
+    }
     // The program's own fault or signal: as if we had never been here.
     rt_sigaction(sig, Some(&default_action()), None);
     GUARD.store(UNAVAILABLE, Relaxed);
@@ -236,6 +304,18 @@ fn program_counter(context: &libc::ucontext_t) -> usize {
 #[cfg(target_arch = "aarch64")]
 fn set_program_counter(context: &mut libc::ucontext_t, pc: usize) {
     context.uc_mcontext.pc = pc as u64;
+}
+
+/// Reads the 6-byte `struct sembuf` at the caller's `addr` into a register
+/// pair, as (first four bytes, last two). None if the guard is not available
+/// here; Some(None) if `addr` is not readable.
+pub fn read_sembuf(addr: usize) -> Option<Option<(u32, u16)>> {
+    if !ready() {
+        return None;
+    }
+    // SAFETY: a fault ends the read at the fixup, which reports it.
+    let (head, tail) = unsafe { (ipcbox_user_read32(addr as *const u8), ipcbox_user_read16((addr + 4) as *const u8)) };
+    Some((head.faulted == 0 && tail.faulted == 0).then_some((head.value as u32, tail.value as u16)))
 }
 
 /// Copies `len` bytes from `from` to `to`, one of which the caller supplied.
