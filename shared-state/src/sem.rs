@@ -25,9 +25,13 @@
 //!
 //! Locking: the facility lock serialises create, remove, key lookup and the
 //! SEMMNS count. The slot lock (the set lock) guards the array, the queue,
-//! the set's undo list and each undo's adjustments. Order: facility lock,
-//! slot lock, heap lock. Uncontended semop takes only the set lock and makes
-//! no system call.
+//! the set's undo list and each undo's adjustments, with one exception: a
+//! semop of one operation without SEM_UNDO that can complete at once may
+//! change a semaphore's value with a compare-and-swap and no lock, while
+//! the set has lock-free semops on and the semaphore is not HELD by a
+//! locked path or a waiter (the protocol is described at `Sem`). Order:
+//! facility lock, slot lock, heap lock. Uncontended semop makes no system
+//! call.
 
 use crate::abi::*;
 use crate::cred::Cred;
