@@ -1338,4 +1338,49 @@ static int CT_UNUSED ct_still_blocked(struct ct_kid *k)
 	return ok;
 }
 
+/* ------------------------------------------------------------------ */
+/* *_STAT / *_STAT_ANY scans (shared by the *_ctl_info tests) */
+
+/* One facility's *_STAT or *_STAT_ANY call on index i: the id, or -1. */
+typedef int (*ct_stat_fn)(int index, int cmd);
+
+#define CT_STAT_SCAN_ABOVE 64 /* indices scanned above maxidx */
+
+/* Scans indices 0..maxidx+CT_STAT_SCAN_ABOVE with `stat` and prints the
+ * normalized ids found (sorted by name: idn() numbers ids by first
+ * appearance) and how they relate to maxidx; for the *_STAT_ANY command
+ * (`any`) also whether maxidx itself holds an entry (for *_STAT, which
+ * index is readable depends on the allocation order). */
+static void CT_UNUSED ct_stat_scan(const char *label, int maxidx, int cmd, int any, ct_stat_fn stat)
+{
+	int found[CT_MAXIDS];
+	int n = 0, above = 0, at_max = 0;
+	for (int i = 0; i <= maxidx + CT_STAT_SCAN_ABOVE; i++) {
+		int r = stat(i, cmd);
+		if (r < 0)
+			continue;
+		if (i > maxidx)
+			above++;
+		if (i == maxidx)
+			at_max = 1;
+		const char *nm = idn(r);
+		found[n++] = atoi(nm + 2);
+	}
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			if (found[j] < found[i]) {
+				int t = found[i];
+				found[i] = found[j];
+				found[j] = t;
+			}
+	printf("%s: found", label);
+	for (int i = 0; i < n; i++)
+		printf(" id%d", found[i]);
+	if (any)
+		printf("%s; entry at maxidx: %s; entries above maxidx: %d\n", n ? "" : " none",
+		       yes(at_max), above);
+	else
+		printf("%s; entries above maxidx: %d\n", n ? "" : " none", above);
+}
+
 #endif

@@ -24,41 +24,17 @@
 #include "common.h"
 #include <limits.h>
 
-#define MAXSCAN 64 /* indices scanned above maxidx */
-
 static struct msginfo mi, minfo;
+
+static int stat_one(int i, int cmd)
+{
+	struct msqid_ds ds;
+	return msgctl(i, cmd, &ds);
+}
 
 static void scan(const char *label, int maxidx, int cmd)
 {
-	int found[CT_MAXIDS];
-	int n = 0, above = 0, at_max = 0;
-	for (int i = 0; i <= maxidx + MAXSCAN; i++) {
-		struct msqid_ds ds;
-		int r = msgctl(i, cmd, &ds);
-		if (r < 0)
-			continue;
-		if (i > maxidx)
-			above++;
-		if (i == maxidx)
-			at_max = 1;
-		const char *nm = idn(r);
-		found[n++] = atoi(nm + 2);
-	}
-	for (int i = 0; i < n; i++)
-		for (int j = i + 1; j < n; j++)
-			if (found[j] < found[i]) {
-				int t = found[i];
-				found[i] = found[j];
-				found[j] = t;
-			}
-	printf("%s: found", label);
-	for (int i = 0; i < n; i++)
-		printf(" id%d", found[i]);
-	if (cmd == MSG_STAT_ANY)
-		printf("%s; entry at maxidx: %s; entries above maxidx: %d\n", n ? "" : " none",
-		       yes(at_max), above);
-	else
-		printf("%s; entries above maxidx: %d\n", n ? "" : " none", above);
+	ct_stat_scan(label, maxidx, cmd, cmd == MSG_STAT_ANY, stat_one);
 }
 
 /* MSG_INFO counts */

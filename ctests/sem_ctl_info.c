@@ -22,41 +22,17 @@
 #include "common.h"
 #include <limits.h>
 
-#define MAXSCAN 64 /* indices scanned above maxidx */
-
 static struct seminfo si, sinfo;
+
+static int stat_one(int i, int cmd)
+{
+	struct semid_ds ds;
+	return semctl(i, 0, cmd, SU_BUF(&ds));
+}
 
 static void scan(const char *label, int maxidx, int cmd)
 {
-	int found[CT_MAXIDS];
-	int n = 0, above = 0, at_max = 0;
-	for (int i = 0; i <= maxidx + MAXSCAN; i++) {
-		struct semid_ds ds;
-		int r = semctl(i, 0, cmd, SU_BUF(&ds));
-		if (r < 0)
-			continue;
-		if (i > maxidx)
-			above++;
-		if (i == maxidx)
-			at_max = 1;
-		const char *nm = idn(r);
-		found[n++] = atoi(nm + 2);
-	}
-	for (int i = 0; i < n; i++)
-		for (int j = i + 1; j < n; j++)
-			if (found[j] < found[i]) {
-				int t = found[i];
-				found[i] = found[j];
-				found[j] = t;
-			}
-	printf("%s: found", label);
-	for (int i = 0; i < n; i++)
-		printf(" id%d", found[i]);
-	if (cmd == SEM_STAT_ANY)
-		printf("%s; entry at maxidx: %s; entries above maxidx: %d\n", n ? "" : " none",
-		       yes(at_max), above);
-	else
-		printf("%s; entries above maxidx: %d\n", n ? "" : " none", above);
+	ct_stat_scan(label, maxidx, cmd, cmd == SEM_STAT_ANY, stat_one);
 }
 
 static int info(const char *label)

@@ -17,46 +17,18 @@
 #include "common.h"
 #include <limits.h>
 
-#define MAXSCAN 64 /* indices scanned above maxidx */
-
 static struct shminfo si;
 static struct shm_info sinfo;
 
-/* SHM_STAT_ANY scan of 0..maxidx+MAXSCAN; prints the normalized ids found
- * (sorted by name) and checks the relations with maxidx */
+static int stat_one(int i, int cmd)
+{
+	struct shmid_ds ds;
+	return shmctl(i, cmd, &ds);
+}
+
 static void scan(const char *label, int maxidx, int cmd)
 {
-	int found[CT_MAXIDS];
-	int n = 0, above = 0, at_max = 0;
-	for (int i = 0; i <= maxidx + MAXSCAN; i++) {
-		struct shmid_ds ds;
-		int r = shmctl(i, cmd, &ds);
-		if (r < 0)
-			continue;
-		if (i > maxidx)
-			above++;
-		if (i == maxidx)
-			at_max = 1;
-		/* idn() numbers ids by first appearance: keep the number */
-		const char *nm = idn(r);
-		found[n++] = atoi(nm + 2);
-	}
-	/* sort names */
-	for (int i = 0; i < n; i++)
-		for (int j = i + 1; j < n; j++)
-			if (found[j] < found[i]) {
-				int t = found[i];
-				found[i] = found[j];
-				found[j] = t;
-			}
-	printf("%s: found", label);
-	for (int i = 0; i < n; i++)
-		printf(" id%d", found[i]);
-	if (cmd == SHM_STAT_ANY)
-		printf("%s; entry at maxidx: %s; entries above maxidx: %d\n", n ? "" : " none",
-		       yes(at_max), above);
-	else /* which index is readable depends on the allocation order */
-		printf("%s; entries above maxidx: %d\n", n ? "" : " none", above);
+	ct_stat_scan(label, maxidx, cmd, cmd == SHM_STAT_ANY, stat_one);
 }
 
 static int info(const char *label)
