@@ -72,10 +72,6 @@ static const char *rs(long r)
 	return r < 0 ? ct_errname(errno) : "ok";
 }
 
-/* glibc's capset (no header declares it): through libc, as programs that
- * drop capabilities do (libcap calls it too), so the box sees the change */
-extern int capset(cap_user_header_t header, const cap_user_data_t data);
-
 /* drop one capability (effective and permitted) */
 static void drop_cap(int cap)
 {

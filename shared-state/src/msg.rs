@@ -37,7 +37,7 @@ use crate::abi::*;
 use crate::cred::Cred;
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
-use crate::region::{Region, IPCMNI, MSG_SLOTS_OFFSET};
+use crate::region::{store_if_changed_i32, store_if_changed_i64, Region, IPCMNI, MSG_SLOTS_OFFSET};
 use crate::sys::{self, SysResult};
 use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable};
 use crate::wait::{self, Woken, WAITING};
@@ -141,21 +141,6 @@ impl MsgSlot {
     }
     pub fn messages_tail(&self) -> &Word32 {
         self.word(3)
-    }
-}
-
-/// Stores `value` unless the cell holds it already (a read keeps a cache
-/// line shared; a write takes it from every other core).
-fn update_pid(cell: &AtomicI32, value: i32) {
-    if cell.load(Relaxed) != value {
-        cell.store(value, Relaxed);
-    }
-}
-
-/// As `update_pid`, for a time.
-fn update_time(cell: &AtomicI64, value: i64) {
-    if cell.load(Relaxed) != value {
-        cell.store(value, Relaxed);
     }
 }
 
@@ -388,8 +373,8 @@ impl Region {
         let message = self.message(at);
         let (mtype, size) = (message.mtype.load(Relaxed), message.size.load(Relaxed));
         let now = sys::realtime_seconds();
-        update_pid(&slot.lspid, pid);
-        update_time(&slot.stime, now);
+        store_if_changed_i32(&slot.lspid, pid);
+        store_if_changed_i64(&slot.stime, now);
         let mut prev = 0;
         let mut cursor = slot.receivers_head.load(Relaxed);
         while cursor != 0 {
@@ -407,8 +392,8 @@ impl Region {
                 cursor = next;
                 continue;
             }
-            update_pid(&slot.lrpid, waiter.tid.load(Relaxed));
-            update_time(&slot.rtime, now);
+            store_if_changed_i32(&slot.lrpid, waiter.tid.load(Relaxed));
+            store_if_changed_i64(&slot.rtime, now);
             waiter.message.store(at, Relaxed);
             complete(waiter, 0);
             return;
@@ -462,8 +447,8 @@ impl Region {
         let size = message.size.load(Relaxed);
         slot.qnum().fetch_sub(1, Relaxed);
         slot.cbytes().fetch_sub(size, Relaxed);
-        update_time(&slot.rtime, sys::realtime_seconds());
-        update_pid(&slot.lrpid, pid);
+        store_if_changed_i64(&slot.rtime, sys::realtime_seconds());
+        store_if_changed_i32(&slot.lrpid, pid);
         self.wake_senders(slot);
     }
 
@@ -804,9 +789,9 @@ impl Namespace {
                     if size > bufsz.min(msgmax) {
                         return Err(libc::EINVAL);
                     }
-                    let copy = self.copy_message(at)?;
+                    let (mtype, body) = (region.message(at).mtype.load(Relaxed), self.copy_body(at));
                     drop(guard);
-                    return self.copy_out(copy, msgp, bufsz);
+                    return self.fill(msgp, bufsz, mtype, body.as_ptr() as usize, body.len());
                 }
                 region.take_message(slot, prev, at, self.pid());
                 break at;
@@ -851,37 +836,31 @@ impl Namespace {
             }
         };
         drop(waiter);
-        let result = self.copy_out_message(message, msgp, bufsz);
+        let taken = region.message(message);
+        let (mtype, size) = (taken.mtype.load(Relaxed), taken.size.load(Relaxed) as usize);
+        let result = self.fill(msgp, bufsz, mtype, region.heap_addr(message + MESSAGE_HEADER), size);
         region.free_message(message);
         result
     }
 
-    /// A private copy of message `at` (type and body), for MSG_COPY. Queue lock held.
-    fn copy_message(&self, at: u64) -> SysResult<(i64, Vec<u8>)> {
-        let message = self.region.message(at);
-        let size = message.size.load(Relaxed) as usize;
+    /// A private copy of message `at`'s body, for MSG_COPY (the message may
+    /// be gone once the lock is let go). Queue lock held.
+    fn copy_body(&self, at: u64) -> Vec<u8> {
+        let size = self.region.message(at).size.load(Relaxed) as usize;
         let mut body = vec![0u8; size];
         let from = self.region.heap_addr(at + MESSAGE_HEADER);
         // SAFETY: the body lies in a live message block of `size` bytes; it is
         // immutable once queued.
         unsafe { core::ptr::copy_nonoverlapping(from as *const u8, body.as_mut_ptr(), size) };
-        Ok((message.mtype.load(Relaxed), body))
+        body
     }
 
-    fn copy_out(&self, (mtype, body): (i64, Vec<u8>), msgp: usize, bufsz: usize) -> SysResult<isize> {
+    /// Linux's do_msg_fill: the type, then as much of the `size`-byte body at
+    /// `body` (memory of ours) as fits in `bufsz`.
+    fn fill(&self, msgp: usize, bufsz: usize, mtype: i64, body: usize, size: usize) -> SysResult<isize> {
         sys::copy_to_user(msgp, &mtype.to_ne_bytes())?;
-        let n = bufsz.min(body.len());
-        sys::copy_to_user(msgp + 8, &body[..n])?;
-        Ok(n as isize)
-    }
-
-    /// Linux's do_msg_fill: type, then as much body as fits.
-    fn copy_out_message(&self, at: u64, msgp: usize, bufsz: usize) -> SysResult<isize> {
-        let region = &self.region;
-        let message = region.message(at);
-        sys::copy_to_user(msgp, &message.mtype.load(Relaxed).to_ne_bytes())?;
-        let n = bufsz.min(message.size.load(Relaxed) as usize);
-        sys::copy_to_user_from(msgp + 8, region.heap_addr(at + MESSAGE_HEADER), n)?;
+        let n = bufsz.min(size);
+        sys::copy_to_user_from(msgp + 8, body, n)?;
         Ok(n as isize)
     }
 

@@ -361,6 +361,23 @@ fn random_u64() -> u64 {
     v ^ sys::realtime_seconds() as u64
 }
 
+/// Stores `value` unless the cell holds it already: a read keeps the cache
+/// line shared with other cores, a write takes it from them. For fields
+/// that every operation would otherwise rewrite with the same value (last
+/// pid, time in seconds).
+pub(crate) fn store_if_changed_i32(cell: &core::sync::atomic::AtomicI32, value: i32) {
+    if cell.load(Ordering::Relaxed) != value {
+        cell.store(value, Ordering::Relaxed);
+    }
+}
+
+/// As `store_if_changed_i32`.
+pub(crate) fn store_if_changed_i64(cell: &core::sync::atomic::AtomicI64, value: i64) {
+    if cell.load(Ordering::Relaxed) != value {
+        cell.store(value, Ordering::Relaxed);
+    }
+}
+
 /// Facility locks are stored in the header and initialised with it.
 pub(crate) fn init_lock(lock: &RobustMutex) {
     // SAFETY: called only from `create`, before the region is shared.

@@ -37,7 +37,7 @@ use crate::abi::*;
 use crate::cred::Cred;
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
-use crate::region::{Region, IPCMNI, SEM_SLOTS_OFFSET};
+use crate::region::{store_if_changed_i32, store_if_changed_i64, Region, IPCMNI, SEM_SLOTS_OFFSET};
 use crate::sys::{self, SysResult};
 use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable, SLOT_LIVE};
 use crate::wait::{self, Woken, DONE, WAITING};
@@ -352,7 +352,7 @@ impl Region {
     /// Applies `ops` to the set all or nothing (Linux's perform_atomic_semop).
     /// Slot lock held; holds the semaphores named (the caller releases them).
     fn try_ops(&self, slot: &SemSlot, ops: &[SemOp], undo: u64, pid: i32) -> Result<(), Attempt> {
-        self.hold_sems(slot, ops.iter().map(|op| op.num as u32));
+        self.hold_sems(slot, nums(ops));
         let mut applied = 0;
         let outcome = (|| {
             for (i, op) in ops.iter().enumerate() {
@@ -444,7 +444,7 @@ impl Region {
                             Err(Attempt::Failed(e)) => e,
                             Err(Attempt::Blocked(_)) => unreachable!(),
                         };
-                        left.extend(ops.iter().map(|op| op.num as u32));
+                        left.extend(nums(&ops));
                         self.unlink_waiter(slot, prev, at);
                         complete(waiter, result);
                         if alter && result == 0 {
@@ -474,7 +474,7 @@ impl Region {
 
     fn set_otime(&self, slot: &SemSlot, ops: &[SemOp]) {
         let first = ops.first().map_or(0, |op| op.num as u32);
-        update_i64(&self.sem(slot, first).otime, sys::realtime_seconds());
+        store_if_changed_i64(&self.sem(slot, first).otime, sys::realtime_seconds());
     }
 
     /// Waiters blocked on semaphore `num` for a decrease (or, with `zero`, for zero).
@@ -569,20 +569,6 @@ impl Region {
             }
             at = undo.next_in_set.load(Relaxed);
         }
-    }
-}
-
-/// Stores `value` unless the cell holds it already: a read keeps the cache
-/// line shared with other cores, a write takes it from them.
-fn update_i32(cell: &AtomicI32, value: i32) {
-    if cell.load(Relaxed) != value {
-        cell.store(value, Relaxed);
-    }
-}
-
-fn update_i64(cell: &AtomicI64, value: i64) {
-    if cell.load(Relaxed) != value {
-        cell.store(value, Relaxed);
     }
 }
 
@@ -846,7 +832,7 @@ impl Namespace {
                 Err(now) => word = now,
             }
         }
-        update_i32(&sem.pid, self.pid());
+        store_if_changed_i32(&sem.pid, self.pid());
         region.set_otime(slot, &[op]);
         Some(Ok(0))
     }
