@@ -77,12 +77,30 @@ impl Cred {
     /// The kernel's `ipcperms`: `flag`'s low nine bits name the access wanted
     /// (for example 0o444 to read, 0o666 to read and write).
     pub fn may_access(&self, perm: &IpcPerm, flag: i32) -> bool {
+        self.may_access_fields(flag, perm.mode, perm.uid, perm.cuid, || (perm.gid, perm.cgid))
+    }
+
+    /// As `may_access`, given the object's fields; `gids` (gid, cgid) is
+    /// asked only when the caller is not the owner, as the fast paths mostly
+    /// are.
+    #[inline(always)]
+    pub fn may_access_fields(
+        &self,
+        flag: i32,
+        mode: u32,
+        uid: u32,
+        cuid: u32,
+        gids: impl FnOnce() -> (u32, u32),
+    ) -> bool {
         let requested = ((flag >> 6) | (flag >> 3) | flag) as u32 & 0o7;
-        let mut granted = perm.mode;
-        if self.euid == perm.cuid || self.euid == perm.uid {
+        let mut granted = mode;
+        if self.euid == cuid || self.euid == uid {
             granted >>= 6;
-        } else if self.in_group(perm.cgid) || self.in_group(perm.gid) {
-            granted >>= 3;
+        } else {
+            let (gid, cgid) = gids();
+            if self.in_group(cgid) || self.in_group(gid) {
+                granted >>= 3;
+            }
         }
         requested & !granted & 0o7 == 0 || self.has_cap(crate::abi::CAP_IPC_OWNER)
     }

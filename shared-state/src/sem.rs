@@ -723,7 +723,19 @@ impl Namespace {
 
     /// semtimedop(2) (semop(2) with no timeout). `ops_addr` and `timeout_addr`
     /// are the caller's pointers (EFAULT is checked here).
+    #[inline]
     pub fn semtimedop(&self, id: i32, ops_addr: usize, nsops: usize, timeout_addr: usize) -> SysResult<i32> {
+        if nsops as u32 == 1 && timeout_addr == 0 {
+            if let Some(done) = self.semop_one_lock_free(id, ops_addr) {
+                return done;
+            }
+        }
+        self.semtimedop_locked(id, ops_addr, nsops, timeout_addr)
+    }
+
+    /// semtimedop past the lock-free path.
+    #[inline(never)]
+    fn semtimedop_locked(&self, id: i32, ops_addr: usize, nsops: usize, timeout_addr: usize) -> SysResult<i32> {
         // Checks in the order Linux makes them (6.x): the timeout is copied
         // first, nsops is an unsigned int.
         let timeout = if timeout_addr != 0 {
@@ -739,24 +751,6 @@ impl Namespace {
         }
         if nsops < 1 {
             return Err(libc::EINVAL);
-        }
-        if nsops == 1 && timeout.is_none() {
-            // The commonest call, kept short: one P or V, read straight into
-            // registers where the fault guard allows.
-            let op = match crate::usercopy::read_sembuf(ops_addr) {
-                Some(Some((head, flags))) => {
-                    SemOp { num: head as u16, op: (head >> 16) as u16 as i16, flags: flags as i16 }
-                }
-                Some(None) => return Err(libc::EFAULT),
-                None => {
-                    let mut raw = [0u8; 6];
-                    sys::copy_from_user(&mut raw, ops_addr)?;
-                    let mut op = [SemOp { num: 0, op: 0, flags: 0 }];
-                    SemOp::parse_into(&raw, &mut op);
-                    op[0]
-                }
-            };
-            return self.semop(id, &[op], None);
         }
         // Short operation lists (the usual case) stay on the stack.
         const SHORT: usize = 8;
@@ -784,20 +778,38 @@ impl Namespace {
     }
 
     /// A semop of one operation without SEM_UNDO that completes at once: one
-    /// compare-and-swap on the semaphore, no lock (see `Sem`). None sends it
-    /// to the locked path: the semaphore is held, the operation would block
-    /// or fail, or `id` is not a live set the caller may use.
-    fn semop_lock_free(&self, id: i32, op: SemOp) -> Option<SysResult<i32>> {
-        if id < 0 || op.flags & SEM_UNDO != 0 {
-            return None;
-        }
+    /// compare-and-swap on the semaphore, no lock (see `Sem`). `ops_addr`
+    /// is the caller's `struct sembuf`. None sends the call to the locked
+    /// path, which also gives every error: the semaphore is held, the
+    /// operation would block or fail, `id` is not a live set the caller may
+    /// use, or the sembuf cannot be read here.
+    ///
+    /// Every load here is one the kernel's semop makes too; the order puts
+    /// the ones that rule out the most first.
+    #[inline]
+    fn semop_one_lock_free(&self, id: i32, ops_addr: usize) -> Option<SysResult<i32>> {
+        self.lock_free_op(id, || {
+            let (head, flags) = crate::usercopy::read_sembuf(ops_addr)??;
+            Some(SemOp { num: head as u16, op: (head >> 16) as u16 as i16, flags: flags as i16 })
+        })
+    }
+
+    /// As `semop_one_lock_free`, for the operation `read_op` gives (None to
+    /// take the locked path). It is read once the set is known to be in
+    /// lock-free mode, so that a set in locked mode costs no extra read.
+    #[inline(always)]
+    fn lock_free_op(&self, id: i32, read_op: impl FnOnce() -> Option<SemOp>) -> Option<SysResult<i32>> {
         let region = &self.region;
         let (index, seq) = split_id(id);
-        if index >= self.sems().facility().initialised.load(Acquire) {
+        if id < 0 || index >= self.sems().facility().initialised.load(Acquire) {
             return None;
         }
         let slot = region.set(index);
-        if slot.lock_free.load(Relaxed) == 0 {
+        if slot.lock_free.load(Relaxed) == 0 || region.limits().semopm.load(Relaxed) == 0 {
+            return None;
+        }
+        let op = read_op()?;
+        if op.flags & SEM_UNDO != 0 {
             return None;
         }
         self.reap_dead();
@@ -808,7 +820,7 @@ impl Namespace {
             return None;
         }
         let alter = op.op != 0;
-        if !Cred::current().may_access(&slot.head.perm(), if alter { 0o222 } else { 0o444 }) {
+        if !slot.head.may_access(Cred::current(), if alter { 0o222 } else { 0o444 }) {
             return None;
         }
         let sem = region.sem(slot, op.num as u32);
@@ -833,7 +845,7 @@ impl Namespace {
             }
         }
         store_if_changed_i32(&sem.pid, self.pid());
-        region.set_otime(slot, &[op]);
+        store_if_changed_i64(&sem.otime, sys::realtime_seconds());
         Some(Ok(0))
     }
 
@@ -846,7 +858,7 @@ impl Namespace {
             return Err(libc::E2BIG);
         }
         if let [op] = ops {
-            if let Some(done) = self.semop_lock_free(id, *op) {
+            if let Some(done) = self.lock_free_op(id, || Some(*op)) {
                 return done;
             }
         }

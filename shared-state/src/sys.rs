@@ -124,8 +124,15 @@ pub fn effective_caps() -> u64 {
 /// Seconds of CLOCK_REALTIME, through the vDSO (no system call) when the
 /// kernel provides one, else with the system call.
 pub fn realtime_seconds() -> i64 {
-    // The coarse clock is exact to the tick, plenty for seconds, and cheaper.
-    clock_now(libc::CLOCK_REALTIME_COARSE).tv_sec
+    // The vDSO's time() reads the kernel's own seconds counter, the one
+    // ktime_get_real_seconds() gives semop and msgsnd, and is cheaper than
+    // any clock_gettime; the coarse clock is the same seconds elsewhere.
+    static VDSO_TIME: std::sync::OnceLock<Option<vdso::Time>> = std::sync::OnceLock::new();
+    match VDSO_TIME.get_or_init(vdso::time) {
+        // SAFETY: the vDSO's time takes a nullable pointer to a time_t.
+        Some(time) => unsafe { time(core::ptr::null_mut()) },
+        None => clock_now(libc::CLOCK_REALTIME_COARSE).tv_sec,
+    }
 }
 
 /// Now on `clock`, as the vDSO or the system call says.
@@ -146,10 +153,27 @@ pub fn clock_now(clock: libc::clockid_t) -> libc::timespec {
 mod vdso {
     pub type ClockGettime = unsafe extern "C" fn(libc::clockid_t, *mut libc::timespec) -> i32;
 
+    pub type Time = unsafe extern "C" fn(*mut libc::time_t) -> libc::time_t;
+
     #[cfg(target_arch = "x86_64")]
-    const NAME: &[u8] = b"__vdso_clock_gettime";
+    const CLOCK_GETTIME: &[u8] = b"__vdso_clock_gettime";
     #[cfg(target_arch = "aarch64")]
-    const NAME: &[u8] = b"__kernel_clock_gettime";
+    const CLOCK_GETTIME: &[u8] = b"__kernel_clock_gettime";
+
+    pub fn clock_gettime() -> Option<ClockGettime> {
+        // SAFETY: the vDSO's clock_gettime has this signature.
+        symbol(CLOCK_GETTIME).map(|at| unsafe { core::mem::transmute::<usize, ClockGettime>(at) })
+    }
+
+    /// time(), which only x86's vDSO has.
+    pub fn time() -> Option<Time> {
+        if cfg!(target_arch = "x86_64") {
+            // SAFETY: the vDSO's time has this signature.
+            symbol(b"__vdso_time").map(|at| unsafe { core::mem::transmute::<usize, Time>(at) })
+        } else {
+            None
+        }
+    }
 
     #[repr(C)]
     struct Dyn {
@@ -157,7 +181,8 @@ mod vdso {
         value: u64,
     }
 
-    pub fn clock_gettime() -> Option<ClockGettime> {
+    /// The address of the vDSO's function `name`.
+    fn symbol(name: &[u8]) -> Option<usize> {
         // SAFETY: getauxval only reads the auxiliary vector.
         let base = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) } as usize;
         if base == 0 {
@@ -194,9 +219,9 @@ mod vdso {
             let symbol = symbols.iter().find(|s| {
                 s.st_shndx != 0
                     && core::ffi::CStr::from_ptr((strtab + s.st_name as usize) as *const core::ffi::c_char).to_bytes()
-                        == NAME
+                        == name
             })?;
-            Some(core::mem::transmute::<usize, ClockGettime>(bias + symbol.st_value as usize))
+            Some(bias + symbol.st_value as usize)
         }
     }
 }

@@ -80,6 +80,13 @@ pub struct SlotHeader {
 }
 
 impl SlotHeader {
+    /// `Cred::may_access` on this object, reading only the fields it needs.
+    #[inline(always)]
+    pub fn may_access(&self, cred: &crate::cred::Cred, flag: i32) -> bool {
+        let (mode, uid, cuid) = (self.mode.load(Relaxed), self.uid.load(Relaxed), self.cuid.load(Relaxed));
+        cred.may_access_fields(flag, mode, uid, cuid, || (self.gid.load(Relaxed), self.cgid.load(Relaxed)))
+    }
+
     pub fn perm(&self) -> IpcPerm {
         IpcPerm {
             key: self.key.load(Relaxed),
