@@ -148,7 +148,7 @@ impl Namespace {
     pub(crate) fn reap_dead(&self) {
         // Fast paths call this on every operation: nothing to look at while
         // no process holds state in the table.
-        if self.region.procs().live.load(Relaxed) != 0 {
+        if self.region.procs().live.load(Relaxed) != 0 && self.region.any_suspect() {
             self.reap_dead_slow();
         }
     }

@@ -239,12 +239,23 @@ impl Region {
         let high = table.high_water.load(Acquire);
         (0..high)
             .filter_map(|index| {
-                let record = self.record(index);
-                let generation = record.generation.load(Relaxed);
-                (record.state.load(Acquire) == PROC_LIVE && !record.liveness.held_by(record.holder_tid.load(Relaxed)))
-                    .then_some(RecordRef { index, generation })
+                let generation = self.record(index).generation.load(Relaxed);
+                self.is_suspect(index).then_some(RecordRef { index, generation })
             })
             .collect()
+    }
+
+    /// Whether `suspect_records` would name any record; no allocation, for
+    /// the check every operation makes.
+    #[inline]
+    pub fn any_suspect(&self) -> bool {
+        let high = self.procs().high_water.load(Acquire);
+        (0..high).any(|index| self.is_suspect(index))
+    }
+
+    fn is_suspect(&self, index: u32) -> bool {
+        let record = self.record(index);
+        record.state.load(Acquire) == PROC_LIVE && !record.liveness.held_by(record.holder_tid.load(Relaxed))
     }
 
     /// Whether `rec` still names the same allocation of its record.
