@@ -35,6 +35,7 @@
 
 use crate::abi::*;
 use crate::cred::Cred;
+use crate::lock::RobustMutex;
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
 use crate::region::{store_if_changed_i32, store_if_changed_i64, Region, IPCMNI, MSG_SLOTS_OFFSET};
@@ -74,29 +75,79 @@ impl MsgFacility {
     }
 }
 
-/// One queue. Every field is guarded by the slot lock. Aligned so that two
-/// queues never share a cache line: senders and receivers of one queue
-/// should not slow those of another.
+/// One queue, with two locks (after Michael and Scott's two-lock queue):
+/// the slot lock (`head.lock`, the receive lock) and the send lock
+/// (`send.lock`), each on its own cache line with the words its side
+/// writes. Lock order: receive lock, then send lock.
+///
+/// The message list starts with a dummy `Message` (its body, if any, is
+/// dead), so that it is never empty: senders link after the last message
+/// and receivers take the one after the dummy, and the two never write the
+/// same word. A receiver holding only the receive lock takes the first
+/// message by making it the dummy (copying its body out before letting go
+/// of the lock, as the next receiver frees the old dummy); the slow paths,
+/// with both locks, unlink messages from anywhere.
+///
+/// Guards: a field marked "receive lock" or "send lock" is written only
+/// under that lock; "both" means written only with both held, so either
+/// lock is enough to read it. Exact values of the counters (`cbytes`,
+/// `qnum`) need both.
+///
+/// Aligned so that two queues never share a cache line: senders and
+/// receivers of one queue should not slow those of another.
 #[repr(C, align(64))]
 pub struct MsgSlot {
-    /// Its `hot` words hold the queue's bytes and messages queued and its
-    /// first and last `Message` (heap offsets, 0 for none): see the
-    /// accessors below. 32 bits suffice, as the heap is 4 GiB.
+    /// The receive lock and its side's `hot` words: bytes and messages ever
+    /// received, and the dummy `Message` (heap offset); see the
+    /// accessors below. 32 bits suffice, as the heap is 4 GiB (counts wrap;
+    /// only differences are used). Permission fields and `state`/`seq`:
+    /// both.
     pub head: SlotHeader,
-    /// Most bytes, and most messages, the queue holds.
+    /// Most bytes, and most messages, the queue holds. Both.
     pub qbytes: AtomicU64,
-    /// Sleeping receivers and senders, in arrival order (`MsgWaiter` offsets).
+    /// Sleeping receivers and senders, in arrival order (`MsgWaiter`
+    /// offsets). Both.
     pub receivers_head: AtomicU64,
     pub receivers_tail: AtomicU64,
     pub senders_head: AtomicU64,
     pub senders_tail: AtomicU64,
-    /// Last sender and receiver, and times (written only when they change,
-    /// which keeps their line shared between the two sides of a stream).
-    pub lspid: AtomicI32,
+    /// Last receiver and time of the last receive (written only when they
+    /// change, which keeps their line shared). Receive lock.
     pub lrpid: AtomicI32,
-    pub stime: AtomicI64,
     pub rtime: AtomicI64,
+    /// Last change by msgctl. Both.
     pub ctime: AtomicI64,
+    pub send: SendSide,
+}
+
+/// The sending side of a queue, on its own cache lines: a sender that need
+/// not look at the receiving side (the queue is not empty, no receiver
+/// sleeps, the message fits) holds only `lock`, so a stream's sender and
+/// receiver do not wait for each other.
+#[repr(C, align(64))]
+pub struct SendSide {
+    /// The send lock.
+    pub lock: RobustMutex,
+    /// The last `Message` (heap offset), the dummy when none is queued.
+    /// Send lock.
+    pub messages_tail: AtomicU64,
+    /// Bytes and messages ever sent (wrapping, as the receive side's). Send lock.
+    pub bytes: AtomicU32,
+    pub count: AtomicU32,
+    /// The queue's sequence number plus one while it is live, else 0: what
+    /// a sender checks instead of `state` and `seq`, which lie on the
+    /// receive lock's line. Both.
+    pub live_seq: AtomicU32,
+    /// The receive side's counters as a sender last read them: they only
+    /// grow, so room computed from them is never more than there is, and a
+    /// sender reads the receive side's line only when this view says full.
+    /// Send lock.
+    pub seen_received_bytes: AtomicU32,
+    pub seen_received_count: AtomicU32,
+    /// Last sender and time of the last send (written only when they
+    /// change). Send lock.
+    pub lspid: AtomicI32,
+    pub stime: AtomicI64,
 }
 
 /// A quantity below 4 GiB kept in one of the slot's 32-bit `hot` words.
@@ -127,21 +178,68 @@ impl MsgSlot {
         // SAFETY: Word32 is a transparent wrapper of AtomicU32.
         unsafe { &*(&self.head.hot[i] as *const AtomicU32 as *const Word32) }
     }
-    /// Bytes queued.
-    pub fn cbytes(&self) -> &Word32 {
-        self.word(0)
+    /// Bytes ever received (wrapping). Receive lock.
+    pub fn received_bytes(&self) -> &AtomicU32 {
+        &self.head.hot[0]
     }
-    /// Messages queued.
-    pub fn qnum(&self) -> &Word32 {
-        self.word(1)
+    /// Messages ever received (wrapping). Receive lock.
+    pub fn received_count(&self) -> &AtomicU32 {
+        &self.head.hot[1]
     }
-    /// First and last `Message`.
+    /// The dummy `Message`, before the first one queued. Receive lock.
     pub fn messages_head(&self) -> &Word32 {
         self.word(2)
     }
-    pub fn messages_tail(&self) -> &Word32 {
-        self.word(3)
+    /// Bytes queued: exact with both locks held, else a recent value.
+    pub fn cbytes(&self) -> u64 {
+        self.send.bytes.load(Relaxed).wrapping_sub(self.received_bytes().load(Relaxed)) as u64
     }
+    /// Messages queued: exact with both locks held, else a recent value.
+    pub fn qnum(&self) -> u64 {
+        self.send.count.load(Relaxed).wrapping_sub(self.received_count().load(Relaxed)) as u64
+    }
+    /// Starts an empty list with `dummy`, and zeroes the counters. Both locks held.
+    fn reset_messages(&self, dummy: u64) {
+        self.messages_head().store(dummy, Relaxed);
+        self.send.messages_tail.store(dummy, Relaxed);
+        let send = &self.send;
+        for cell in [self.received_bytes(), self.received_count(), &send.bytes, &send.count] {
+            cell.store(0, Relaxed);
+        }
+        for cell in [&send.seen_received_bytes, &send.seen_received_count] {
+            cell.store(0, Relaxed);
+        }
+    }
+
+    /// Whether a message of `size` bytes fits by the send side's own view
+    /// (see `seen_received_bytes`); a "no" is checked against the receive
+    /// side's counters before it is believed. Send lock held.
+    fn fits_for_sender(&self, size: u64) -> bool {
+        let send = &self.send;
+        let fits_seen = || {
+            let bytes = send.bytes.load(Relaxed).wrapping_sub(send.seen_received_bytes.load(Relaxed)) as u64;
+            let count = send.count.load(Relaxed).wrapping_sub(send.seen_received_count.load(Relaxed)) as u64;
+            let qbytes = self.qbytes.load(Relaxed);
+            size.saturating_add(bytes) <= qbytes && count < qbytes
+        };
+        if fits_seen() {
+            return true;
+        }
+        send.seen_received_bytes.store(self.received_bytes().load(Relaxed), Relaxed);
+        send.seen_received_count.store(self.received_count().load(Relaxed), Relaxed);
+        fits_seen()
+    }
+}
+
+/// Adds to a wrapping counter that only the lock holder writes.
+fn bump(counter: &AtomicU32, by: u64) {
+    counter.store(counter.load(Relaxed).wrapping_add(by as u32), Relaxed);
+}
+
+/// The two guards of a queue held for a slow path (see `MsgSlot`).
+struct BothLocks<'a> {
+    _receive: crate::lock::Guard<'a>,
+    _send: crate::lock::Guard<'a>,
 }
 
 /// A message: this header, then `size` bytes of body. Written by its sender
@@ -283,6 +381,21 @@ impl SlotTable for MsgTable<'_> {
         // SAFETY: forwarded: index < IPCMNI.
         &unsafe { self.0.msg_slot(index) }.head
     }
+    unsafe fn init_slot(&self, index: u32) {
+        // SAFETY: forwarded: an unpublished slot below IPCMNI.
+        unsafe { self.0.msg_slot(index).send.lock.init() }
+    }
+}
+
+impl MsgTable<'_> {
+    /// Both locks of the live queue in slot `index` (with sequence `seq`),
+    /// receive lock first.
+    fn lock_both(&self, index: u32, seq: Option<u32>) -> SysResult<(u32, BothLocks<'_>)> {
+        let (index, receive) = self.lock_live(index, seq)?;
+        // SAFETY: lock_live checked index < initialised <= IPCMNI.
+        let send = unsafe { self.0.msg_slot(index) }.send.lock.lock();
+        Ok((index, BothLocks { _receive: receive, _send: send }))
+    }
 }
 
 impl Region {
@@ -321,10 +434,13 @@ impl Region {
         !self.record_current(rec) || self.liveness(rec.index) == Liveness::Dead
     }
 
+    /// Whether a message of `size` bytes fits. Exact with both locks held;
+    /// with only the send lock, the receive side's counters may lag, which
+    /// only ever makes the queue look fuller than it is.
     fn fits(slot: &MsgSlot, size: u64) -> bool {
         let qbytes = slot.qbytes.load(Relaxed);
         // Linux also counts messages against msg_qbytes: each costs at least a byte.
-        size.saturating_add(slot.cbytes().load(Relaxed)) <= qbytes && slot.qnum().load(Relaxed) < qbytes
+        size.saturating_add(slot.cbytes()) <= qbytes && slot.qnum() < qbytes
     }
 
     /// Appends waiter `at` to a list. Queue lock held.
@@ -368,13 +484,13 @@ impl Region {
     }
 
     /// Queues message `at` or hands it to a sleeping receiver (Linux's
-    /// pipelined_send). Queue lock held.
+    /// pipelined_send). Both locks held.
     fn deliver(&self, slot: &MsgSlot, at: u64, pid: i32) {
         let message = self.message(at);
         let (mtype, size) = (message.mtype.load(Relaxed), message.size.load(Relaxed));
         let now = sys::realtime_seconds();
-        store_if_changed_i32(&slot.lspid, pid);
-        store_if_changed_i64(&slot.stime, now);
+        store_if_changed_i32(&slot.send.lspid, pid);
+        store_if_changed_i64(&slot.send.stime, now);
         let mut prev = 0;
         let mut cursor = slot.receivers_head.load(Relaxed);
         while cursor != 0 {
@@ -398,14 +514,41 @@ impl Region {
             complete(waiter, 0);
             return;
         }
-        message.next.store(0, Relaxed);
-        match slot.messages_tail().load(Relaxed) {
-            0 => slot.messages_head().store(at, Relaxed),
-            last => self.message(last).next.store(at, Relaxed),
+        self.append(slot, at, size);
+    }
+
+    /// Links message `at` (whose `next` is 0) after the last one and counts
+    /// it. Send lock held.
+    fn append(&self, slot: &MsgSlot, at: u64, size: u64) {
+        // Release: a receiver holding only the receive lock reads the
+        // message once it sees this link.
+        self.message(slot.send.messages_tail.load(Relaxed)).next.store(at, Release);
+        slot.send.messages_tail.store(at, Relaxed);
+        bump(&slot.send.bytes, size);
+        bump(&slot.send.count, 1);
+    }
+
+    /// msgsnd's common case, under the send lock alone: no receiver sleeps
+    /// (so none is owed the message), and the message fits. Returns false
+    /// if either fails, or the queue is not one the caller may write to;
+    /// the caller then takes the slow path, which decides exactly.
+    fn send_with_send_lock(&self, index: u32, seq: u32, at: u64, size: u64, cred: &Cred, pid: i32) -> bool {
+        if index >= MsgTable(self).facility().initialised.load(Acquire) {
+            return false;
         }
-        slot.messages_tail().store(at, Relaxed);
-        slot.cbytes().fetch_add(size, Relaxed);
-        slot.qnum().fetch_add(1, Relaxed);
+        let slot = self.queue(index);
+        let _send = slot.send.lock.lock();
+        if slot.send.live_seq.load(Relaxed) != seq + 1
+            || slot.receivers_head.load(Relaxed) != 0
+            || !slot.fits_for_sender(size)
+            || !slot.head.may_access(cred, 0o222)
+        {
+            return false;
+        }
+        self.append(slot, at, size);
+        store_if_changed_i32(&slot.send.lspid, pid);
+        store_if_changed_i64(&slot.send.stime, sys::realtime_seconds());
+        true
     }
 
     /// The message msgrcv takes, with its predecessor (Linux's find_msg).
@@ -413,7 +556,8 @@ impl Region {
     fn find_message(&self, slot: &MsgSlot, mode: Search, msgtyp: i64) -> Option<(u64, u64)> {
         let mut bound = msgtyp;
         let mut found = None;
-        let (mut prev, mut cursor, mut count) = (0, slot.messages_head().load(Relaxed), 0i64);
+        let dummy = slot.messages_head().load(Relaxed);
+        let (mut prev, mut cursor, mut count) = (dummy, self.message(dummy).next.load(Relaxed), 0i64);
         while cursor != 0 {
             let mtype = self.message(cursor).mtype.load(Relaxed);
             if mode.accepts(mtype, bound) {
@@ -433,23 +577,65 @@ impl Region {
         found
     }
 
-    /// Takes message `at` (after `prev`) off the queue for a receiver. Queue lock held.
+    /// Takes message `at` (after `prev`) off the queue for a receiver. Both locks held.
     fn take_message(&self, slot: &MsgSlot, prev: u64, at: u64, pid: i32) {
         let message = self.message(at);
         let next = message.next.load(Relaxed);
-        match prev {
-            0 => slot.messages_head().store(next, Relaxed),
-            prev => self.message(prev).next.store(next, Relaxed),
+        self.message(prev).next.store(next, Relaxed);
+        if slot.send.messages_tail.load(Relaxed) == at {
+            slot.send.messages_tail.store(prev, Relaxed);
         }
-        if slot.messages_tail().load(Relaxed) == at {
-            slot.messages_tail().store(prev, Relaxed);
-        }
-        let size = message.size.load(Relaxed);
-        slot.qnum().fetch_sub(1, Relaxed);
-        slot.cbytes().fetch_sub(size, Relaxed);
+        self.count_received(slot, message.size.load(Relaxed), pid);
+        self.wake_senders(slot);
+    }
+
+    /// Counts a message taken off the queue. Receive lock held.
+    fn count_received(&self, slot: &MsgSlot, size: u64, pid: i32) {
+        bump(slot.received_bytes(), size);
+        bump(slot.received_count(), 1);
         store_if_changed_i64(&slot.rtime, sys::realtime_seconds());
         store_if_changed_i32(&slot.lrpid, pid);
-        self.wake_senders(slot);
+    }
+
+    /// msgrcv's common case, under the receive lock alone: the first
+    /// message is the one wanted, it fits the buffer, and no sender sleeps
+    /// (so none is owed a wake-up). It becomes the dummy, so its body is
+    /// copied out to `msgp` before the lock goes (see `MsgSlot`).
+    fn receive_with_receive_lock(&self, index: u32, seq: u32, request: &Request, cred: &Cred, pid: i32) -> FastReceive {
+        let Request { mode, msgtyp, msgp, bufsz, flags } = *request;
+        if flags & MSG_COPY != 0 || index >= MsgTable(self).facility().initialised.load(Acquire) {
+            return FastReceive::Slow;
+        }
+        let slot = self.queue(index);
+        let _receive = slot.head.lock.lock();
+        if !slot.head.is_live()
+            || slot.head.seq.load(Relaxed) != seq
+            || slot.senders_head.load(Relaxed) != 0
+            || !slot.head.may_access(cred, 0o444)
+        {
+            return FastReceive::Slow;
+        }
+        let dummy = slot.messages_head().load(Relaxed);
+        // Acquire: pairs with the sender's Release that linked the message.
+        let first = self.message(dummy).next.load(Acquire);
+        if first == 0 {
+            return FastReceive::Empty(dummy);
+        }
+        let message = self.message(first);
+        let (mtype, size) = (message.mtype.load(Relaxed), message.size.load(Relaxed));
+        let first_is_wanted = match mode {
+            Search::Any => true,
+            Search::Equal | Search::NotEqual => mode.accepts(mtype, msgtyp),
+            Search::LessEqual | Search::Number => false,
+        };
+        if !first_is_wanted || (bufsz < size as usize && flags & MSG_NOERROR == 0) {
+            return FastReceive::Slow;
+        }
+        slot.messages_head().store(first, Relaxed);
+        self.count_received(slot, size, pid);
+        // As on Linux, a message whose copy-out faults is consumed all the same.
+        let result = fill(msgp, bufsz, mtype, self.heap_addr(first + MESSAGE_HEADER), size as usize);
+        FastReceive::Done(result, dummy)
     }
 
     /// Wakes the sleeping senders whose message fits now, to try again
@@ -481,20 +667,19 @@ impl Region {
         }
     }
 
-    /// Frees a queue: sleepers get EIDRM, messages go. Facility and queue lock held.
+    /// Frees a queue: sleepers get EIDRM, messages go. Facility lock and both queue locks held.
     fn destroy_queue(&self, index: u32) {
         let slot = self.queue(index);
         self.wake_all(&slot.receivers_head, &slot.receivers_tail, libc::EIDRM);
         self.wake_all(&slot.senders_head, &slot.senders_tail, libc::EIDRM);
-        let mut cursor = slot.messages_head().swap(0, Relaxed);
-        slot.messages_tail().store(0, Relaxed);
+        let mut cursor = slot.messages_head().load(Relaxed);
+        slot.reset_messages(0);
+        slot.send.live_seq.store(0, Relaxed);
         while cursor != 0 {
             let next = self.message(cursor).next.load(Relaxed);
             self.free_message(cursor);
             cursor = next;
         }
-        slot.cbytes().store(0, Relaxed);
-        slot.qnum().store(0, Relaxed);
         MsgTable(self).release(index);
     }
 
@@ -507,7 +692,7 @@ impl Region {
             let (index, seq) = (waiter.slot.load(Relaxed), waiter.seq.load(Relaxed));
             // A waiter still queued is unlinked under its queue's lock; a
             // completed one (or one whose queue is gone) is no one else's.
-            if let Ok((_, _guard)) = MsgTable(self).lock_live(index, Some(seq)) {
+            if let Ok((_, _locks)) = MsgTable(self).lock_both(index, Some(seq)) {
                 if waiter.status.load(Acquire) != wait::DONE {
                     self.remove_msg_waiter(self.queue(index), cursor);
                 }
@@ -522,6 +707,35 @@ impl Region {
             cursor = next;
         }
     }
+}
+
+/// Linux's do_msg_fill: the type, then as much of the `size`-byte body at
+/// `body` (memory of ours) as fits in `bufsz`.
+fn fill(msgp: usize, bufsz: usize, mtype: i64, body: usize, size: usize) -> SysResult<isize> {
+    sys::copy_to_user(msgp, &mtype.to_ne_bytes())?;
+    let n = bufsz.min(size);
+    sys::copy_to_user_from(msgp + 8, body, n)?;
+    Ok(n as isize)
+}
+
+/// How `receive_with_receive_lock` ended.
+enum FastReceive {
+    /// Taken: the result, and the old dummy for the caller to free.
+    Done(SysResult<isize>, u64),
+    /// No message is queued; the list's dummy is this one.
+    Empty(u64),
+    /// The slow path must decide.
+    Slow,
+}
+
+/// What a msgrcv asks for.
+#[derive(Clone, Copy)]
+struct Request {
+    mode: Search,
+    msgtyp: i64,
+    msgp: usize,
+    bufsz: usize,
+    flags: i32,
 }
 
 fn complete(waiter: &MsgWaiter, result: i32) {
@@ -600,22 +814,24 @@ impl Namespace {
         }
         let limits = region.limits();
         let index = table.alloc_index(limits.msgmni.load(Relaxed))?;
+        let dummy = region.heap_alloc(MESSAGE_HEADER)?;
         let slot = region.queue(index);
-        let _guard = slot.head.lock.lock();
+        let _receive = slot.head.lock.lock();
+        let _send = slot.send.lock.lock();
         slot.qbytes.store(limits.msgmnb.load(Relaxed), Relaxed);
-        for cell in [slot.cbytes(), slot.qnum(), slot.messages_head(), slot.messages_tail()] {
+        slot.reset_messages(dummy);
+        for cell in [&slot.send.lspid, &slot.lrpid] {
             cell.store(0, Relaxed);
         }
-        for cell in [&slot.lspid, &slot.lrpid] {
-            cell.store(0, Relaxed);
-        }
-        slot.stime.store(0, Relaxed);
+        slot.send.stime.store(0, Relaxed);
         slot.rtime.store(0, Relaxed);
         slot.ctime.store(sys::realtime_seconds(), Relaxed);
         for cell in [&slot.receivers_head, &slot.receivers_tail, &slot.senders_head, &slot.senders_tail] {
             cell.store(0, Relaxed);
         }
-        Ok(table.publish(index, key, cred.euid, cred.egid, flags as u32 & MODE_PERMISSION_BITS))
+        let id = table.publish(index, key, cred.euid, cred.egid, flags as u32 & MODE_PERMISSION_BITS);
+        slot.send.live_seq.store(split_id(id).1 + 1, Relaxed);
+        Ok(id)
     }
 
     /// A waiter block for this thread on queue `index`, on this process's list.
@@ -689,17 +905,20 @@ impl Namespace {
         let table = self.msgs();
         let cred = Cred::current();
         let (index, seq) = split_id(id);
+        if region.send_with_send_lock(index, seq, at, size, cred, self.pid()) {
+            return Ok(0);
+        }
         let mut found = false;
         let mut waiter: Option<OwnWaiter<'_>> = None;
         loop {
             // As in msgrcv: the queue's last message into this core's cache
             // before the lock, not while holding it.
-            let last = region.queue(index).messages_tail().load(Relaxed);
+            let last = region.queue(index).send.messages_tail.load(Relaxed);
             if last != 0 {
                 core::hint::black_box(region.message(last).next.load(Relaxed));
             }
             // Once found, a queue that is gone was removed.
-            let (_, guard) = table.lock_live(index, Some(seq)).map_err(|e| if found { libc::EIDRM } else { e })?;
+            let (_, guard) = table.lock_both(index, Some(seq)).map_err(|e| if found { libc::EIDRM } else { e })?;
             found = true;
             let slot = region.queue(index);
             if !cred.may_access(&slot.head.perm(), 0o222) {
@@ -716,9 +935,10 @@ impl Namespace {
                 // A receiver on another core is likely to make room soon;
                 // if none does, get a waiter (which takes other locks) and
                 // look again.
-                let (qnum, cbytes) = (slot.qnum().load(Relaxed), slot.cbytes().load(Relaxed));
+                let received = slot.received_count().load(Relaxed);
                 drop(guard);
-                if !wait::poll(|| slot.qnum().load(Relaxed) != qnum || slot.cbytes().load(Relaxed) != cbytes) {
+                if !wait::poll(|| slot.received_count().load(Relaxed) != received || slot.head.seq.load(Relaxed) != seq)
+                {
                     self.reap_dead();
                     waiter = Some(self.own_waiter(index, seq, SENDER)?);
                 }
@@ -734,7 +954,7 @@ impl Namespace {
                 Wake::Done(0) => continue,
                 Wake::Done(e) => return Err(e),
                 Wake::Interrupted => {
-                    let (_, _guard) = table.lock_live(index, Some(seq)).map_err(|_| libc::EIDRM)?;
+                    let (_, _locks) = table.lock_both(index, Some(seq)).map_err(|_| libc::EIDRM)?;
                     if w.status.load(Acquire) != wait::DONE {
                         region.remove_msg_waiter(region.queue(index), own.at);
                     }
@@ -765,6 +985,27 @@ impl Namespace {
         let (index, seq) = split_id(id);
         let mut found = false;
         let mut waiter: Option<OwnWaiter<'_>> = None;
+        let request = Request { mode, msgtyp, msgp, bufsz, flags };
+        loop {
+            match region.receive_with_receive_lock(index, seq, &request, cred, self.pid()) {
+                FastReceive::Done(result, old_dummy) => {
+                    region.free_message(old_dummy);
+                    return result;
+                }
+                // A sender on another core is likely to send soon. Watch the
+                // dummy's link, the one word a sender writes for it (a racy
+                // read: the dummy may be freed meanwhile, which the receive
+                // lock then sorts out), not the send side's busy line.
+                FastReceive::Empty(dummy) if flags & IPC_NOWAIT == 0 => {
+                    let queue = region.queue(index);
+                    let link = &region.message(dummy).next;
+                    if !wait::poll(|| link.load(Relaxed) != 0 || queue.messages_head().load(Relaxed) != dummy) {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
         let message = loop {
             // Bring the first message's header into this core's cache before
             // taking the lock, not while holding it (a racy read: the lock
@@ -774,7 +1015,7 @@ impl Namespace {
                 core::hint::black_box(region.message(first).mtype.load(Relaxed));
             }
             // Once found, a queue that is gone was removed.
-            let (_, guard) = table.lock_live(index, Some(seq)).map_err(|e| if found { libc::EIDRM } else { e })?;
+            let (_, guard) = table.lock_both(index, Some(seq)).map_err(|e| if found { libc::EIDRM } else { e })?;
             found = true;
             let slot = region.queue(index);
             if !cred.may_access(&slot.head.perm(), 0o444) {
@@ -791,7 +1032,7 @@ impl Namespace {
                     }
                     let (mtype, body) = (region.message(at).mtype.load(Relaxed), self.copy_body(at));
                     drop(guard);
-                    return self.fill(msgp, bufsz, mtype, body.as_ptr() as usize, body.len());
+                    return fill(msgp, bufsz, mtype, body.as_ptr() as usize, body.len());
                 }
                 region.take_message(slot, prev, at, self.pid());
                 break at;
@@ -802,9 +1043,9 @@ impl Namespace {
             let Some(own) = &waiter else {
                 // A sender on another core is likely to send soon; if none
                 // does, get a waiter (which takes other locks) and look again.
-                let tail = slot.messages_tail().load(Relaxed);
+                let sent = slot.send.count.load(Relaxed);
                 drop(guard);
-                if !wait::poll(|| slot.messages_tail().load(Relaxed) != tail) {
+                if !wait::poll(|| slot.send.count.load(Relaxed) != sent || slot.head.seq.load(Relaxed) != seq) {
                     self.reap_dead();
                     waiter = Some(self.own_waiter(index, seq, RECEIVER)?);
                 }
@@ -822,7 +1063,7 @@ impl Namespace {
             drop(guard);
             let woken = self.sleep_in_queue(w);
             if let Wake::Interrupted = woken {
-                let (_, _guard) = table.lock_live(index, Some(seq)).map_err(|_| libc::EIDRM)?;
+                let (_, _locks) = table.lock_both(index, Some(seq)).map_err(|_| libc::EIDRM)?;
                 if w.status.load(Acquire) != wait::DONE {
                     region.remove_msg_waiter(region.queue(index), own.at);
                     return Err(libc::EINTR);
@@ -838,7 +1079,7 @@ impl Namespace {
         drop(waiter);
         let taken = region.message(message);
         let (mtype, size) = (taken.mtype.load(Relaxed), taken.size.load(Relaxed) as usize);
-        let result = self.fill(msgp, bufsz, mtype, region.heap_addr(message + MESSAGE_HEADER), size);
+        let result = fill(msgp, bufsz, mtype, region.heap_addr(message + MESSAGE_HEADER), size);
         region.free_message(message);
         result
     }
@@ -853,15 +1094,6 @@ impl Namespace {
         // immutable once queued.
         unsafe { core::ptr::copy_nonoverlapping(from as *const u8, body.as_mut_ptr(), size) };
         body
-    }
-
-    /// Linux's do_msg_fill: the type, then as much of the `size`-byte body at
-    /// `body` (memory of ours) as fits in `bufsz`.
-    fn fill(&self, msgp: usize, bufsz: usize, mtype: i64, body: usize, size: usize) -> SysResult<isize> {
-        sys::copy_to_user(msgp, &mtype.to_ne_bytes())?;
-        let n = bufsz.min(size);
-        sys::copy_to_user_from(msgp + 8, body, n)?;
-        Ok(n as isize)
     }
 
     /// msgctl(2).
@@ -884,8 +1116,8 @@ impl Namespace {
                     for index in 0..=max_index.max(-1) {
                         let slot = region.queue(index as u32);
                         if slot.head.is_live() {
-                            messages += slot.qnum().load(Relaxed);
-                            bytes += slot.cbytes().load(Relaxed);
+                            messages += slot.qnum();
+                            bytes += slot.cbytes();
                         }
                     }
                     (table.facility().in_use.load(Relaxed), max_index, messages, bytes)
@@ -907,8 +1139,11 @@ impl Namespace {
             }
             IPC_STAT | MSG_STAT | MSG_STAT_ANY => {
                 let ds = {
-                    let (index, _guard) =
-                        if cmd == IPC_STAT { table.lock_id(id)? } else { table.lock_live(split_id(id).0, None)? };
+                    if cmd == IPC_STAT && id < 0 {
+                        return Err(libc::EINVAL);
+                    }
+                    let seq = (cmd == IPC_STAT).then_some(split_id(id).1);
+                    let (index, _locks) = table.lock_both(split_id(id).0, seq)?;
                     let slot = region.queue(index);
                     let perm = slot.head.perm();
                     if cmd != MSG_STAT_ANY && !cred.may_access(&perm, 0o444) {
@@ -916,13 +1151,13 @@ impl Namespace {
                     }
                     MsqidDs {
                         perm,
-                        stime: slot.stime.load(Relaxed),
+                        stime: slot.send.stime.load(Relaxed),
                         rtime: slot.rtime.load(Relaxed),
                         ctime: slot.ctime.load(Relaxed),
-                        cbytes: slot.cbytes().load(Relaxed),
-                        qnum: slot.qnum().load(Relaxed),
+                        cbytes: slot.cbytes(),
+                        qnum: slot.qnum(),
                         qbytes: slot.qbytes.load(Relaxed),
-                        lspid: slot.lspid.load(Relaxed),
+                        lspid: slot.send.lspid.load(Relaxed),
                         lrpid: slot.lrpid.load(Relaxed),
                         ..Default::default()
                     }
@@ -936,7 +1171,10 @@ impl Namespace {
                     sys::copy_from_user(as_bytes_mut(&mut new), buf)?;
                 }
                 let _fac = table.facility().lock.lock();
-                let (index, _guard) = table.lock_id(id)?;
+                if id < 0 {
+                    return Err(libc::EINVAL);
+                }
+                let (index, _locks) = table.lock_both(split_id(id).0, Some(split_id(id).1))?;
                 let slot = region.queue(index);
                 if !cred.may_control(&slot.head.perm()) {
                     return Err(libc::EPERM);

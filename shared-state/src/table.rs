@@ -139,6 +139,11 @@ pub trait SlotTable {
     /// # Safety
     /// `index < IPCMNI`.
     unsafe fn slot_header(&self, index: u32) -> &SlotHeader;
+    /// Initialises a facility's own locks of a slot never used before.
+    ///
+    /// # Safety
+    /// `index < IPCMNI`, the slot unpublished, the facility lock held.
+    unsafe fn init_slot(&self, _index: u32) {}
 
     /// Locks the live object named by `id`, without any facility-wide lock.
     fn lock_id(&self, id: i32) -> SysResult<(u32, Guard<'_>)> {
@@ -197,7 +202,10 @@ pub trait SlotTable {
         for i in initialised..=index {
             // SAFETY: slots at or above `initialised` are unpublished; we
             // hold the facility lock, the only writer of `initialised`.
-            unsafe { self.slot_header(i).lock.init() };
+            unsafe {
+                self.slot_header(i).lock.init();
+                self.init_slot(i);
+            }
         }
         if index >= initialised {
             fac.initialised.store(index + 1, Release);

@@ -74,7 +74,8 @@ fn a_full_queue_blocks_and_cannot_grow_past_its_limit() {
     assert_eq!(sent, 16, "16 x 1000 bytes fit in 16384");
     assert_eq!(send(&ns, id, 1, &[7; 1000], IPC_NOWAIT), Err(libc::EAGAIN));
     let in_use = ns.region().heap_in_use();
-    assert!(in_use <= 16 * 2048, "memory held by a full queue: {in_use} bytes");
+    // 16 blocks of 2 KiB, and the 32-byte dummy that starts the queue's list.
+    assert!(in_use <= 16 * 2048 + 32, "memory held by a full queue: {in_use} bytes");
     // A blocked sender proceeds once a receiver makes room.
     let ns = Arc::new(ns);
     let sender = {
@@ -143,6 +144,45 @@ fn threads_send_and_receive_every_message_once_intact() {
     producers.into_iter().chain(consumers).for_each(|t| t.join().unwrap());
     assert!(seen.iter().all(|n| n.load(Ordering::Relaxed) == 1), "every message exactly once");
     assert_eq!(stat(&ns, id).qnum, 0);
+    assert_eq!(ns.msgctl(id, IPC_RMID, 0), Ok(0));
+    assert_eq!(ns.region().heap_in_use(), 0, "no block leaked");
+}
+
+/// The queue's two locks: a stream taken in order from the front (the
+/// receive-lock-only path) while another receiver takes messages from the
+/// middle and the end (the path with both locks) and the sender appends.
+#[test]
+fn a_stream_stays_in_order_while_another_receiver_takes_from_the_middle() {
+    const COUNT: u64 = 20000;
+    let ns = Arc::new(new_box());
+    let id = ns.msgget(0, 0o600).unwrap();
+    let type_of = |seq: u64| if seq % 7 == 3 { 2 } else { 1 };
+    let sender = {
+        let ns = ns.clone();
+        std::thread::spawn(move || {
+            for seq in 0..COUNT {
+                assert_eq!(send(&ns, id, type_of(seq), &body_for(seq), 0), Ok(0));
+            }
+        })
+    };
+    let receivers: Vec<_> = [1i64, 2]
+        .into_iter()
+        .map(|mtype| {
+            let ns = ns.clone();
+            std::thread::spawn(move || {
+                let expected: Vec<u64> = (0..COUNT).filter(|&seq| type_of(seq) == mtype).collect();
+                for &want in &expected {
+                    let (got_type, body) = recv(&ns, id, 8192, mtype, 0).unwrap();
+                    let seq = u64::from_ne_bytes(body[..8].try_into().unwrap());
+                    assert_eq!((got_type, seq), (mtype, want), "type {mtype} out of order");
+                    assert_eq!(checksum(&body), checksum(&body_for(seq)), "message {seq} damaged");
+                }
+            })
+        })
+        .collect();
+    std::iter::once(sender).chain(receivers).for_each(|t| t.join().unwrap());
+    let ds = stat(&ns, id);
+    assert_eq!((ds.qnum, ds.cbytes), (0, 0));
     assert_eq!(ns.msgctl(id, IPC_RMID, 0), Ok(0));
     assert_eq!(ns.region().heap_in_use(), 0, "no block leaked");
 }
