@@ -17,7 +17,9 @@
 //! allocate and free on every message, and a lock between them would be
 //! handed from core to core each time. A process killed between the two
 //! steps of a push or pop loses at most that block; the lists stay intact.
-//! Each head has its own cache line.
+//! Each head has its own cache line. Message blocks mostly bypass the free
+//! lists through per-process magazines, which hand free blocks on in
+//! batches kept on per-class stacks of the same kind (see `magazine`).
 //!
 //! Locking: the heap lock guards `bump` only; it is a leaf (nothing else is
 //! taken while it is held). Allocation makes no system call, so facilities
@@ -33,7 +35,7 @@ use crate::region::{Region, HEAP_OFFSET, HEAP_SIZE, PAGE_SIZE};
 use crate::sys::{self, SysResult};
 use core::sync::atomic::{AtomicU64, Ordering::*};
 
-const MIN_SHIFT: u32 = 4;
+pub(crate) const MIN_SHIFT: u32 = 4;
 const CLASSES: usize = 21;
 /// Largest block: 16 MiB.
 pub const MAX_BLOCK: u64 = 1 << (MIN_SHIFT as usize + CLASSES - 1);
@@ -46,6 +48,9 @@ pub struct HeapHeader {
     pub bump: AtomicU64,
     /// Per class, the free list's head: see `Head`. Lock-free.
     pub free: [FreeHead; CLASSES],
+    /// Per class, full batches of free blocks handed on by magazines (see
+    /// `magazine`), linked as the free lists are. Lock-free.
+    pub batches: [FreeHead; CLASSES],
 }
 
 /// A free list head alone on its cache line: the block's offset / 16 in the
@@ -84,7 +89,7 @@ fn prefetch(addr: usize) {
     let _ = addr;
 }
 
-fn class_of(size: u64) -> Option<(usize, u64)> {
+pub(crate) fn class_of(size: u64) -> Option<(usize, u64)> {
     if size > MAX_BLOCK {
         return None;
     }
@@ -93,8 +98,62 @@ fn class_of(size: u64) -> Option<(usize, u64)> {
 }
 
 impl Region {
-    fn heap(&self) -> &HeapHeader {
+    pub(crate) fn heap_header(&self) -> &HeapHeader {
         &self.header().heap
+    }
+
+    /// Pops the first block of a lock-free stack of blocks (a free list or
+    /// a batch stack), whose first word is the link.
+    pub(crate) fn stack_pop(&self, head: &FreeHead) -> Option<u64> {
+        let head = &head.0;
+        let mut word = head.load(Acquire);
+        loop {
+            let (tag, offset) = unpack(word);
+            if offset == 0 {
+                return None;
+            }
+            // SAFETY: heap memory stays mapped; if the block was taken
+            // meanwhile, this link is stale and the exchange below fails.
+            let next = unsafe { self.heap_ref::<AtomicU64>(offset) }.load(Relaxed);
+            match head.compare_exchange_weak(word, pack(tag + 1, next), Acquire, Acquire) {
+                Ok(_) => {
+                    // The next pop will likely take the new head: start
+                    // bringing it into this core's cache.
+                    if next != 0 {
+                        prefetch(self.heap_addr(next));
+                    }
+                    return Some(offset);
+                }
+                Err(now) => word = now,
+            }
+        }
+    }
+
+    /// Pushes free block `offset` on a lock-free stack of blocks.
+    pub(crate) fn stack_push(&self, head: &FreeHead, offset: u64) {
+        let head = &head.0;
+        // SAFETY: the block is free now; its first word becomes the link.
+        let link = unsafe { self.heap_ref::<AtomicU64>(offset) };
+        let mut word = head.load(Relaxed);
+        loop {
+            let (tag, first) = unpack(word);
+            link.store(first, Relaxed);
+            match head.compare_exchange_weak(word, pack(tag + 1, offset), Release, Relaxed) {
+                Ok(_) => return,
+                Err(now) => word = now,
+            }
+        }
+    }
+
+    /// Blocks on a stack (exact only while no one pushes or pops).
+    pub(crate) fn stack_len(&self, head: &FreeHead) -> u64 {
+        let (mut count, mut offset) = (0, unpack(head.0.load(Acquire)).1);
+        while offset != 0 {
+            count += 1;
+            // SAFETY: a free block's first word is its link.
+            offset = unsafe { self.heap_ref::<AtomicU64>(offset) }.load(Relaxed);
+        }
+        count
     }
 
     /// Address in this process of heap offset `offset`.
@@ -126,28 +185,9 @@ impl Region {
     /// bodies): its bytes are whatever the last user left.
     pub fn heap_alloc_uninit(&self, size: u64) -> SysResult<u64> {
         let (class, block) = class_of(size).ok_or(libc::ENOMEM)?;
-        let heap = self.heap();
-        let head = &heap.free[class].0;
-        let mut word = head.load(Acquire);
-        loop {
-            let (tag, offset) = unpack(word);
-            if offset == 0 {
-                break;
-            }
-            // SAFETY: heap memory stays mapped; if the block was taken
-            // meanwhile, this link is stale and the exchange below fails.
-            let next = unsafe { self.heap_ref::<AtomicU64>(offset) }.load(Relaxed);
-            match head.compare_exchange_weak(word, pack(tag + 1, next), Acquire, Acquire) {
-                Ok(_) => {
-                    // The next allocation of this class will likely take the
-                    // new head: start bringing it into this core's cache.
-                    if next != 0 {
-                        prefetch(self.heap_addr(next));
-                    }
-                    return Ok(offset);
-                }
-                Err(now) => word = now,
-            }
+        let heap = self.heap_header();
+        if let Some(offset) = self.stack_pop(&heap.free[class]) {
+            return Ok(offset);
         }
         let _guard = heap.lock.lock();
         let offset = heap.bump.load(Relaxed);
@@ -164,33 +204,17 @@ impl Region {
             let start = HEAP_OFFSET as u64 + offset + PAGE_SIZE;
             let _ = sys::punch_hole(self.fd(), start, block - PAGE_SIZE);
         }
-        let head = &self.heap().free[class].0;
-        // SAFETY: the block is free now; its first word becomes the link.
-        let link = unsafe { self.heap_ref::<AtomicU64>(offset) };
-        let mut word = head.load(Relaxed);
-        loop {
-            let (tag, first) = unpack(word);
-            link.store(first, Relaxed);
-            match head.compare_exchange_weak(word, pack(tag + 1, offset), Release, Relaxed) {
-                Ok(_) => return,
-                Err(now) => word = now,
-            }
-        }
+        self.stack_push(&self.heap_header().free[class], offset);
     }
 
     /// Bytes in blocks handed out: those cut from the heap less those on the
     /// free lists (for tests and inspection; exact only while no one
     /// allocates or frees).
     pub fn heap_in_use(&self) -> u64 {
-        let heap = self.heap();
-        let mut free = 0;
+        let heap = self.heap_header();
+        let mut free = self.magazine_bytes();
         for (class, head) in heap.free.iter().enumerate() {
-            let mut offset = unpack(head.0.load(Acquire)).1;
-            while offset != 0 {
-                free += 1u64 << (class as u32 + MIN_SHIFT);
-                // SAFETY: a free block's first word is its link.
-                offset = unsafe { self.heap_ref::<AtomicU64>(offset) }.load(Relaxed);
-            }
+            free += self.stack_len(head) << (class as u32 + MIN_SHIFT);
         }
         heap.bump.load(Relaxed) - PAGE_SIZE - free
     }

@@ -17,6 +17,7 @@
 //! - `procs`: the process table and liveness of box processes.
 //! - `ns`: a process's handle on its box, fork bookkeeping, repair after death.
 //! - `heap`: variable-size blocks in the region.
+//! - `magazine`: per-process caches of free blocks, for message streams.
 //! - `shm`: shared memory segments.
 //! - `wait`: sleeping on a futex in the region until another process acts.
 //! - `sem`: semaphore sets, waiters and SEM_UNDO.
@@ -30,6 +31,7 @@ pub mod abi;
 pub mod cred;
 pub mod heap;
 pub mod lock;
+pub mod magazine;
 pub mod msg;
 pub mod ns;
 pub mod procs;

@@ -5,17 +5,24 @@
 //! a header and the body), and blocked senders and receivers (`MsgWaiter`,
 //! in the heap, one per blocked thread).
 //!
-//! Operations: msgsnd copies the body from the caller into a fresh heap
-//! block before it looks the queue up (as Linux's load_msg), then, under the
-//! queue lock, hands the message straight to the first sleeping receiver
-//! that wants it (Linux's pipelined_send: such a message never counts in
-//! msg_qnum) or appends it. A queue is full when the bytes or the number of
-//! messages would pass msg_qbytes; a sender then sleeps (or gets EAGAIN).
-//! msgrcv unlinks the message it finds under the lock and copies it out
-//! after; a receiver that finds none sleeps until a sender hands it one.
-//! Whoever frees room wakes the sleeping senders whose message now fits;
-//! they try again. IPC_SET wakes every sleeper to check again (permissions
-//! or room may have changed); IPC_RMID wakes them with EIDRM.
+//! Operations: msgsnd copies the body from the caller into a heap block
+//! (from its process's magazine, see `magazine`) before it looks the queue
+//! up (as Linux's load_msg), then hands the message straight to the first
+//! sleeping receiver that wants it (Linux's pipelined_send: such a message
+//! never counts in msg_qnum) or appends it. A queue is full when the bytes
+//! or the number of messages would pass msg_qbytes; a sender then sleeps
+//! (or gets EAGAIN). msgrcv unlinks the message it finds; a receiver that
+//! finds none sleeps until a sender hands it one. Whoever frees room wakes
+//! the sleeping senders whose message now fits; they try again. IPC_SET
+//! wakes every sleeper to check again (permissions or room may have
+//! changed); IPC_RMID wakes them with EIDRM.
+//!
+//! Fast paths: each queue has two locks (see `MsgSlot`), so that in a
+//! stream the sender and the receiver do not wait for each other. A msgsnd
+//! that finds no sleeping receiver and room (by the send side's own view of
+//! the counters) appends under the send lock alone; a msgrcv that wants the
+//! first message and finds no sleeping sender takes it under the receive lock
+//! alone. Everything else takes both locks and is exact, as with one lock.
 //!
 //! A completed waiter is unlinked from its queue by whoever completes it, so
 //! afterwards only its own thread touches it. Each waiter is also on its
@@ -25,13 +32,16 @@
 //! when the receiver dies after the hand-off). Senders and receivers skip
 //! waiters of dead processes until then, so nothing is handed to the dead.
 //!
-//! Locking: the facility lock serialises create, remove and key lookup. The
-//! slot lock (the queue lock) guards the queue's counters and times, its
-//! message list and its two waiter lists, and every field of a queued
-//! waiter. A process's waiter list is changed by its own threads under the
-//! process-private `local` lock, and by its reaper after its death. Order:
-//! facility lock, queue lock, heap lock. No system call is made unless a
-//! sleeper must be woken or the caller must sleep.
+//! Locking: the facility lock serialises create, remove and key lookup.
+//! Each queue has a receive lock (the slot lock) and a send lock; which of
+//! them guards each field is written at `MsgSlot` (the message list's
+//! links: `next` of the last message under the send lock, the dummy under
+//! the receive lock, the rest under both). Both guard the waiter lists and
+//! every field of a queued waiter. A process's waiter list is changed by
+//! its own threads under the process-private `local` lock, and by its
+//! reaper after its death. Order: facility lock, receive lock, send lock,
+//! heap lock. No system call is made unless a sleeper must be woken or the
+//! caller must sleep.
 
 use crate::abi::*;
 use crate::cred::Cred;
@@ -868,6 +878,11 @@ impl Namespace {
         }
     }
 
+    /// Frees message `at`, ours alone now, through this process's magazine.
+    fn free_message_block(&self, at: u64) {
+        self.free_block(at, MESSAGE_HEADER + self.region.message(at).size.load(Relaxed));
+    }
+
     /// msgsnd(2). `msgp` is the caller's `struct msgbuf` pointer.
     pub fn msgsnd(&self, id: i32, msgp: usize, msgsz: usize, flags: i32) -> SysResult<i32> {
         // Linux's order: the type is read first, then sizes and id are
@@ -883,10 +898,10 @@ impl Namespace {
             return Err(libc::EINVAL);
         }
         let size = msgsz as u64;
-        let at = region.heap_alloc_uninit(MESSAGE_HEADER + size)?;
+        let at = self.alloc_block(MESSAGE_HEADER + size)?;
         let message = region.message(at);
         if let Err(e) = sys::copy_from_user_to(region.heap_addr(at + MESSAGE_HEADER), msgp + 8, msgsz) {
-            region.heap_free(at, MESSAGE_HEADER + size);
+            self.free_block(at, MESSAGE_HEADER + size);
             return Err(e);
         }
         message.next.store(0, Relaxed);
@@ -894,7 +909,7 @@ impl Namespace {
         message.size.store(size, Relaxed);
         let result = self.send_message(id, at, size, flags);
         if result.is_err() {
-            region.heap_free(at, MESSAGE_HEADER + size);
+            self.free_block(at, MESSAGE_HEADER + size);
         }
         result
     }
@@ -989,7 +1004,7 @@ impl Namespace {
         loop {
             match region.receive_with_receive_lock(index, seq, &request, cred, self.pid()) {
                 FastReceive::Done(result, old_dummy) => {
-                    region.free_message(old_dummy);
+                    self.free_message_block(old_dummy);
                     return result;
                 }
                 // A sender on another core is likely to send soon. Watch the
@@ -1080,7 +1095,7 @@ impl Namespace {
         let taken = region.message(message);
         let (mtype, size) = (taken.mtype.load(Relaxed), taken.size.load(Relaxed) as usize);
         let result = fill(msgp, bufsz, mtype, region.heap_addr(message + MESSAGE_HEADER), size);
-        region.free_message(message);
+        self.free_message_block(message);
         result
     }
 

@@ -16,7 +16,7 @@ use crate::procs::{Liveness, RecordRef, PROC_FORKING};
 use crate::region::{LimitValues, Region, RegionError};
 use crate::sys::{self, SysResult};
 use crate::table::SlotTable;
-use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Mutex, MutexGuard};
 
 /// One shm attachment of this process.
@@ -46,7 +46,13 @@ pub struct Namespace {
     /// The process whose address space this is: set at load and in a fork
     /// child; a clone(CLONE_VM) child shares it with its parent.
     owner: AtomicI32,
+    /// This process's record for `magazine`: (generation << 32) | (index +
+    /// 1), 0 until looked up, NO_RECORD if none could be had. Readable
+    /// without `local`, for the message fast paths.
+    magazine_record: AtomicU64,
 }
+
+const NO_RECORD: u64 = u64::MAX;
 
 impl Namespace {
     /// Creates a new box region (the launcher, and tests).
@@ -70,6 +76,7 @@ impl Namespace {
             local: Mutex::new(Local::default()),
             attachment_count: AtomicUsize::new(0),
             owner: AtomicI32::new(sys::getpid()),
+            magazine_record: AtomicU64::new(0),
         }
     }
 
@@ -110,6 +117,54 @@ impl Namespace {
         self.region.arm_record(rec, self.owner.load(Relaxed));
         local.record = Some(rec);
         Ok(rec)
+    }
+
+    /// This process's record, for its magazine: without a lock once known
+    /// and armed.
+    #[inline]
+    fn magazine_record(&self) -> Option<u32> {
+        let hint = self.magazine_record.load(Relaxed);
+        match hint {
+            NO_RECORD => return None,
+            0 => {}
+            _ => {
+                let (index, generation) = (hint as u32 - 1, (hint >> 32) as u32);
+                let record = self.region.record(index);
+                if record.generation.load(Relaxed) == generation
+                    && record.liveness.held_by(record.holder_tid.load(Relaxed))
+                {
+                    return Some(index);
+                }
+            }
+        }
+        self.magazine_record_slow()
+    }
+
+    #[cold]
+    fn magazine_record_slow(&self) -> Option<u32> {
+        let mut local = self.local();
+        let (hint, index) = match self.own_record(&mut local) {
+            Ok(rec) => (((rec.generation as u64) << 32) | (rec.index as u64 + 1), Some(rec.index)),
+            Err(_) => (NO_RECORD, None),
+        };
+        self.magazine_record.store(hint, Relaxed);
+        index
+    }
+
+    /// A heap block of `size` bytes, uninitialised, from this process's
+    /// magazine when it can (see `magazine`).
+    pub(crate) fn alloc_block(&self, size: u64) -> SysResult<u64> {
+        if let Some(at) = self.magazine_record().and_then(|record| self.region.magazine_alloc(record, size)) {
+            return Ok(at);
+        }
+        self.region.heap_alloc_uninit(size)
+    }
+
+    /// Frees a block from `alloc_block` (or any heap block of `size` bytes).
+    pub(crate) fn free_block(&self, at: u64, size: u64) {
+        if !self.magazine_record().is_some_and(|record| self.region.magazine_free(record, at, size)) {
+            self.region.heap_free(at, size);
+        }
     }
 
     /// At load after exec: records of this pid whose holder is gone belong to
@@ -181,6 +236,7 @@ impl Namespace {
         self.shm_drop_record_locked(rec, pid);
         self.region.apply_undos(rec, pid);
         self.region.drop_msg_waiters(rec);
+        self.region.drain_magazine(rec.index);
         self.region.free_record(rec);
     }
 
@@ -193,6 +249,7 @@ impl Namespace {
             let pid = real_fork();
             if pid == 0 {
                 self.owner.store(sys::getpid(), Relaxed);
+                self.magazine_record.store(0, Relaxed);
                 local.record = None;
             }
             return pid;
@@ -203,6 +260,7 @@ impl Namespace {
             // No room to count the child's attachments: it runs uncounted.
             if pid == 0 {
                 self.owner.store(sys::getpid(), Relaxed);
+                self.magazine_record.store(0, Relaxed);
                 local.record = None;
             }
             return pid;
@@ -210,6 +268,7 @@ impl Namespace {
         match pid {
             0 => {
                 self.owner.store(sys::getpid(), Relaxed);
+                self.magazine_record.store(0, Relaxed);
                 self.region.arm_record(child, sys::getpid());
                 local.record = Some(child);
                 for (attachment, entry) in local.attachments.iter_mut().zip(entries) {

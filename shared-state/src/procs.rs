@@ -2,8 +2,9 @@
 //!
 //! Owns: `ProcRecord`s, their allocation, and the answer to "is this process
 //! still there?". A process gets a record only when it first holds state that
-//! must be undone at its death (today: shm attachments), so programs that do
-//! not use SysV IPC never touch the table.
+//! must be undone at its death (shm attachments, SEM_UNDO adjustments,
+//! sleepers in msgsnd/msgrcv, the free blocks of its magazine), so programs
+//! that do not use SysV IPC never touch the table.
 //!
 //! A record stands for an address space, which is what holds attachments:
 //! its `pid` is the process that owns the address space (normally the
@@ -94,6 +95,8 @@ pub struct ProcRecord {
     /// in msgsnd/msgrcv, 0 for none. Written by the record's process under
     /// its private lock while it lives, by its reaper after.
     pub msg_waiters: AtomicU64,
+    /// Free blocks this process keeps at hand (see `magazine`).
+    pub magazine: crate::magazine::Magazine,
 }
 
 /// A record as one process knows it: index and generation.
@@ -147,6 +150,7 @@ impl Region {
         record.shm_attachments.store(0, Relaxed);
         record.sem_undos.store(0, Relaxed);
         record.msg_waiters.store(0, Relaxed);
+        record.magazine.reset();
         record.state.store(PROC_FORKING, Release);
         table.live.fetch_add(1, Relaxed);
         Ok(RecordRef { index, generation })

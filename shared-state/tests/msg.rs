@@ -187,6 +187,42 @@ fn a_stream_stays_in_order_while_another_receiver_takes_from_the_middle() {
     assert_eq!(ns.region().heap_in_use(), 0, "no block leaked");
 }
 
+/// A process keeps the blocks of the messages it took at hand for its
+/// next ones (its magazine); they are not lost when it is killed.
+#[test]
+fn a_killed_receiver_gives_back_the_blocks_it_kept() {
+    let ns = new_box();
+    let id = ns.msgget(0, 0o600).unwrap();
+    for seq in 0..40u8 {
+        assert_eq!(send(&ns, id, 1, &[seq; 64], 0), Ok(0));
+    }
+    let (ready_r, ready_w) = pipe();
+    let child = fork_child(&ns, || {
+        // 20 blocks freed: a batch handed on, and some kept.
+        for seq in 0..20u8 {
+            assert_eq!(recv(&ns, id, 100, 0, 0), Ok((1, vec![seq; 64])));
+        }
+        // SAFETY: writing one byte to our pipe.
+        unsafe { libc::write(ready_w, b"x".as_ptr().cast(), 1) };
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    });
+    let mut byte = 0u8;
+    // SAFETY: reading one byte from our pipe.
+    assert_eq!(unsafe { libc::read(ready_r, (&mut byte as *mut u8).cast(), 1) }, 1);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child, libc::SIGKILL) };
+    assert_eq!(wait_status(child) & 0x7f, libc::SIGKILL);
+    for seq in 20..40u8 {
+        assert_eq!(recv(&ns, id, 100, 0, IPC_NOWAIT), Ok((1, vec![seq; 64])));
+    }
+    // A call that repairs after the dead.
+    assert_eq!(ns.semctl(0, 0, shared_state::sem::GETVAL, 0), Err(libc::EINVAL));
+    assert_eq!(ns.msgctl(id, IPC_RMID, 0), Ok(0));
+    assert_eq!(ns.region().heap_in_use(), 0, "the dead receiver's blocks are free again");
+}
+
 #[test]
 fn a_receiver_killed_while_waiting_takes_nothing_and_leaves_nothing() {
     let ns = new_box();
