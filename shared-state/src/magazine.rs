@@ -104,6 +104,8 @@ impl Region {
         magazine.with(|| {
             let mut count = magazine.loaded_count.load(Relaxed) as usize;
             if count == 0 {
+                // A process killed between the pop and the count's store
+                // loses the batch; its reaper never frees blocks twice.
                 let carrier = self.stack_pop(&self.heap_header().batches[class])?;
                 // SAFETY: a batch carrier is a free block of 64 bytes or more.
                 let offsets = unsafe { self.heap_ref::<Carrier>(carrier) };
@@ -155,9 +157,12 @@ impl Region {
                 for (cell, spent) in offsets[2..].iter().zip(&magazine.spent[..BATCH - 1]) {
                     cell.store(spent.load(Relaxed), Relaxed);
                 }
-                self.stack_push(&self.heap_header().batches[class], offset);
+                // Emptied before the batch is published: a process killed
+                // in between loses the batch, rather than its reaper freeing
+                // blocks that are on the stack too.
                 magazine.spent_count.store(0, Relaxed);
                 magazine.spent_class.store(0, Relaxed);
+                self.stack_push(&self.heap_header().batches[class], offset);
                 Some(())
             })
             .is_some()
