@@ -5,7 +5,8 @@
  * shared-state/src/usercopy.rs.)
  *   - IPC_STAT into heap, unmapped, read-only and NULL-adjacent memory
  *   - semop with operations in unmapped memory (also only their last two
- *     bytes), IPC_SET from it
+ *     bytes), IPC_SET from it; the same and operations at a page's end once
+ *     the set takes single operations without its lock
  *   - after those, the SIGSEGV disposition still reads as SIG_DFL
  *   - a child's own wild write dies by SIGSEGV; a SIGSEGV sent by kill
  *     kills; a SIGBUS from a truncated file mapping kills by SIGBUS
@@ -57,6 +58,19 @@ int main(void)
 	T_INT(semop(sem, (struct sembuf *)gone, 1));
 	/* an operation whose last bytes (sem_flg) lie in the hole */
 	T_INT(semop(sem, (struct sembuf *)(ro + 4096 - 4), 1));
+	/* The same once the set takes single operations without its lock (after
+	 * a run of them), where a sembuf is read in one 8-byte load unless its
+	 * page ends within those 8 bytes. */
+	struct sembuf up = { 0, 1, 0 }, down = { 0, -1, 0 };
+	for (int i = 0; i < 40; i++)
+		if (semop(sem, &up, 1) || semop(sem, &down, 1))
+			perror("semop");
+	T_INT(semop(sem, (struct sembuf *)gone, 1));
+	T_INT(semop(sem, (struct sembuf *)(ro + 4096 - 4), 1));
+	/* wait-for-zero operations (the page is zeros) ending 0 and 2 bytes
+	 * before the hole */
+	T_INT(semop(sem, (struct sembuf *)(ro + 4096 - 6), 1));
+	T_INT(semop(sem, (struct sembuf *)(ro + 4096 - 8), 1));
 	/* a copy that starts in good memory and runs into a hole */
 	T_INT(shmctl(id, IPC_STAT, (struct shmid_ds *)(ro + 4096 - 8)));
 

@@ -43,6 +43,7 @@ pub fn invalidate() {
 impl Cred {
     /// The calling process's credentials; read from the kernel only when the
     /// cache was invalidated. Call it before taking any lock in the region.
+    #[inline(always)]
     pub fn current() -> &'static Cred {
         let generation = GENERATION.load(Ordering::Acquire);
         let cached = CACHED.load(Ordering::Acquire);
@@ -53,6 +54,12 @@ impl Cred {
                 return &snapshot.cred;
             }
         }
+        Self::refresh(generation)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refresh(generation: u64) -> &'static Cred {
         let fresh = Box::into_raw(Box::new(Snapshot { generation, cred: Self::read() }));
         // The replaced snapshot is leaked on purpose: another thread may still
         // be reading it. Credentials change a handful of times in a process.

@@ -199,7 +199,7 @@ impl Namespace {
     }
 
     /// Repairs the state of every process of the box that has died.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn reap_dead(&self) {
         // Fast paths call this on every operation: nothing to look at while
         // no process holds state in the table.

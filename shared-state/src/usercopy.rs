@@ -81,6 +81,15 @@ core::arch::global_asm!(
     "ipcbox_user_read16_site:",
     "    movzx eax, word ptr [rdi]",
     "    ret",
+    ".globl ipcbox_user_read64",
+    ".hidden ipcbox_user_read64",
+    ".globl ipcbox_user_read64_site",
+    ".hidden ipcbox_user_read64_site",
+    "ipcbox_user_read64:",
+    "    xor edx, edx",
+    "ipcbox_user_read64_site:",
+    "    mov rax, qword ptr [rdi]",
+    "    ret",
     ".globl ipcbox_user_read_fixup",
     ".hidden ipcbox_user_read_fixup",
     "ipcbox_user_read_fixup:",
@@ -141,6 +150,15 @@ core::arch::global_asm!(
     "ipcbox_user_read16_site:",
     "    ldrh w0, [x0]",
     "    ret",
+    ".globl ipcbox_user_read64",
+    ".hidden ipcbox_user_read64",
+    ".globl ipcbox_user_read64_site",
+    ".hidden ipcbox_user_read64_site",
+    "ipcbox_user_read64:",
+    "    mov x1, #0",
+    "ipcbox_user_read64_site:",
+    "    ldr x0, [x0]",
+    "    ret",
     ".globl ipcbox_user_read_fixup",
     ".hidden ipcbox_user_read_fixup",
     "ipcbox_user_read_fixup:",
@@ -165,8 +183,10 @@ extern "C" {
     static ipcbox_user_copy_fixup: u8;
     fn ipcbox_user_read32(src: *const u8) -> Read;
     fn ipcbox_user_read16(src: *const u8) -> Read;
+    fn ipcbox_user_read64(src: *const u8) -> Read;
     static ipcbox_user_read32_site: u8;
     static ipcbox_user_read16_site: u8;
+    static ipcbox_user_read64_site: u8;
     static ipcbox_user_read_fixup: u8;
     #[cfg(target_arch = "x86_64")]
     static ipcbox_restore_rt: u8;
@@ -217,6 +237,7 @@ pub fn give_up() {
 }
 
 /// Whether fault-guarded copies can be used, installing the handler on first use.
+#[inline(always)]
 fn ready() -> bool {
     match GUARD.load(Acquire) {
         READY => true,
@@ -271,8 +292,11 @@ extern "C" fn on_fault(sig: i32, info: *mut libc::siginfo_t, context: *mut core:
         set_program_counter(context, fixup);
         return;
     }
-    let reads =
-        [core::ptr::addr_of!(ipcbox_user_read32_site) as usize, core::ptr::addr_of!(ipcbox_user_read16_site) as usize];
+    let reads = [
+        core::ptr::addr_of!(ipcbox_user_read32_site) as usize,
+        core::ptr::addr_of!(ipcbox_user_read16_site) as usize,
+        core::ptr::addr_of!(ipcbox_user_read64_site) as usize,
+    ];
     if code > 0 && reads.contains(&pc) {
         set_program_counter(context, core::ptr::addr_of!(ipcbox_user_read_fixup) as usize);
         return;
@@ -309,11 +333,20 @@ fn set_program_counter(context: &mut libc::ucontext_t, pc: usize) {
 /// Reads the 6-byte `struct sembuf` at the caller's `addr` into a register
 /// pair, as (first four bytes, last two). None if the guard is not available
 /// here; Some(None) if `addr` is not readable.
+#[inline(always)]
 pub fn read_sembuf(addr: usize) -> Option<Option<(u32, u16)>> {
     if !ready() {
         return None;
     }
-    // SAFETY: a fault ends the read at the fixup, which reports it.
+    // One 8-byte read where the two bytes past the sembuf lie in the same
+    // page (so reading them cannot fault where the sembuf would not).
+    if addr % 4096 <= 4096 - 8 {
+        // SAFETY: a fault ends the read at the fixup, which reports it.
+        let whole = unsafe { ipcbox_user_read64(addr as *const u8) };
+        let value = u64::from_le(whole.value);
+        return Some((whole.faulted == 0).then_some((value as u32, (value >> 32) as u16)));
+    }
+    // SAFETY: as above.
     let (head, tail) = unsafe { (ipcbox_user_read32(addr as *const u8), ipcbox_user_read16((addr + 4) as *const u8)) };
     Some((head.faulted == 0 && tail.faulted == 0).then_some((head.value as u32, tail.value as u16)))
 }

@@ -279,7 +279,10 @@ pub extern "C" fn semget(key: libc::key_t, nsems: c_int, flags: c_int) -> c_int 
 
 #[no_mangle]
 pub extern "C" fn semop(id: c_int, ops: *mut c_void, nsops: libc::size_t) -> c_int {
-    semtimedop(id, ops, nsops, std::ptr::null())
+    match namespace() {
+        Some(ns) => ret_int(ns.semtimedop(id, ops as usize, nsops, 0)),
+        None => semtimedop(id, ops, nsops, std::ptr::null()),
+    }
 }
 
 #[no_mangle]
