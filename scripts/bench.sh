@@ -50,7 +50,7 @@ printf '  %-44s %8s us   %s\n' "the same loop inside a box" "$boxed" "$(ratio "$
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cc -O2 -o "$work/bench_sem" "$root/ctests/tool_bench_sem.c"
-iterations=${SEM_ITERATIONS:-200000}
+iterations=${SEM_ITERATIONS:-1000000}
 unshare --ipc "$work/bench_sem" "$iterations" >"$work/kernel"
 "$ipcbox" run -- "$work/bench_sem" "$iterations" >"$work/box"
 echo
