@@ -127,6 +127,11 @@ pub struct MsgSlot {
     pub rtime: AtomicI64,
     /// Last change by msgctl. Both.
     pub ctime: AtomicI64,
+    /// 1 once a thread died holding either lock: the message list's end and
+    /// the counters may be torn, and the next holder of both locks repairs
+    /// them (`repair_list`) before anything else. Set under either lock,
+    /// cleared under both; the fast paths leave a torn queue alone.
+    pub torn: AtomicU32,
     pub send: SendSide,
 }
 
@@ -403,7 +408,11 @@ impl MsgTable<'_> {
     fn lock_both(&self, index: u32, seq: Option<u32>) -> SysResult<(u32, BothLocks<'_>)> {
         let (index, receive) = self.lock_live(index, seq)?;
         // SAFETY: lock_live checked index < initialised <= IPCMNI.
-        let send = unsafe { self.0.msg_slot(index) }.send.lock.lock();
+        let slot = unsafe { self.0.msg_slot(index) };
+        let send = slot.send.lock.lock();
+        if receive.owner_died || send.owner_died || slot.torn.load(Relaxed) != 0 {
+            self.0.repair_list(slot);
+        }
         Ok((index, BothLocks { _receive: receive, _send: send }))
     }
 }
@@ -421,6 +430,59 @@ impl Region {
         assert!(index < IPCMNI);
         // SAFETY: checked above.
         unsafe { self.msg_slot(index) }
+    }
+
+    /// The queue of `id`'s slot, for tests that tear one on purpose.
+    #[doc(hidden)]
+    pub fn queue_of(&self, id: i32) -> &MsgSlot {
+        self.queue(split_id(id).0)
+    }
+
+    /// What a sender that dies between linking its message and moving the
+    /// list's end leaves behind (the send lock still held, to be found
+    /// owner-died): for tests of `repair_list`.
+    #[doc(hidden)]
+    pub fn link_and_abandon_send_lock(&self, id: i32, mtype: i64, body: &[u8]) {
+        let slot = self.queue_of(id);
+        core::mem::forget(slot.send.lock.lock());
+        let at = self.heap_alloc(MESSAGE_HEADER + body.len() as u64).expect("heap");
+        let message = self.message(at);
+        message.mtype.store(mtype, Relaxed);
+        message.size.store(body.len() as u64, Relaxed);
+        // SAFETY: the block was just allocated with room for the body.
+        unsafe {
+            core::ptr::copy_nonoverlapping(body.as_ptr(), self.heap_addr(at + MESSAGE_HEADER) as *mut u8, body.len())
+        };
+        self.message(slot.send.messages_tail.load(Relaxed)).next.store(at, Release);
+    }
+
+    /// Makes the message list's end and the send counters agree with the
+    /// list itself, after a thread died holding a lock (see `torn`): a
+    /// sender may have linked a message and died before moving the end or
+    /// counting it, a receiver may have taken one and died before counting
+    /// it. Every link in the list names a live message, so the walk is
+    /// safe; a message linked by a dying sender stays queued (its msgsnd
+    /// counts as done). Both locks held.
+    fn repair_list(&self, slot: &MsgSlot) {
+        let (mut last, mut count, mut bytes) = (slot.messages_head().load(Relaxed), 0u32, 0u32);
+        loop {
+            let next = self.message(last).next.load(Acquire);
+            if next == 0 {
+                break;
+            }
+            count = count.wrapping_add(1);
+            bytes = bytes.wrapping_add(self.message(next).size.load(Relaxed) as u32);
+            last = next;
+        }
+        let send = &slot.send;
+        send.messages_tail.store(last, Relaxed);
+        let (received_count, received_bytes) =
+            (slot.received_count().load(Relaxed), slot.received_bytes().load(Relaxed));
+        send.count.store(received_count.wrapping_add(count), Relaxed);
+        send.bytes.store(received_bytes.wrapping_add(bytes), Relaxed);
+        send.seen_received_count.store(received_count, Relaxed);
+        send.seen_received_bytes.store(received_bytes, Relaxed);
+        slot.torn.store(0, Relaxed);
     }
 
     fn message(&self, offset: u64) -> &Message {
@@ -547,8 +609,12 @@ impl Region {
             return false;
         }
         let slot = self.queue(index);
-        let _send = slot.send.lock.lock();
-        if slot.send.live_seq.load(Relaxed) != seq + 1
+        let send = slot.send.lock.lock();
+        if send.owner_died {
+            slot.torn.store(1, Relaxed);
+        }
+        if slot.torn.load(Relaxed) != 0
+            || slot.send.live_seq.load(Relaxed) != seq + 1
             || slot.receivers_head.load(Relaxed) != 0
             || !slot.fits_for_sender(size)
             || !slot.head.may_access(cred, 0o222)
@@ -617,8 +683,12 @@ impl Region {
             return FastReceive::Slow;
         }
         let slot = self.queue(index);
-        let _receive = slot.head.lock.lock();
-        if !slot.head.is_live()
+        let receive = slot.head.lock.lock();
+        if receive.owner_died {
+            slot.torn.store(1, Relaxed);
+        }
+        if slot.torn.load(Relaxed) != 0
+            || !slot.head.is_live()
             || slot.head.seq.load(Relaxed) != seq
             || slot.senders_head.load(Relaxed) != 0
             || !slot.head.may_access(cred, 0o444)
@@ -812,7 +882,10 @@ impl Namespace {
                     return Err(libc::EEXIST);
                 }
                 let slot = region.queue(index);
-                let _guard = slot.head.lock.lock();
+                let guard = slot.head.lock.lock();
+                if guard.owner_died {
+                    slot.torn.store(1, Relaxed);
+                }
                 if !cred.may_access(&slot.head.perm(), flags) {
                     return Err(libc::EACCES);
                 }
@@ -830,6 +903,7 @@ impl Namespace {
         let _send = slot.send.lock.lock();
         slot.qbytes.store(limits.msgmnb.load(Relaxed), Relaxed);
         slot.reset_messages(dummy);
+        slot.torn.store(0, Relaxed);
         for cell in [&slot.send.lspid, &slot.lrpid] {
             cell.store(0, Relaxed);
         }

@@ -223,6 +223,31 @@ fn a_killed_receiver_gives_back_the_blocks_it_kept() {
     assert_eq!(ns.region().heap_in_use(), 0, "the dead receiver's blocks are free again");
 }
 
+/// A sender that dies holding the send lock, between linking its message
+/// and moving the list's end, leaves a queue that the next caller repairs:
+/// its message stays queued, none sent after it is lost, the counters agree.
+#[test]
+fn a_sender_dead_halfway_through_leaves_a_queue_that_works() {
+    let ns = new_box();
+    let id = ns.msgget(0, 0o600).unwrap();
+    assert_eq!(send(&ns, id, 1, b"first", 0), Ok(0));
+    let child = fork_child(&ns, || {
+        ns.region().link_and_abandon_send_lock(id, 2, b"half-sent");
+        0
+    });
+    assert_eq!(wait_status(child), 0);
+    assert_eq!(send(&ns, id, 3, b"after", 0), Ok(0));
+    let ds = stat(&ns, id);
+    assert_eq!((ds.qnum, ds.cbytes), (3, 5 + 9 + 5));
+    assert_eq!(recv(&ns, id, 100, 0, IPC_NOWAIT), Ok((1, b"first".to_vec())));
+    assert_eq!(recv(&ns, id, 100, 0, IPC_NOWAIT), Ok((2, b"half-sent".to_vec())));
+    assert_eq!(recv(&ns, id, 100, 0, IPC_NOWAIT), Ok((3, b"after".to_vec())));
+    assert_eq!(recv(&ns, id, 100, 0, IPC_NOWAIT), Err(libc::ENOMSG));
+    assert_eq!((stat(&ns, id).qnum, stat(&ns, id).cbytes), (0, 0));
+    assert_eq!(ns.msgctl(id, IPC_RMID, 0), Ok(0));
+    assert_eq!(ns.region().heap_in_use(), 0, "nothing orphaned");
+}
+
 #[test]
 fn a_receiver_killed_while_waiting_takes_nothing_and_leaves_nothing() {
     let ns = new_box();
