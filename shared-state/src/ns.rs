@@ -15,7 +15,6 @@
 use crate::procs::{Liveness, RecordRef, PROC_FORKING};
 use crate::region::{LimitValues, Region, RegionError};
 use crate::sys::{self, SysResult};
-use crate::table::SlotTable;
 use core::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Mutex, MutexGuard};
 
@@ -212,7 +211,7 @@ impl Namespace {
     fn reap_dead_slow(&self) {
         let dead = self.dead_records();
         if !dead.is_empty() {
-            let _shm = self.region.facility().lock.lock();
+            let _shm = self.region.lock_shm();
             dead.into_iter().for_each(|rec| self.reap_with_shm_locked(rec));
         }
     }
@@ -224,7 +223,7 @@ impl Namespace {
 
     /// Undoes a dead record's state and frees it.
     fn reap(&self, rec: RecordRef) {
-        let _shm = self.region.facility().lock.lock();
+        let _shm = self.region.lock_shm();
         self.reap_with_shm_locked(rec);
     }
 

@@ -20,11 +20,17 @@
 //! each record's `shm_attachments`), memlock accounting, and reaping of dead
 //! processes. Each slot's lock guards its fields; IPC_STAT takes only that
 //! one. Order: process-private `local`, facility lock, slot lock, table lock.
+//!
+//! Death while holding the facility lock can leave an attachment counted in
+//! `nattch` but no longer listed (or the reverse); whoever takes the lock
+//! next finds it owner-died and recounts every `nattch` from the lists
+//! (`lock_shm`), which are changed one store at a time and so stay whole.
 
 use crate::abi::*;
 use crate::cred::Cred;
+use crate::lock::Guard;
 use crate::ns::{Attachment, Local, Namespace};
-use crate::procs::RecordRef;
+use crate::procs::{RecordRef, PROC_FREE};
 use crate::region::{Region, ATTACH_OFFSET, IPCMNI, MAX_ATTACH, META_SIZE, PAGE_SIZE, SHM_SLOTS_OFFSET};
 use crate::sys::{self, SysResult};
 use crate::table::{FacilityHeader, SlotHeader, SlotTable};
@@ -129,6 +135,52 @@ impl Region {
         unsafe { self.table_entry(ATTACH_OFFSET, index) }
     }
 
+    /// The shm facility lock, the attachment counts repaired first if its
+    /// last holder died holding it (see the module notes).
+    pub(crate) fn lock_shm(&self) -> Guard<'_> {
+        let guard = self.facility().lock.lock();
+        if guard.owner_died {
+            self.recount_attachments();
+        }
+        guard
+    }
+
+    /// Sets each live segment's `nattch` to the number of attachment
+    /// entries naming it in the lists of the processes that still hold
+    /// state (a dead one's are counted until its reaper drops them), and
+    /// destroys a removed segment left with none. Facility lock held.
+    fn recount_attachments(&self) {
+        let mut counts = vec![0u64; self.facility().initialised.load(Acquire) as usize];
+        for record in 0..self.procs().high_water.load(Acquire) {
+            if self.record(record).state.load(Acquire) == PROC_FREE {
+                continue;
+            }
+            let mut next = self.record(record).shm_attachments.load(Relaxed);
+            // Bounded, in case a torn list ever loops.
+            for _ in 0..MAX_ATTACH {
+                if next == 0 {
+                    break;
+                }
+                let entry = self.attach_entry(next - 1);
+                if let Some(count) = counts.get_mut(entry.slot.load(Relaxed) as usize) {
+                    *count += 1;
+                }
+                next = entry.next.load(Relaxed);
+            }
+        }
+        for (index, &count) in counts.iter().enumerate() {
+            let slot = self.live_shm_slot(index as u32);
+            let _slot_guard = slot.head.lock.lock();
+            if !slot.head.is_live() {
+                continue;
+            }
+            slot.nattch.store(count, Relaxed);
+            if count == 0 && slot.head.mode.load(Relaxed) & SHM_DEST != 0 {
+                self.destroy_segment(self.fd(), index as u32);
+            }
+        }
+    }
+
     /// Takes an attachment entry for `rec` on `slot`. Facility lock held.
     fn push_attach_entry(&self, rec: RecordRef, slot: u32) -> SysResult<u32> {
         let shm = self.shm();
@@ -198,7 +250,7 @@ impl Namespace {
     pub fn shmget(&self, key: i32, size: usize, flags: i32) -> SysResult<i32> {
         let region = &self.region;
         let cred = Cred::current();
-        let _fac = region.facility().lock.lock();
+        let _fac = region.lock_shm();
         self.reap_dead_with_shm_locked();
         if key != IPC_PRIVATE {
             if let Some(index) = region.find_key(key) {
@@ -304,7 +356,7 @@ impl Namespace {
         let mut local = self.local();
         let rec = self.own_record(&mut local)?;
         let region = &self.region;
-        let fac_guard = region.facility().lock.lock();
+        let fac_guard = region.lock_shm();
         self.reap_dead_with_shm_locked();
         let (index, slot_guard) = region.lock_id(id)?;
         let slot = region.live_shm_slot(index);
@@ -376,7 +428,7 @@ impl Namespace {
         let attachment = local.attachments.swap_remove(position);
         self.attachment_count.store(local.attachments.len(), Relaxed);
         let region = &self.region;
-        let _fac = region.facility().lock.lock();
+        let _fac = region.lock_shm();
         if let Some(rec) = local.record.filter(|&rec| region.record_current(rec)) {
             let slot = region.live_shm_slot(attachment.slot);
             if slot.head.is_live() && slot.head.seq.load(Relaxed) == attachment.seq {
@@ -442,7 +494,7 @@ impl Namespace {
                     ..Default::default()
                 };
                 let max_index = {
-                    let _fac = region.facility().lock.lock();
+                    let _fac = region.lock_shm();
                     self.reap_dead_with_shm_locked();
                     region.max_live_index()
                 };
@@ -451,7 +503,7 @@ impl Namespace {
             }
             SHM_INFO => {
                 let (info, max_index) = {
-                    let _fac = region.facility().lock.lock();
+                    let _fac = region.lock_shm();
                     self.reap_dead_with_shm_locked();
                     let info = ShmInfo {
                         used_ids: region.facility().in_use.load(Relaxed) as i32,
@@ -495,7 +547,7 @@ impl Namespace {
                 if cmd == IPC_SET {
                     sys::copy_from_user(as_bytes_mut(&mut new), buf)?;
                 }
-                let _fac = region.facility().lock.lock();
+                let _fac = region.lock_shm();
                 self.reap_dead_with_shm_locked();
                 let (index, _slot_guard) = region.lock_id(id)?;
                 let slot = region.live_shm_slot(index);
@@ -525,7 +577,7 @@ impl Namespace {
     fn shm_lock(&self, id: i32, lock: bool) -> SysResult<i32> {
         let region = &self.region;
         let cred = Cred::current();
-        let _fac = region.facility().lock.lock();
+        let _fac = region.lock_shm();
         let (index, _slot_guard) = region.lock_id(id)?;
         let slot = region.live_shm_slot(index);
         let privileged = cred.has_cap(CAP_IPC_LOCK);
@@ -624,7 +676,7 @@ impl Namespace {
     pub(crate) fn shm_prepare_child(&self, local: &Local) -> SysResult<(RecordRef, Vec<u32>)> {
         let region = &self.region;
         let child = region.alloc_record()?;
-        let _fac = region.facility().lock.lock();
+        let _fac = region.lock_shm();
         let now = sys::realtime_seconds();
         let pid = sys::getpid();
         let mut entries = Vec::with_capacity(local.attachments.len());
