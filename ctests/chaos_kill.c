@@ -14,9 +14,17 @@
  *   - msgsnd and msgrcv (IPC_NOWAIT) of untracked type-2 messages, which
  *     workers both send and take (a worker killed after msgrcv loses its
  *     message, as on Linux, so those are only checked for integrity);
- *   - shmat, a write, shmdt of one segment.
+ *   - shmat, a write, shmdt of one segment;
+ *   - V then P without SEM_UNDO (one operation each, which a set used only
+ *     so takes without its lock) on a semaphore of the worker's own, in a
+ *     second set, marking in shared memory which one it is about to make;
+ *   - a blocking msgsnd or msgrcv of 64 bytes on a second queue that holds
+ *     two such messages, so that workers sleep on it both ways.
  * The parent, for about 2 s, kills a random worker every 0 to 3 ms and
  * starts another in its place, and takes the type-1 messages as they come.
+ * After each kill it checks the dead worker's own semaphore against its
+ * marks (0 or 1, as the last operation did or did not happen), then sets
+ * it back to 0 for the next worker.
  * Then it kills every worker, and checks:
  *   - each semaphore is back to 2 (every SEM_UNDO applied, none twice) and
  *     nobody is counted as waiting;
@@ -46,10 +54,11 @@ struct shared {
 	uint32_t damaged; /* untracked messages a worker found corrupt */
 	uint8_t state[WORKERS][MAXSEQ]; /* 1 = about to send, 2 = sent */
 	uint8_t got[WORKERS][MAXSEQ];
+	uint32_t own_mark[WORKERS]; /* 0 idle, 1 about to V, 2 about to P */
 };
 
 static struct shared *sh;
-static int semid, qid, shmid;
+static int semid, own_semid, qid, shmid, small_qid;
 static long corrupt;
 
 static uint64_t mix(uint64_t x)
@@ -96,7 +105,7 @@ static void worker(int slot, uint64_t seed)
 	for (;;) {
 		r = mix(r);
 		int a = (int)(r % 3), b = (int)((r >> 8) % 3);
-		switch ((r >> 16) % 5) {
+		switch ((r >> 16) % 7) {
 		case 0: {
 			struct sembuf p = { (unsigned short)a, -1, SEM_UNDO }, v = { (unsigned short)a, 1, SEM_UNDO };
 			if (semtimedop(semid, &p, 1, &wait) == 0 && semop(semid, &v, 1))
@@ -150,6 +159,31 @@ static void worker(int slot, uint64_t seed)
 				_exit(16);
 			break;
 		}
+		case 5: {
+			unsigned short own = (unsigned short)slot;
+			struct sembuf v = { own, 1, 0 }, p = { own, -1, IPC_NOWAIT };
+			__atomic_store_n(&sh->own_mark[slot], 1, __ATOMIC_SEQ_CST);
+			if (semop(own_semid, &v, 1))
+				_exit(17);
+			__atomic_store_n(&sh->own_mark[slot], 2, __ATOMIC_SEQ_CST);
+			if (semop(own_semid, &p, 1))
+				_exit(18);
+			__atomic_store_n(&sh->own_mark[slot], 0, __ATOMIC_SEQ_CST);
+			break;
+		}
+		case 6:
+			/* Sleeps when the small queue is full (a send) or empty (a
+			 * receive); a kill ends the sleep. */
+			make(&m.b, slot, 0);
+			m.b.len = 64;
+			m.mtype = 1 + (long)(r % 3);
+			if (r & (1 << 29)) {
+				if (msgsnd(small_qid, &m, 64, 0))
+					_exit(19);
+			} else if (msgrcv(small_qid, &m, 64, 0, 0) != 64) {
+				_exit(20);
+			}
+			break;
 		}
 	}
 }
@@ -198,13 +232,21 @@ int main(void)
 	if (sh == MAP_FAILED)
 		ct_fatal("mmap");
 	semid = semget(IPC_PRIVATE, 3, IPC_CREAT | 0600);
+	own_semid = semget(IPC_PRIVATE, WORKERS, IPC_CREAT | 0600);
 	qid = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+	small_qid = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
 	shmid = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
-	if (semid < 0 || qid < 0 || shmid < 0)
+	if (semid < 0 || own_semid < 0 || qid < 0 || small_qid < 0 || shmid < 0)
 		ct_fatal("get");
 	unsigned short initial[3] = { 2, 2, 2 };
 	if (semctl(semid, 0, SETALL, initial))
 		ct_fatal("SETALL");
+	struct msqid_ds small;
+	if (msgctl(small_qid, IPC_STAT, &small))
+		ct_fatal("IPC_STAT");
+	small.msg_qbytes = 128;
+	if (msgctl(small_qid, IPC_SET, &small))
+		ct_fatal("IPC_SET");
 	fflush(stdout);
 
 	pid_t pids[WORKERS];
@@ -212,7 +254,7 @@ int main(void)
 	for (int slot = 0; slot < WORKERS; slot++)
 		pids[slot] = start(slot, seed++);
 	uint64_t r = 99;
-	long kills = 0;
+	long kills = 0, own_wrong = 0;
 	double end = now_ms() + CHAOS_MS;
 	while (now_ms() < end) {
 		r = mix(r);
@@ -229,6 +271,13 @@ int main(void)
 			return 1;
 		}
 		kills++;
+		int own = semctl(own_semid, slot, GETVAL);
+		uint32_t mark = sh->own_mark[slot];
+		if (own < 0 || own > 1 || (mark == 0 && own != 0))
+			own_wrong++;
+		sh->own_mark[slot] = 0;
+		if (semctl(own_semid, slot, SETVAL, 0))
+			ct_fatal("SETVAL");
 		pids[slot] = start(slot, seed++);
 	}
 	for (int slot = 0; slot < WORKERS; slot++) {
@@ -241,6 +290,7 @@ int main(void)
 	if (semctl(semid, 0, GETALL, values))
 		ct_fatal("GETALL");
 	printf("semaphores back to 2: %s\n", values[0] == 2 && values[1] == 2 && values[2] == 2 ? "yes" : "no");
+	printf("each dead worker's own semaphore as its last operation left it: %s\n", own_wrong == 0 ? "yes" : "no");
 	int waiting = 0;
 	for (int i = 0; i < 3; i++)
 		waiting += semctl(semid, i, GETNCNT) + semctl(semid, i, GETZCNT);
@@ -283,6 +333,15 @@ int main(void)
 	if (msgctl(qid, IPC_STAT, &qds))
 		ct_fatal("msg IPC_STAT");
 	printf("queue empty after the last receive: %s\n", qds.msg_qnum == 0 && qds.msg_cbytes == 0 ? "yes" : "no");
+	if (msgctl(small_qid, IPC_STAT, &small))
+		ct_fatal("IPC_STAT");
+	long left = 0, bytes = 0;
+	while ((n = msgrcv(small_qid, &m, sizeof m.b, 0, IPC_NOWAIT)) >= 0) {
+		left++;
+		bytes += n;
+	}
+	printf("the small queue held what its counters said: %s\n",
+	       (unsigned long)left == small.msg_qnum && (unsigned long)bytes == small.msg_cbytes ? "yes" : "no");
 
 	/* everything still works */
 	struct sembuf p = { 0, -2, SEM_UNDO | IPC_NOWAIT }, v = { 0, 2, SEM_UNDO };
@@ -297,7 +356,9 @@ int main(void)
 	printf("the segment still attaches: %s\n", at != (void *)-1 ? "yes" : "no");
 	T_INT(shmdt(at));
 	T_INT(semctl(semid, 0, IPC_RMID));
+	T_INT(semctl(own_semid, 0, IPC_RMID));
 	T_INT(msgctl(qid, IPC_RMID, NULL));
+	T_INT(msgctl(small_qid, IPC_RMID, NULL));
 	T_INT(shmctl(shmid, IPC_RMID, NULL));
 	return 0;
 }
