@@ -2,16 +2,17 @@
  * tool_isolation.c - helper of scripts/isolation.sh (not a differential
  * test: ctest.sh builds it but does not run it).
  *
- *   tool_isolation DIR NAME OTHER
+ *   tool_isolation DIR NAME OTHER[,OTHER...]
  *
- * Creates the segment with key 0x1234 using IPC_CREAT|IPC_EXCL (must
- * succeed), writes the marker "marker-NAME" into it, creates DIR/NAME.ready
- * and waits (up to 30 s) for DIR/OTHER.ready, i.e. until the other
- * instance has created ITS segment with the same key and written its
- * marker.  Then it checks that key 0x1234 still resolves to its own
- * segment and that the memory still holds its own marker, signals
- * DIR/NAME.checked, waits for DIR/OTHER.checked, removes its segment and
- * prints "NAME: OK" (exit 0) or "NAME: FAIL ..." (exit 1).
+ * Creates the segment, the semaphore set and the message queue with key
+ * 0x1234 using IPC_CREAT|IPC_EXCL (must succeed), writes the marker
+ * "marker-NAME" into the segment and as a message, sets the semaphore to a
+ * value of its own, creates DIR/NAME.ready and waits (up to 30 s) for
+ * DIR/OTHER.ready of every other instance, i.e. until they have created
+ * THEIR objects with the same key.  Then it checks that key 0x1234 still
+ * resolves to its own objects and that they still hold its own marker and
+ * value, signals DIR/NAME.checked, waits for DIR/OTHER.checked, removes its
+ * objects and prints "NAME: OK" (exit 0) or "NAME: FAIL ..." (exit 1).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -47,17 +50,27 @@ static void touch(const char *dir, const char *who, const char *what)
 		close(fd);
 }
 
-static int wait_for(const char *dir, const char *who, const char *what)
+/* Waits for DIR/WHO.WHAT of each name in the comma-separated `others`. */
+static int wait_for(const char *dir, const char *others, const char *what)
 {
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s.%s", dir, who, what);
-	for (int i = 0; i < 3000; i++) {
-		if (access(path, F_OK) == 0)
-			return 0;
-		usleep(10000);
+	char names[4096];
+	snprintf(names, sizeof names, "%s", others);
+	for (char *save, *who = strtok_r(names, ",", &save); who; who = strtok_r(NULL, ",", &save)) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s.%s", dir, who, what);
+		int i = 0;
+		while (access(path, F_OK) != 0 && i++ < 3000)
+			usleep(10000);
+		if (i > 3000)
+			return -1;
 	}
-	return -1;
+	return 0;
 }
+
+struct marker_msg {
+	long mtype;
+	char text[64];
+};
 
 int main(int argc, char **argv)
 {
@@ -88,10 +101,23 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	strcpy(p, marker);
+	int sem = semget(KEY, 1, IPC_CREAT | IPC_EXCL | 0600);
+	int queue = msgget(KEY, IPC_CREAT | IPC_EXCL | 0600);
+	int value = 1 + (int)(strlen(name) * 31 + name[strlen(name) - 1]) % 30000;
+	struct marker_msg m = { 1, "" };
+	snprintf(m.text, sizeof m.text, "%s", marker);
+	if (sem < 0)
+		failf("semget(0x1234, IPC_CREAT|IPC_EXCL)", errno);
+	else if (semctl(sem, 0, SETVAL, value))
+		failf("SETVAL", errno);
+	if (queue < 0)
+		failf("msgget(0x1234, IPC_CREAT|IPC_EXCL)", errno);
+	else if (msgsnd(queue, &m, sizeof m.text, 0))
+		failf("msgsnd", errno);
 	touch(dir, name, "ready");
 
 	if (wait_for(dir, other, "ready") != 0)
-		failf("the other box never became ready (no rendezvous)", 0);
+		failf("another box never became ready (no rendezvous)", 0);
 	else
 		printf("%s: rendezvous with %s\n", name, other);
 
@@ -107,14 +133,24 @@ int main(int argc, char **argv)
 		failf("IPC_STAT", errno);
 	else if (ds.shm_nattch != 1)
 		failf("nattch is not 1 (someone else attached)", 0);
+	if (semget(KEY, 0, 0) != sem || semctl(sem, 0, GETVAL) != value)
+		failf("key 0x1234 no longer names my semaphore set, or its value changed", 0);
+	struct marker_msg got;
+	if (msgget(KEY, 0) != queue || msgrcv(queue, &got, sizeof got.text, 0, IPC_NOWAIT) != sizeof got.text ||
+	    strcmp(got.text, marker) != 0)
+		failf("key 0x1234 no longer names my queue, or it did not hold my message", 0);
+	else
+		printf("%s: its semaphore and message are its own\n", name);
 
 	touch(dir, name, "checked");
 	if (wait_for(dir, other, "checked") != 0)
-		failf("the other box never finished checking", 0);
+		failf("another box never finished checking", 0);
 
 	shmdt(p);
 	if (shmctl(id, IPC_RMID, NULL) != 0)
 		failf("IPC_RMID", errno);
+	if (semctl(sem, 0, IPC_RMID) != 0 || msgctl(queue, IPC_RMID, NULL) != 0)
+		failf("IPC_RMID of the set or the queue", errno);
 	if (!bad)
 		printf("%s: OK\n", name);
 	return bad;

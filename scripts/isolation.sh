@@ -9,7 +9,9 @@
 #      IPC_CREAT|IPC_EXCL, writes its own marker, waits for the other box
 #      (rendezvous files in a mktemp dir), then checks that it still reads
 #      its own marker
-#   3. compare /proc/sysvipc/shm with the snapshot: must be identical, and
+#   3. the same with sixteen boxes at once, each also creating a semaphore
+#      set and a message queue with key 0x1234
+#   4. compare /proc/sysvipc/shm with the snapshot: must be identical, and
 #      no host segment with key 0x1234 may have appeared
 # Controls (need `unshare --ipc`, skipped otherwise): the same tool pair in
 # two separate kernel IPC namespaces passes, and in ONE shared kernel
@@ -100,6 +102,32 @@ else
 	pair "$d" "$IPCBOX" run -- "$B/nokernel" "$TOOL" :: "$IPCBOX" run -- "$B/nokernel" "$TOOL"
 	check_side "two concurrent boxes" "$d" A
 	check_side "two concurrent boxes" "$d" B
+fi
+
+# Sixteen boxes at once, each with its own objects under the same key.
+if [ -x "$IPCBOX" ]; then
+	d="$WORK/sixteen"
+	mkdir -p "$d"
+	names=$(seq -s, -f 'box%02g' 1 16)
+	for i in $(seq -f '%02g' 1 16); do
+		others=$(echo "$names" | tr , '\n' | grep -vx "box$i" | paste -sd,)
+		(timeout -k 5 90 "$IPCBOX" run -- "$B/nokernel" "$TOOL" "$d" "box$i" "$others" \
+			>"$d/box$i.out" 2>"$d/box$i.err" </dev/null; echo $? >"$d/box$i.rc") &
+	done
+	wait
+	ok=0
+	for i in $(seq -f '%02g' 1 16); do
+		if [ "$(cat "$d/box$i.rc")" = 0 ] && grep -qx "box$i: OK" "$d/box$i.out"; then
+			ok=$((ok + 1))
+		else
+			sed 's/^/   | /' "$d/box$i.out" "$d/box$i.err"
+		fi
+	done
+	if [ "$ok" = 16 ]; then
+		pass "sixteen concurrent boxes each created shm, sem and msg key 0x1234 with IPC_EXCL and kept their own"
+	else
+		fail "sixteen concurrent boxes" "$ok of 16 passed"
+	fi
 fi
 
 cat /proc/sysvipc/shm >"$after"
