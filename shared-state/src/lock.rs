@@ -143,6 +143,22 @@ impl LivenessLock {
         core::mem::forget(self.mutex.lock());
     }
 
+    /// Initialises the lock, free.
+    ///
+    /// # Safety
+    /// As `RobustMutex::init`: the lock is not yet published.
+    pub unsafe fn init(&self) {
+        // SAFETY: forwarded to the caller's contract.
+        unsafe { self.mutex.init() };
+    }
+
+    /// Whether a living thread holds the lock (a dead holder's lock reads
+    /// owner-died until someone takes it over).
+    pub fn is_held(&self) -> bool {
+        let word = self.mutex.futex_word().load(Ordering::Acquire);
+        word & FUTEX_OWNER_DIED == 0 && word & FUTEX_TID_MASK != 0
+    }
+
     /// Takes the lock for good if its holder is gone. Returns the thread id
     /// the lock word now names as holder: the caller's own (as glibc knows
     /// it) or, if a living thread still holds it, that thread's.

@@ -946,7 +946,7 @@ impl Namespace {
     /// Sleeps until `waiter` (queued under the lock just released) completes
     /// or a signal handler runs.
     fn sleep_in_queue(&self, waiter: &MsgWaiter) -> Wake {
-        match wait::wait_done(&waiter.status, None) {
+        match wait::wait_done(&waiter.status, None, &|| self.supervised_or_repair()) {
             Woken::Done => Wake::Done(waiter.result.load(Relaxed)),
             _ => Wake::Interrupted,
         }

@@ -207,6 +207,16 @@ impl Namespace {
         }
     }
 
+    /// For a sleeper (see `wait::wait_done`): whether a supervisor watches
+    /// the box; if none does, repairs after the dead now.
+    pub(crate) fn supervised_or_repair(&self) -> bool {
+        if self.region.procs().supervisor.is_held() {
+            return true;
+        }
+        self.reap_dead();
+        false
+    }
+
     #[inline(never)]
     fn reap_dead_slow(&self) {
         let dead = self.dead_records();

@@ -59,6 +59,10 @@ pub struct ProcTable {
     /// Bumped (and woken) each time a record becomes LIVE, so a supervisor
     /// can start watching its process.
     pub registrations: AtomicU32,
+    /// Held for good by a supervisor (`watch_deaths`) while one watches the
+    /// box: sleepers then leave repairs after the dead to it, and otherwise
+    /// repair themselves now and then (see `wait::wait_done`).
+    pub supervisor: LivenessLock,
 }
 
 impl ProcTable {
@@ -66,6 +70,8 @@ impl ProcTable {
     /// Only while creating the region.
     pub(crate) unsafe fn init(&self) {
         crate::region::init_lock(&self.lock);
+        // SAFETY: forwarded: the region is not shared yet.
+        unsafe { self.supervisor.init() };
     }
 }
 

@@ -968,7 +968,7 @@ impl Namespace {
             slot.queue_tail.store(at, Relaxed);
         }
         let deadline = timeout.map(|t| wait::monotonic_ns() + t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128);
-        let interrupted = match wait::wait_done(&waiter.status, deadline) {
+        let interrupted = match wait::wait_done(&waiter.status, deadline, &|| self.supervised_or_repair()) {
             Woken::Done => None,
             Woken::Interrupted => Some(libc::EINTR),
             Woken::TimedOut => Some(libc::EAGAIN),

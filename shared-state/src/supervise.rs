@@ -36,6 +36,9 @@ impl Namespace {
         if epoll < 0 {
             return Err(std::io::Error::last_os_error());
         }
+        // Sleepers may now leave repairs to us; if a supervisor still holds
+        // this, it watches too.
+        self.region().procs().supervisor.take_over();
         let watched: Arc<Mutex<HashMap<u64, i32>>> = Arc::default();
         let (ns, list) = (self.clone(), watched.clone());
         std::thread::Builder::new().name("ipcbox-register".into()).spawn(move || loop {

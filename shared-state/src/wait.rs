@@ -15,6 +15,11 @@
 //! The futex wait always has a timeout: the kernel silently restarts an
 //! untimed futex wait after a signal handler installed with SA_RESTART, but
 //! System V waits must fail with EINTR whenever a handler runs, as Linux's do.
+//!
+//! A sleeper may wait for a process that died (a SEM_UNDO unit never given
+//! back until its state is repaired). A supervisor repairs at once; where
+//! none runs, the sleeper wakes every `UNSUPERVISED_SLICE_NS` to repair
+//! after the dead itself (the `watch` callback of `wait_done`).
 
 use crate::sys;
 use core::sync::atomic::{AtomicU32, Ordering::*};
@@ -28,6 +33,8 @@ pub(crate) const ASLEEP: u32 = 3;
 const SPIN_NS: i128 = 20_000;
 /// Longest single futex sleep of an untimed wait.
 const SLEEP_SLICE_NS: u64 = 3_600_000_000_000;
+/// Longest single futex sleep where no supervisor watches the box.
+const UNSUPERVISED_SLICE_NS: u64 = 100_000_000;
 
 /// How a wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,12 +59,16 @@ pub(crate) fn monotonic_ns() -> i128 {
 }
 
 /// Waits until `status` is DONE, a signal handler runs, or the monotonic
-/// `deadline` (ns) passes. The waiter was queued with WAITING.
-pub(crate) fn wait_done(status: &AtomicU32, deadline: Option<i128>) -> Woken {
+/// `deadline` (ns) passes. The waiter was queued with WAITING. `watch` is
+/// called before each sleep: it says whether a supervisor watches the box,
+/// and if none does, repairs after dead processes first (which may complete
+/// this waiter).
+pub(crate) fn wait_done(status: &AtomicU32, deadline: Option<i128>, watch: &dyn Fn() -> bool) -> Woken {
     if !spin_then_sleep(status) {
         return Woken::Done;
     }
     loop {
+        let longest = if watch() { SLEEP_SLICE_NS } else { UNSUPERVISED_SLICE_NS };
         if status.load(Acquire) == DONE {
             return Woken::Done;
         }
@@ -67,9 +78,9 @@ pub(crate) fn wait_done(status: &AtomicU32, deadline: Option<i128>) -> Woken {
                 if left <= 0 {
                     return Woken::TimedOut;
                 }
-                left as u64
+                (left as u64).min(longest)
             }
-            None => SLEEP_SLICE_NS,
+            None => longest,
         };
         if sys::futex_wait(status, ASLEEP, Some(slice)) == Err(libc::EINTR) {
             return if status.load(Acquire) == DONE { Woken::Done } else { Woken::Interrupted };
