@@ -207,6 +207,26 @@ impl Region {
         self.stack_push(&self.heap_header().free[class], offset);
     }
 
+    /// Bytes on the free lists, in batches and in magazines, or None if a
+    /// list runs longer than the heap could hold.
+    pub(crate) fn heap_free_bytes(&self) -> Option<u64> {
+        let heap = self.heap_header();
+        let mut free = self.magazine_bytes();
+        for (class, head) in heap.free.iter().enumerate() {
+            let (mut count, mut offset) = (0u64, unpack(head.0.load(Acquire)).1);
+            while offset != 0 {
+                count += 1;
+                if count > HEAP_SIZE >> (class as u32 + MIN_SHIFT) {
+                    return None;
+                }
+                // SAFETY: a free block's first word is its link.
+                offset = unsafe { self.heap_ref::<AtomicU64>(offset) }.load(Relaxed);
+            }
+            free += count << (class as u32 + MIN_SHIFT);
+        }
+        Some(free)
+    }
+
     /// Bytes in blocks handed out: those cut from the heap less those on the
     /// free lists (for tests and inspection; exact only while no one
     /// allocates or frees).

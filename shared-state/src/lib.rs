@@ -23,11 +23,13 @@
 //! - `sem`: semaphore sets, waiters and SEM_UNDO.
 //! - `msg`: message queues, their messages and sleepers.
 //! - `supervise`: the supervisor's prompt repair after deaths.
+//! - `check`: the region's invariants, checked on demand.
 //!
 //! Nothing here interposes symbols; the shim crate maps C calls onto
 //! `Namespace` methods, which return `Err(errno)` exactly as Linux would.
 
 pub mod abi;
+pub mod check;
 pub mod cred;
 pub mod heap;
 pub mod lock;

@@ -1288,3 +1288,67 @@ impl Namespace {
         }
     }
 }
+
+impl Region {
+    /// The message queue part of `check_invariants`: each live queue's list
+    /// runs from its dummy to its last message, and holds exactly the
+    /// messages and bytes its counters say; waiter lists are finite, of the
+    /// right kind and hold no completed waiter.
+    pub(crate) fn check_msgs(&self) -> Result<(), String> {
+        let table = MsgTable(self);
+        let _fac = table.facility().lock.lock();
+        let mut live = 0;
+        for index in 0..table.facility().initialised.load(Acquire) {
+            let Ok((_, _locks)) = table.lock_both(index, None) else { continue };
+            live += 1;
+            let slot = self.queue(index);
+            let (mut last, mut count, mut bytes) = (slot.messages_head().load(Relaxed), 0u64, 0u64);
+            loop {
+                let next = self.message(last).next.load(Relaxed);
+                if next == 0 {
+                    break;
+                }
+                count += 1;
+                bytes += self.message(next).size.load(Relaxed);
+                if count > 1 << 24 {
+                    return Err(format!("queue {index}: message list loops"));
+                }
+                last = next;
+            }
+            if last != slot.send.messages_tail.load(Relaxed) {
+                return Err(format!(
+                    "queue {index}: the list ends at {last:#x}, the send side at {:#x}",
+                    slot.send.messages_tail.load(Relaxed)
+                ));
+            }
+            if (count, bytes) != (slot.qnum(), slot.cbytes()) {
+                return Err(format!(
+                    "queue {index}: {count} messages of {bytes} bytes listed, counters say {} and {}",
+                    slot.qnum(),
+                    slot.cbytes()
+                ));
+            }
+            for (kind, head) in [(RECEIVER, &slot.receivers_head), (SENDER, &slot.senders_head)] {
+                let mut at = head.load(Relaxed);
+                for steps in 0.. {
+                    if at == 0 {
+                        break;
+                    }
+                    let waiter = self.msg_waiter(at);
+                    if steps > 1 << 20 || waiter.kind.load(Relaxed) != kind || waiter.status.load(Acquire) == wait::DONE
+                    {
+                        return Err(format!(
+                            "queue {index}: a waiter list loops, mixes kinds or holds a completed waiter"
+                        ));
+                    }
+                    at = waiter.next.load(Relaxed);
+                }
+            }
+        }
+        let in_use = table.facility().in_use.load(Relaxed);
+        if in_use != live {
+            return Err(format!("queues: {in_use} counted in use, {live} live"));
+        }
+        Ok(())
+    }
+}

@@ -1197,3 +1197,65 @@ impl Namespace {
         }
     }
 }
+
+impl Region {
+    /// The semaphore part of `check_invariants`: each live set's words carry
+    /// its tag, values stay within SEMVMX, a set out of lock-free mode holds
+    /// every word, and its queue and undo list are finite and name it.
+    pub(crate) fn check_sems(&self) -> Result<(), String> {
+        let table = SemTable(self);
+        let _fac = table.facility().lock.lock();
+        let mut live = 0;
+        for index in 0..table.facility().initialised.load(Acquire) {
+            let slot = self.set(index);
+            let _guard = slot.head.lock.lock();
+            if !slot.head.is_live() {
+                continue;
+            }
+            live += 1;
+            let (seq, nsems) = (slot.head.seq.load(Relaxed), slot.nsems.load(Relaxed));
+            if nsems == 0 || nsems > slot.capacity.load(Relaxed) {
+                return Err(format!("set {index}: {nsems} semaphores in room for {}", slot.capacity.load(Relaxed)));
+            }
+            let lock_free = slot.lock_free.load(Relaxed) != 0;
+            for num in 0..nsems {
+                let word = self.sem(slot, num).word.load(Acquire);
+                if word & !(VALUE_MASK | HELD) != tag_of(seq) {
+                    return Err(format!("set {index} semaphore {num}: word {word:#x} lacks the set's tag"));
+                }
+                if (word & VALUE_MASK) as i32 > SEMVMX {
+                    return Err(format!("set {index} semaphore {num}: value {} above SEMVMX", word & VALUE_MASK));
+                }
+                if !lock_free && word & HELD == 0 {
+                    return Err(format!("set {index} semaphore {num}: not held while the set takes its lock"));
+                }
+            }
+            let mut at = slot.queue_head.load(Relaxed);
+            for steps in 0.. {
+                if at == 0 {
+                    break;
+                }
+                if steps > 1 << 20 || self.waiter(at).nsops.load(Relaxed) == 0 {
+                    return Err(format!("set {index}: queue loops or holds an empty waiter"));
+                }
+                at = self.waiter(at).next.load(Relaxed);
+            }
+            let mut at = slot.undos.load(Relaxed);
+            for steps in 0.. {
+                if at == 0 {
+                    break;
+                }
+                let undo = self.undo(at);
+                if steps > 1 << 20 || undo.slot.load(Relaxed) != index || undo.seq.load(Relaxed) != seq {
+                    return Err(format!("set {index}: undo list loops or names another set"));
+                }
+                at = undo.next_in_set.load(Relaxed);
+            }
+        }
+        let in_use = table.facility().in_use.load(Relaxed);
+        if in_use != live {
+            return Err(format!("semaphore sets: {in_use} counted in use, {live} live"));
+        }
+        Ok(())
+    }
+}

@@ -720,3 +720,55 @@ fn overcommit_allows(pages: u64) -> bool {
         Err(_) => true,
     }
 }
+
+impl Region {
+    /// The shared memory part of `check_invariants`: each live segment's
+    /// `nattch` is the number of attachment entries naming it, none is both
+    /// removed and unattached, and `total_pages` adds up.
+    pub(crate) fn check_shm(&self) -> Result<(), String> {
+        let _fac = self.lock_shm();
+        let initialised = self.facility().initialised.load(Acquire);
+        let mut counts = vec![0u64; initialised as usize];
+        for record in 0..self.procs().high_water.load(Acquire) {
+            if self.record(record).state.load(Acquire) == PROC_FREE {
+                continue;
+            }
+            let mut next = self.record(record).shm_attachments.load(Relaxed);
+            for steps in 0.. {
+                if next == 0 {
+                    break;
+                }
+                if steps > MAX_ATTACH {
+                    return Err(format!("record {record}: attachment list loops"));
+                }
+                let entry = self.attach_entry(next - 1);
+                if let Some(count) = counts.get_mut(entry.slot.load(Relaxed) as usize) {
+                    *count += 1;
+                }
+                next = entry.next.load(Relaxed);
+            }
+        }
+        let (mut live, mut pages) = (0, 0);
+        for (index, &count) in counts.iter().enumerate() {
+            let slot = self.live_shm_slot(index as u32);
+            let _guard = slot.head.lock.lock();
+            if !slot.head.is_live() {
+                continue;
+            }
+            live += 1;
+            pages += pages_of(slot.segsz.load(Relaxed));
+            let nattch = slot.nattch.load(Relaxed);
+            if nattch != count {
+                return Err(format!("segment {index}: nattch {nattch}, {count} attachments listed"));
+            }
+            if nattch == 0 && slot.head.mode.load(Relaxed) & SHM_DEST != 0 {
+                return Err(format!("segment {index}: removed and unattached, yet live"));
+            }
+        }
+        let (in_use, total) = (self.facility().in_use.load(Relaxed), self.shm().total_pages.load(Relaxed));
+        if in_use != live || total != pages {
+            return Err(format!("segments: {in_use} counted in use and {total} pages, {live} live with {pages} pages"));
+        }
+        Ok(())
+    }
+}
