@@ -812,7 +812,7 @@ impl Namespace {
         if op.flags & SEM_UNDO != 0 {
             return None;
         }
-        self.reap_dead();
+        self.reap_dead_trusting();
         if slot.head.state.load(Acquire) != SLOT_LIVE || slot.head.seq.load(Acquire) != seq {
             return None;
         }
@@ -862,7 +862,7 @@ impl Namespace {
                 return done;
             }
         }
-        self.reap_dead();
+        self.reap_dead_trusting();
         let region = &self.region;
         let undos = ops.iter().any(|op| op.flags & SEM_UNDO != 0);
         let alter = ops.iter().any(|op| op.op != 0);
@@ -888,13 +888,22 @@ impl Namespace {
             }
         }
         region.release_sems(slot, nums(ops));
+        if matches!(outcome, Err(Attempt::Blocked(_)) | Err(Attempt::Failed(libc::EAGAIN))) {
+            drop(guard);
+            // A dead process's SEM_UNDO, not yet repaired, may be what stands
+            // in the way: look again, not trusting, before failing or sleeping.
+            if self.reap_dead() {
+                return self.semop(id, ops, timeout);
+            }
+            return match outcome {
+                Err(Attempt::Blocked(_)) => self.wait_for(id, index, ops, undo, pid, timeout),
+                _ => Err(libc::EAGAIN),
+            };
+        }
         match outcome {
             Ok(()) => Ok(0),
             Err(Attempt::Failed(e)) => Err(e),
-            Err(Attempt::Blocked(_)) => {
-                drop(guard);
-                self.wait_for(id, index, ops, undo, pid, timeout)
-            }
+            Err(Attempt::Blocked(_)) => unreachable!("handled above"),
         }
     }
 
@@ -1054,7 +1063,7 @@ impl Namespace {
         if id < 0 {
             return Err(libc::EINVAL);
         }
-        self.reap_dead();
+        self.reap_dead_trusting();
         let cred = Cred::current();
         let region = &self.region;
         let table = self.sems();
