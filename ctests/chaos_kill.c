@@ -61,16 +61,6 @@ static struct shared *sh;
 static int semid, own_semid, qid, shmid, small_qid;
 static long corrupt;
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 static uint32_t sum_of(const struct body *b)
 {
 	struct body c = *b;
@@ -82,7 +72,7 @@ static void make(struct body *b, uint32_t slot, uint32_t seq)
 {
 	b->slot = slot;
 	b->seq = seq;
-	b->len = 16 + (uint32_t)(mix(((uint64_t)slot << 32) | seq) % sizeof b->fill);
+	b->len = 16 + (uint32_t)(ct_mix(((uint64_t)slot << 32) | seq) % sizeof b->fill);
 	for (uint32_t i = 0; i < b->len - 16; i++)
 		b->fill[i] = (char)(seq * 31 + i);
 	b->sum = 0;
@@ -101,9 +91,9 @@ static void worker(int slot, uint64_t seed)
 		struct body b;
 	} m;
 	struct timespec wait = { 0, 2000000 };
-	uint64_t r = mix(seed);
+	uint64_t r = ct_mix(seed);
 	for (;;) {
-		r = mix(r);
+		r = ct_mix(r);
 		int a = (int)(r % 3), b = (int)((r >> 8) % 3);
 		switch ((r >> 16) % 7) {
 		case 0: {
@@ -257,7 +247,7 @@ int main(void)
 	long kills = 0, own_wrong = 0;
 	double end = now_ms() + CHAOS_MS;
 	while (now_ms() < end) {
-		r = mix(r);
+		r = ct_mix(r);
 		struct timespec pause = { 0, (long)(r % 3000000) };
 		nanosleep(&pause, NULL);
 		take_tracked();

@@ -889,6 +889,17 @@ static void CT_UNUSED ct_fill(char *p, size_t len, long seed)
 		p[i] = (char)('a' + (char)(((unsigned long)seed + i) % 26));
 }
 
+/* A 64-bit mixer (murmur3's finaliser): pseudo-random values from seeds. */
+static uint64_t CT_UNUSED ct_mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
 static uint32_t CT_UNUSED ct_fnv(const void *p, size_t n)
 {
 	const unsigned char *c = p;

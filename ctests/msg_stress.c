@@ -43,31 +43,21 @@ struct shared {
 static struct shared *sh;
 static int qid;
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 static long type_of(uint32_t p, uint32_t seq)
 {
-	return 1 + (long)(mix(((uint64_t)p << 32) | seq) % 5);
+	return 1 + (long)(ct_mix(((uint64_t)p << 32) | seq) % 5);
 }
 
 static uint32_t len_of(uint32_t p, uint32_t seq)
 {
-	return 16 + (uint32_t)(mix(((uint64_t)seq << 32) | (p + 77)) % 985);
+	return 16 + (uint32_t)(ct_mix(((uint64_t)seq << 32) | (p + 77)) % 985);
 }
 
 static void make(struct ct_msg *m, uint32_t p, uint32_t seq)
 {
 	struct hdr h = { p, seq, len_of(p, seq), 0 };
 	m->mtype = type_of(p, seq);
-	uint64_t r = mix(((uint64_t)p << 40) ^ seq ^ 0x5bd1e995);
+	uint64_t r = ct_mix(((uint64_t)p << 40) ^ seq ^ 0x5bd1e995);
 	for (uint32_t i = sizeof h; i < h.len; i++) {
 		r = r * 6364136223846793005ULL + 1442695040888963407ULL;
 		m->mtext[i] = (char)(r >> 56);
@@ -102,10 +92,10 @@ static int check(const struct ct_msg *m, long n, struct hdr *out)
 static void producer(int p, int count, int hold)
 {
 	static struct ct_msg m;
-	uint64_t r = mix(p + 1000);
+	uint64_t r = ct_mix(p + 1000);
 	for (uint32_t seq = 0; seq < (uint32_t)count; seq++) {
 		make(&m, p, seq);
-		r = mix(r);
+		r = ct_mix(r);
 		int nowait = r % 4 == 0;
 		__atomic_store_n(&sh->state[p][seq], 1, __ATOMIC_SEQ_CST);
 		for (;;) {
@@ -133,9 +123,9 @@ static void consumer(int c)
 	static struct ct_msg m;
 	static int32_t last[NP][6];
 	memset(last, 0xff, sizeof last);
-	uint64_t r = mix(c + 2000);
+	uint64_t r = ct_mix(c + 2000);
 	for (;;) {
-		r = mix(r);
+		r = ct_mix(r);
 		int nowait = r % 3 == 0;
 		long n = msgrcv(qid, &m, sizeof m.mtext, typ[c], flg[c] | (nowait ? IPC_NOWAIT : 0));
 		if (n < 0) {
