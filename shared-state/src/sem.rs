@@ -888,22 +888,22 @@ impl Namespace {
             }
         }
         region.release_sems(slot, nums(ops));
-        if matches!(outcome, Err(Attempt::Blocked(_)) | Err(Attempt::Failed(libc::EAGAIN))) {
-            drop(guard);
-            // A dead process's SEM_UNDO, not yet repaired, may be what stands
-            // in the way: look again, not trusting, before failing or sleeping.
-            if self.reap_dead() {
-                return self.semop(id, ops, timeout);
-            }
-            return match outcome {
-                Err(Attempt::Blocked(_)) => self.wait_for(id, index, ops, undo, pid, timeout),
-                _ => Err(libc::EAGAIN),
-            };
-        }
         match outcome {
             Ok(()) => Ok(0),
-            Err(Attempt::Failed(e)) => Err(e),
-            Err(Attempt::Blocked(_)) => unreachable!("handled above"),
+            Err(Attempt::Failed(e)) if e != libc::EAGAIN => Err(e),
+            Err(refused) => {
+                drop(guard);
+                // A dead process's SEM_UNDO, not yet repaired, may be what
+                // stands in the way: look again, not trusting, before
+                // failing or sleeping.
+                if self.reap_dead() {
+                    return self.semop(id, ops, timeout);
+                }
+                match refused {
+                    Attempt::Blocked(_) => self.wait_for(id, index, ops, undo, pid, timeout),
+                    Attempt::Failed(e) => Err(e),
+                }
+            }
         }
     }
 
