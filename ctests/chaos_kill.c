@@ -40,7 +40,7 @@
 
 #define WORKERS 6
 #define MAXSEQ 200000
-#define CHAOS_MS 2000
+#define CHAOS_MS 2000 /* CHAOS_MS in the environment overrides (scripts/soak.sh) */
 #define TRACKED 1
 #define UNTRACKED 2
 
@@ -245,7 +245,8 @@ int main(void)
 		pids[slot] = start(slot, seed++);
 	uint64_t r = 99;
 	long kills = 0, own_wrong = 0;
-	double end = now_ms() + CHAOS_MS;
+	const char *chaos_ms = getenv("CHAOS_MS");
+	double end = now_ms() + (chaos_ms ? atof(chaos_ms) : CHAOS_MS);
 	while (now_ms() < end) {
 		r = ct_mix(r);
 		struct timespec pause = { 0, (long)(r % 3000000) };
