@@ -6,19 +6,13 @@
  * are copied under the shim's fault guard), reads/writes through an
  * attachment, uncontended semop P and V, with and without SEM_UNDO, with
  * operations on the stack and on the heap, and msgsnd/msgrcv with no one
- * waiting (messages on the stack and on the heap), IPC_STAT of a queue,
- * all while another process of the box lives on with its record unarmed
- * (it ran a program without the shim). After the end marker, a bad
+ * waiting (messages on the stack and on the heap), IPC_STAT of a queue. After the end marker, a bad
  * pointer must still give EFAULT (the guard catches it; its signal
  * delivery would show in the trace, so that is checked outside).
  * scripts/fastpath.sh runs it under strace in a box and fails if any
  * system call appears between the markers.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,30 +51,6 @@ int main(void)
 		perror("queue setup");
 		return 1;
 	}
-	/* A process of the box that holds state and then runs a program
-	 * without the shim (a raw execve with an empty environment) stays
-	 * alive with its record unarmed: confirming that must not cost every
-	 * later call system calls. */
-	int ready[2];
-	if (pipe(ready))
-		return 1;
-	pid_t unarmed = fork();
-	if (unarmed == 0) {
-		shmdt(p); /* so that the parent's nattch stays 1 */
-		struct sembuf undo_op[2] = { { 1, 1, SEM_UNDO }, { 1, -1, SEM_UNDO } };
-		semop(sem, undo_op, 2);
-		char *argv[] = { "sleep", "5", NULL }, *envp[] = { NULL };
-		close(ready[0]);
-		fcntl(ready[1], F_SETFD, FD_CLOEXEC);
-		syscall(SYS_execve, "/bin/sleep", argv, envp);
-		_exit(1);
-	}
-	close(ready[1]);
-	char byte;
-	read(ready[0], &byte, 1); /* EOF once the exec closed it */
-	struct sembuf warm_op = { 0, 1, 0 }, warm_back = { 0, -1, 0 };
-	semop(sem, &warm_op, 1); /* confirms it alive, once */
-	semop(sem, &warm_back, 1);
 	write(1, "fastpath-begin\n", 15);
 	unsigned long sum = 0;
 	for (int i = 0; i < 100; i++) {
@@ -113,8 +83,6 @@ int main(void)
 		printf("IPC_STAT into a bad pointer did not give EFAULT\n");
 		return 5;
 	}
-	kill(unarmed, SIGKILL);
-	waitpid(unarmed, NULL, 0);
 	printf("nattch sum %lu\n", sum);
 	shmdt(p);
 	shmctl(id, IPC_RMID, NULL);

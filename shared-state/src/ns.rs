@@ -15,8 +15,7 @@
 use crate::procs::{Liveness, RecordRef, PROC_FORKING};
 use crate::region::{LimitValues, Region, RegionError};
 use crate::sys::{self, SysResult};
-use crate::wait;
-use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Mutex, MutexGuard};
 
 /// One shm attachment of this process.
@@ -50,16 +49,7 @@ pub struct Namespace {
     /// 1), 0 until looked up, NO_RECORD if none could be had. Readable
     /// without `local`, for the message fast paths.
     magazine_record: AtomicU64,
-    /// Suspect records last found alive though unarmed (their holder thread
-    /// gone, or their process exec'd a program without the shim), as
-    /// `suspect_signature`, and until when (monotonic ns) to trust that
-    /// rather than read /proc again on every call.
-    unarmed_signature: AtomicU64,
-    unarmed_until: AtomicI64,
 }
-
-/// How long a verdict "alive though unarmed" stands.
-const UNARMED_TRUST_NS: i64 = 100_000_000;
 
 const NO_RECORD: u64 = u64::MAX;
 
@@ -86,8 +76,6 @@ impl Namespace {
             attachment_count: AtomicUsize::new(0),
             owner: AtomicI32::new(sys::getpid()),
             magazine_record: AtomicU64::new(0),
-            unarmed_signature: AtomicU64::new(0),
-            unarmed_until: AtomicI64::new(0),
         }
     }
 
@@ -210,33 +198,19 @@ impl Namespace {
     }
 
     /// Repairs the state of every process of the box that has died.
-    /// Returns whether it found any.
+    ///
+    /// A record whose process lives on unarmed (its holder thread exited,
+    /// or it runs a program without the shim) stays suspect, and each call
+    /// then confirms it with /proc: system calls on every call while such
+    /// a process lives, but no call ever sees its death late, which is what
+    /// Linux's exit-time SEM_UNDO promises (`ctests/sem_exec_noshim`).
     #[inline(always)]
-    pub(crate) fn reap_dead(&self) -> bool {
-        self.reap_dead_with(false)
-    }
-
-    /// As `reap_dead`, for the calls that must make no system call (semop,
-    /// IPC_STAT and the other semctl and shmctl reads): a process last seen
-    /// alive though unarmed is trusted to be alive for UNARMED_TRUST_NS,
-    /// rather than confirmed with /proc on every call. A semop that would
-    /// then fail or sleep calls `reap_dead` before it does; where no
-    /// supervisor runs, a read may see such a process's death that much
-    /// late.
-    #[inline(always)]
-    pub(crate) fn reap_dead_trusting(&self) {
-        self.reap_dead_with(true);
-    }
-
-    #[inline(always)]
-    fn reap_dead_with(&self, trusting: bool) -> bool {
+    pub(crate) fn reap_dead(&self) {
         // Fast paths call this on every operation: nothing to look at while
         // no process holds state in the table.
-        if self.region.procs().live.load(Relaxed) == 0 {
-            return false;
+        if self.region.procs().live.load(Relaxed) != 0 && self.region.any_suspect() {
+            self.reap_dead_slow();
         }
-        let suspects = self.region.suspect_signature();
-        suspects != 0 && self.reap_dead_slow(suspects, trusting)
     }
 
     /// For a sleeper (see `wait::wait_done`): whether a supervisor watches
@@ -250,23 +224,12 @@ impl Namespace {
     }
 
     #[inline(never)]
-    fn reap_dead_slow(&self, suspects: u64, trusting: bool) -> bool {
-        // Records whose process lives on unarmed stay suspect until it calls
-        // again, which may be never (a program without the shim): confirming
-        // with /proc on every semop would cost every caller system calls.
-        let now = wait::monotonic_ns() as i64;
-        if trusting && suspects == self.unarmed_signature.load(Relaxed) && now < self.unarmed_until.load(Relaxed) {
-            return false;
-        }
+    fn reap_dead_slow(&self) {
         let dead = self.dead_records();
-        if dead.is_empty() {
-            self.unarmed_signature.store(suspects, Relaxed);
-            self.unarmed_until.store(now + UNARMED_TRUST_NS, Relaxed);
-            return false;
+        if !dead.is_empty() {
+            let _shm = self.region.lock_shm();
+            dead.into_iter().for_each(|rec| self.reap_with_shm_locked(rec));
         }
-        let _shm = self.region.lock_shm();
-        dead.into_iter().for_each(|rec| self.reap_with_shm_locked(rec));
-        true
     }
 
     /// As `reap_dead`, for a caller that holds the shm facility lock.

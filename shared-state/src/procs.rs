@@ -255,15 +255,12 @@ impl Region {
             .collect()
     }
 
-    /// A digest of the records `suspect_records` would name (0 for none),
-    /// without allocating: the check every operation makes.
+    /// Whether `suspect_records` would name any record; no allocation, for
+    /// the check every operation makes.
     #[inline]
-    pub fn suspect_signature(&self) -> u64 {
+    pub fn any_suspect(&self) -> bool {
         let high = self.procs().high_water.load(Acquire);
-        (0..high).filter(|&index| self.is_suspect(index)).fold(0u64, |digest, index| {
-            let generation = self.record(index).generation.load(Relaxed) as u64;
-            digest.wrapping_mul(0x100_0000_01b3) ^ ((index as u64) << 32 | generation).wrapping_add(1)
-        })
+        (0..high).any(|index| self.is_suspect(index))
     }
 
     fn is_suspect(&self, index: u32) -> bool {

@@ -812,7 +812,7 @@ impl Namespace {
         if op.flags & SEM_UNDO != 0 {
             return None;
         }
-        self.reap_dead_trusting();
+        self.reap_dead();
         if slot.head.state.load(Acquire) != SLOT_LIVE || slot.head.seq.load(Acquire) != seq {
             return None;
         }
@@ -862,7 +862,7 @@ impl Namespace {
                 return done;
             }
         }
-        self.reap_dead_trusting();
+        self.reap_dead();
         let region = &self.region;
         let undos = ops.iter().any(|op| op.flags & SEM_UNDO != 0);
         let alter = ops.iter().any(|op| op.op != 0);
@@ -890,19 +890,10 @@ impl Namespace {
         region.release_sems(slot, nums(ops));
         match outcome {
             Ok(()) => Ok(0),
-            Err(Attempt::Failed(e)) if e != libc::EAGAIN => Err(e),
-            Err(refused) => {
+            Err(Attempt::Failed(e)) => Err(e),
+            Err(Attempt::Blocked(_)) => {
                 drop(guard);
-                // A dead process's SEM_UNDO, not yet repaired, may be what
-                // stands in the way: look again, not trusting, before
-                // failing or sleeping.
-                if self.reap_dead() {
-                    return self.semop(id, ops, timeout);
-                }
-                match refused {
-                    Attempt::Blocked(_) => self.wait_for(id, index, ops, undo, pid, timeout),
-                    Attempt::Failed(e) => Err(e),
-                }
+                self.wait_for(id, index, ops, undo, pid, timeout)
             }
         }
     }
@@ -1063,7 +1054,7 @@ impl Namespace {
         if id < 0 {
             return Err(libc::EINVAL);
         }
-        self.reap_dead_trusting();
+        self.reap_dead();
         let cred = Cred::current();
         let region = &self.region;
         let table = self.sems();

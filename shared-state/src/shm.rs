@@ -517,7 +517,7 @@ impl Namespace {
                 Ok(max_index.max(0))
             }
             IPC_STAT | SHM_STAT | SHM_STAT_ANY => {
-                self.reap_dead_trusting();
+                self.reap_dead();
                 let (index, _slot_guard) = if cmd == IPC_STAT {
                     region.lock_id(id)?
                 } else {
