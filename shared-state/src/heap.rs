@@ -145,15 +145,19 @@ impl Region {
         }
     }
 
-    /// Blocks on a stack (exact only while no one pushes or pops).
-    pub(crate) fn stack_len(&self, head: &FreeHead) -> u64 {
+    /// Blocks on a stack of `class` (exact only while no one pushes or
+    /// pops), or None if it runs longer than the heap could hold.
+    pub(crate) fn stack_len(&self, head: &FreeHead, class: usize) -> Option<u64> {
         let (mut count, mut offset) = (0, unpack(head.0.load(Acquire)).1);
         while offset != 0 {
             count += 1;
+            if count > HEAP_SIZE >> (class as u32 + MIN_SHIFT) {
+                return None;
+            }
             // SAFETY: a free block's first word is its link.
             offset = unsafe { self.heap_ref::<AtomicU64>(offset) }.load(Relaxed);
         }
-        count
+        Some(count)
     }
 
     /// Address in this process of heap offset `offset`.
@@ -210,19 +214,9 @@ impl Region {
     /// Bytes on the free lists, in batches and in magazines, or None if a
     /// list runs longer than the heap could hold.
     pub(crate) fn heap_free_bytes(&self) -> Option<u64> {
-        let heap = self.heap_header();
-        let mut free = self.magazine_bytes();
-        for (class, head) in heap.free.iter().enumerate() {
-            let (mut count, mut offset) = (0u64, unpack(head.0.load(Acquire)).1);
-            while offset != 0 {
-                count += 1;
-                if count > HEAP_SIZE >> (class as u32 + MIN_SHIFT) {
-                    return None;
-                }
-                // SAFETY: a free block's first word is its link.
-                offset = unsafe { self.heap_ref::<AtomicU64>(offset) }.load(Relaxed);
-            }
-            free += count << (class as u32 + MIN_SHIFT);
+        let mut free = self.magazine_bytes()?;
+        for (class, head) in self.heap_header().free.iter().enumerate() {
+            free += self.stack_len(head, class)? << (class as u32 + MIN_SHIFT);
         }
         Some(free)
     }
@@ -231,12 +225,8 @@ impl Region {
     /// free lists (for tests and inspection; exact only while no one
     /// allocates or frees).
     pub fn heap_in_use(&self) -> u64 {
-        let heap = self.heap_header();
-        let mut free = self.magazine_bytes();
-        for (class, head) in heap.free.iter().enumerate() {
-            free += self.stack_len(head) << (class as u32 + MIN_SHIFT);
-        }
-        heap.bump.load(Relaxed) - PAGE_SIZE - free
+        let free = self.heap_free_bytes().expect("a free list or batch stack loops");
+        self.heap_header().bump.load(Relaxed) - PAGE_SIZE - free
     }
 }
 

@@ -187,11 +187,12 @@ impl Region {
         }
     }
 
-    /// Bytes in magazines and batches (free memory), for `heap_in_use`.
-    pub(crate) fn magazine_bytes(&self) -> u64 {
+    /// Bytes in magazines and batches (free memory), for `heap_free_bytes`;
+    /// None if a batch stack loops.
+    pub(crate) fn magazine_bytes(&self) -> Option<u64> {
         let mut bytes = 0;
         for (class, head) in self.heap_header().batches.iter().enumerate() {
-            bytes += self.stack_len(head) * BATCH as u64 * block_size(class);
+            bytes += self.stack_len(head, class)? * BATCH as u64 * block_size(class);
         }
         // Records that are free keep nothing: their process's reaper drained
         // them (a block left in one would show as in use).
@@ -207,7 +208,7 @@ impl Region {
                 }
             }
         }
-        bytes
+        Some(bytes)
     }
 }
 

@@ -48,7 +48,7 @@ use crate::cred::Cred;
 use crate::lock::RobustMutex;
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
-use crate::region::{store_if_changed_i32, store_if_changed_i64, Region, IPCMNI, MSG_SLOTS_OFFSET};
+use crate::region::{store_if_changed_i32, store_if_changed_i64, Region, HEAP_SIZE, IPCMNI, MSG_SLOTS_OFFSET};
 use crate::sys::{self, SysResult};
 use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable};
 use crate::wait::{self, Woken, WAITING};
@@ -249,6 +249,13 @@ impl MsgSlot {
 /// Adds to a wrapping counter that only the lock holder writes.
 fn bump(counter: &AtomicU32, by: u64) {
     counter.store(counter.load(Relaxed).wrapping_add(by as u32), Relaxed);
+}
+
+/// Where a queue's message list ends, and what it holds.
+struct ListWalk {
+    last: u64,
+    count: u64,
+    bytes: u64,
 }
 
 /// The two guards of a queue held for a slow path (see `MsgSlot`).
@@ -464,25 +471,36 @@ impl Region {
     /// safe; a message linked by a dying sender stays queued (its msgsnd
     /// counts as done). Both locks held.
     fn repair_list(&self, slot: &MsgSlot) {
-        let (mut last, mut count, mut bytes) = (slot.messages_head().load(Relaxed), 0u32, 0u32);
-        loop {
-            let next = self.message(last).next.load(Acquire);
-            if next == 0 {
-                break;
-            }
-            count = count.wrapping_add(1);
-            bytes = bytes.wrapping_add(self.message(next).size.load(Relaxed) as u32);
-            last = next;
-        }
+        // A list that loops is beyond repair: left as it is, for
+        // `check_invariants` to report.
+        let Some(ListWalk { last, count, bytes }) = self.walk_list(slot) else { return };
         let send = &slot.send;
         send.messages_tail.store(last, Relaxed);
         let (received_count, received_bytes) =
             (slot.received_count().load(Relaxed), slot.received_bytes().load(Relaxed));
-        send.count.store(received_count.wrapping_add(count), Relaxed);
-        send.bytes.store(received_bytes.wrapping_add(bytes), Relaxed);
+        send.count.store(received_count.wrapping_add(count as u32), Relaxed);
+        send.bytes.store(received_bytes.wrapping_add(bytes as u32), Relaxed);
         send.seen_received_count.store(received_count, Relaxed);
         send.seen_received_bytes.store(received_bytes, Relaxed);
         slot.torn.store(0, Relaxed);
+    }
+
+    /// Follows the message list from the dummy to its end; None if it runs
+    /// longer than the heap could hold. Both locks held.
+    fn walk_list(&self, slot: &MsgSlot) -> Option<ListWalk> {
+        let mut walk = ListWalk { last: slot.messages_head().load(Relaxed), count: 0, bytes: 0 };
+        loop {
+            let next = self.message(walk.last).next.load(Acquire);
+            if next == 0 {
+                return Some(walk);
+            }
+            walk.count += 1;
+            if walk.count > HEAP_SIZE / MESSAGE_HEADER {
+                return None;
+            }
+            walk.bytes += self.message(next).size.load(Relaxed);
+            walk.last = next;
+        }
     }
 
     fn message(&self, offset: u64) -> &Message {
@@ -1302,19 +1320,9 @@ impl Region {
             let Ok((_, _locks)) = table.lock_both(index, None) else { continue };
             live += 1;
             let slot = self.queue(index);
-            let (mut last, mut count, mut bytes) = (slot.messages_head().load(Relaxed), 0u64, 0u64);
-            loop {
-                let next = self.message(last).next.load(Relaxed);
-                if next == 0 {
-                    break;
-                }
-                count += 1;
-                bytes += self.message(next).size.load(Relaxed);
-                if count > 1 << 24 {
-                    return Err(format!("queue {index}: message list loops"));
-                }
-                last = next;
-            }
+            let Some(ListWalk { last, count, bytes }) = self.walk_list(slot) else {
+                return Err(format!("queue {index}: message list loops"));
+            };
             if last != slot.send.messages_tail.load(Relaxed) {
                 return Err(format!(
                     "queue {index}: the list ends at {last:#x}, the send side at {:#x}",

@@ -150,24 +150,9 @@ impl Region {
     /// state (a dead one's are counted until its reaper drops them), and
     /// destroys a removed segment left with none. Facility lock held.
     fn recount_attachments(&self) {
-        let mut counts = vec![0u64; self.facility().initialised.load(Acquire) as usize];
-        for record in 0..self.procs().high_water.load(Acquire) {
-            if self.record(record).state.load(Acquire) == PROC_FREE {
-                continue;
-            }
-            let mut next = self.record(record).shm_attachments.load(Relaxed);
-            // Bounded, in case a torn list ever loops.
-            for _ in 0..MAX_ATTACH {
-                if next == 0 {
-                    break;
-                }
-                let entry = self.attach_entry(next - 1);
-                if let Some(count) = counts.get_mut(entry.slot.load(Relaxed) as usize) {
-                    *count += 1;
-                }
-                next = entry.next.load(Relaxed);
-            }
-        }
+        // Lists that loop are beyond repair: left as they are, for
+        // `check_invariants` to report.
+        let Ok(counts) = self.attachment_counts() else { return };
         for (index, &count) in counts.iter().enumerate() {
             let slot = self.live_shm_slot(index as u32);
             let _slot_guard = slot.head.lock.lock();
@@ -179,6 +164,33 @@ impl Region {
                 self.destroy_segment(self.fd(), index as u32);
             }
         }
+    }
+
+    /// Per slot, the attachment entries naming it in the lists of the
+    /// processes that still hold state; Err(record) if that record's list
+    /// loops. Facility lock held.
+    fn attachment_counts(&self) -> Result<Vec<u64>, u32> {
+        let mut counts = vec![0u64; self.facility().initialised.load(Acquire) as usize];
+        for record in 0..self.procs().high_water.load(Acquire) {
+            if self.record(record).state.load(Acquire) == PROC_FREE {
+                continue;
+            }
+            let mut next = self.record(record).shm_attachments.load(Relaxed);
+            for steps in 0.. {
+                if next == 0 {
+                    break;
+                }
+                if steps > MAX_ATTACH {
+                    return Err(record);
+                }
+                let entry = self.attach_entry(next - 1);
+                if let Some(count) = counts.get_mut(entry.slot.load(Relaxed) as usize) {
+                    *count += 1;
+                }
+                next = entry.next.load(Relaxed);
+            }
+        }
+        Ok(counts)
     }
 
     /// Takes an attachment entry for `rec` on `slot`. Facility lock held.
@@ -727,27 +739,7 @@ impl Region {
     /// removed and unattached, and `total_pages` adds up.
     pub(crate) fn check_shm(&self) -> Result<(), String> {
         let _fac = self.lock_shm();
-        let initialised = self.facility().initialised.load(Acquire);
-        let mut counts = vec![0u64; initialised as usize];
-        for record in 0..self.procs().high_water.load(Acquire) {
-            if self.record(record).state.load(Acquire) == PROC_FREE {
-                continue;
-            }
-            let mut next = self.record(record).shm_attachments.load(Relaxed);
-            for steps in 0.. {
-                if next == 0 {
-                    break;
-                }
-                if steps > MAX_ATTACH {
-                    return Err(format!("record {record}: attachment list loops"));
-                }
-                let entry = self.attach_entry(next - 1);
-                if let Some(count) = counts.get_mut(entry.slot.load(Relaxed) as usize) {
-                    *count += 1;
-                }
-                next = entry.next.load(Relaxed);
-            }
-        }
+        let counts = self.attachment_counts().map_err(|record| format!("record {record}: attachment list loops"))?;
         let (mut live, mut pages) = (0, 0);
         for (index, &count) in counts.iter().enumerate() {
             let slot = self.live_shm_slot(index as u32);
