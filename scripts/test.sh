@@ -25,6 +25,8 @@ echo "== cargo build --release"
 cargo build --release --workspace
 echo "== cargo test"
 cargo test --release --workspace
+echo "== cargo test: deaths at chosen points inside critical sections"
+cargo test --release -p shared-state --features fault-injection --test crash
 echo "== C conformance suite: kernel vs ipcbox"
 bash scripts/ctest.sh
 echo "== isolation"

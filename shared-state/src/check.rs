@@ -18,6 +18,17 @@ impl Region {
         self.check_heap()
     }
 
+    /// Repairs now whatever lock a dead holder abandoned, in every
+    /// facility (see `SlotTable::repair_abandoned`).
+    pub fn repair_abandoned_locks(&self) {
+        use crate::table::SlotTable;
+        if SlotTable::facility(self).lock.is_abandoned() {
+            drop(self.lock_shm());
+        }
+        crate::sem::SemTable(self).repair_abandoned();
+        crate::msg::MsgTable(self).repair_abandoned();
+    }
+
     fn check_heap(&self) -> Result<(), String> {
         let heap = self.heap_header();
         let bump = heap.bump.load(core::sync::atomic::Ordering::Relaxed);

@@ -24,6 +24,7 @@
 //! - `msg`: message queues, their messages and sleepers.
 //! - `supervise`: the supervisor's prompt repair after deaths.
 //! - `check`: the region's invariants, checked on demand.
+//! - `faults`: points where tests make a process die mid-call.
 //!
 //! Nothing here interposes symbols; the shim crate maps C calls onto
 //! `Namespace` methods, which return `Err(errno)` exactly as Linux would.
@@ -31,6 +32,7 @@
 pub mod abi;
 pub mod check;
 pub mod cred;
+pub mod faults;
 pub mod heap;
 pub mod lock;
 pub mod magazine;

@@ -99,6 +99,13 @@ impl RobustMutex {
         Guard { mutex: self, owner_died }
     }
 
+    /// Whether the last holder died with the lock and no one has taken it
+    /// since (the kernel leaves the word marked owner-died, with no owner).
+    pub fn is_abandoned(&self) -> bool {
+        let word = self.futex_word().load(Ordering::Acquire);
+        word & FUTEX_OWNER_DIED != 0 && word & FUTEX_TID_MASK == 0
+    }
+
     fn try_lock_raw(&self) -> i32 {
         // SAFETY: the mutex was initialised (module invariant).
         unsafe { libc::pthread_mutex_trylock(self.raw.get()) }

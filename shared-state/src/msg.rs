@@ -32,6 +32,10 @@
 //! when the receiver dies after the hand-off). Senders and receivers skip
 //! waiters of dead processes until then, so nothing is handed to the dead.
 //!
+//! Death under a queue lock: the next holder of both locks repairs the
+//! queue (`repair_queue`): the list's end and counters, a completion that
+//! was committed (`completing`: the waiter is woken), a removal cut short.
+//!
 //! Locking: the facility lock serialises create, remove and key lookup.
 //! Each queue has a receive lock (the slot lock) and a send lock; which of
 //! them guards each field is written at `MsgSlot` (the message list's
@@ -132,6 +136,10 @@ pub struct MsgSlot {
     /// them (`repair_list`) before anything else. Set under either lock,
     /// cleared under both; the fast paths leave a torn queue alone.
     pub torn: AtomicU32,
+    /// A waiter whose outcome is stored, being unlinked and woken: if its
+    /// completer dies, the repair finishes the job; the waiter, woken, does
+    /// not reuse or free its block while it is named here. Both.
+    pub completing: AtomicU64,
     pub send: SendSide,
 }
 
@@ -407,6 +415,22 @@ impl SlotTable for MsgTable<'_> {
         // SAFETY: forwarded: an unpublished slot below IPCMNI.
         unsafe { self.0.msg_slot(index).send.lock.init() }
     }
+    /// The receive lock was found owner-died: repair with both.
+    fn repair_slot(&self, index: u32) {
+        let slot = self.0.queue(index);
+        let _send = slot.send.lock.lock();
+        self.0.repair_queue(slot);
+    }
+    fn finish_removal(&self, index: u32) {
+        let _locks = self.lock_both_any(index);
+        self.release(index);
+    }
+    fn repair_slot_if_abandoned(&self, index: u32) {
+        let slot = self.0.queue(index);
+        if slot.head.lock.is_abandoned() || slot.send.lock.is_abandoned() {
+            drop(self.lock_both_any(index));
+        }
+    }
 }
 
 impl MsgTable<'_> {
@@ -417,10 +441,21 @@ impl MsgTable<'_> {
         // SAFETY: lock_live checked index < initialised <= IPCMNI.
         let slot = unsafe { self.0.msg_slot(index) };
         let send = slot.send.lock.lock();
-        if receive.owner_died || send.owner_died || slot.torn.load(Relaxed) != 0 {
-            self.0.repair_list(slot);
+        if send.owner_died || slot.torn.load(Relaxed) != 0 {
+            self.0.repair_queue(slot);
         }
         Ok((index, BothLocks { _receive: receive, _send: send }))
+    }
+
+    /// Both locks of slot `index` (below `initialised`), live or not, repaired.
+    fn lock_both_any(&self, index: u32) -> BothLocks<'_> {
+        let receive = self.lock_slot(index);
+        let slot = self.0.queue(index);
+        let send = slot.send.lock.lock();
+        if send.owner_died || slot.torn.load(Relaxed) != 0 {
+            self.0.repair_queue(slot);
+        }
+        BothLocks { _receive: receive, _send: send }
     }
 }
 
@@ -482,6 +517,35 @@ impl Region {
         send.bytes.store(received_bytes.wrapping_add(bytes as u32), Relaxed);
         send.seen_received_count.store(received_count, Relaxed);
         send.seen_received_bytes.store(received_bytes, Relaxed);
+        slot.torn.store(0, Relaxed);
+    }
+
+    /// Repairs a queue after a thread died holding either of its locks:
+    /// the message list and counters (`repair_list`), a waiter whose
+    /// completion was committed (`completing`), the waiter lists' tails,
+    /// and a removal cut short (its sleepers woken, its messages freed).
+    /// Both locks held.
+    fn repair_queue(&self, slot: &MsgSlot) {
+        let completing = slot.completing.load(Relaxed);
+        if completing != 0 {
+            self.remove_msg_waiter(slot, completing);
+            wait::finish(&self.msg_waiter(completing).status);
+            slot.completing.store(0, Relaxed);
+        }
+        for (head, tail) in [(&slot.receivers_head, &slot.receivers_tail), (&slot.senders_head, &slot.senders_tail)] {
+            let (mut last, mut at, mut steps) = (0, head.load(Relaxed), 0u64);
+            while at != 0 && steps <= HEAP_SIZE / core::mem::size_of::<MsgWaiter>() as u64 {
+                last = at;
+                at = self.msg_waiter(at).next.load(Relaxed);
+                steps += 1;
+            }
+            tail.store(last, Relaxed);
+        }
+        if slot.head.removing.load(Relaxed) != 0 {
+            self.empty_removed_queue(slot);
+        } else if slot.messages_head().load(Relaxed) != 0 {
+            self.repair_list(slot);
+        }
         slot.torn.store(0, Relaxed);
     }
 
@@ -573,6 +637,20 @@ impl Region {
         }
     }
 
+    /// Stores a queued waiter's outcome, then unlinks it (its predecessor is
+    /// `prev`) and wakes it; once `completing` names it, a repair finishes
+    /// the job if this thread dies. Both locks held.
+    fn complete_msg_waiter(&self, slot: &MsgSlot, list: (&AtomicU64, &AtomicU64), prev: u64, at: u64, result: i32) {
+        let waiter = self.msg_waiter(at);
+        waiter.result.store(result, Relaxed);
+        slot.completing.store(at, Relaxed);
+        crate::faults::crash_point("msg.complete.committed");
+        self.unlink_msg_waiter(list.0, list.1, prev, at);
+        wait::finish(&waiter.status);
+        crate::faults::crash_point("msg.complete.woken");
+        slot.completing.store(0, Relaxed);
+    }
+
     /// Queues message `at` or hands it to a sleeping receiver (Linux's
     /// pipelined_send). Both locks held.
     fn deliver(&self, slot: &MsgSlot, at: u64, pid: i32) {
@@ -592,16 +670,16 @@ impl Region {
                 cursor = next;
                 continue;
             }
-            self.unlink_msg_waiter(&slot.receivers_head, &slot.receivers_tail, prev, cursor);
+            let receivers = (&slot.receivers_head, &slot.receivers_tail);
             if waiter.max_size.load(Relaxed) < size {
-                complete(waiter, libc::E2BIG);
+                self.complete_msg_waiter(slot, receivers, prev, cursor, libc::E2BIG);
                 cursor = next;
                 continue;
             }
             store_if_changed_i32(&slot.lrpid, waiter.tid.load(Relaxed));
             store_if_changed_i64(&slot.rtime, now);
             waiter.message.store(at, Relaxed);
-            complete(waiter, 0);
+            self.complete_msg_waiter(slot, receivers, prev, cursor, 0);
             return;
         }
         self.append(slot, at, size);
@@ -701,12 +779,11 @@ impl Region {
             return FastReceive::Slow;
         }
         let slot = self.queue(index);
-        let receive = slot.head.lock.lock();
-        if receive.owner_died {
-            slot.torn.store(1, Relaxed);
-        }
+        let table = MsgTable(self);
+        let _receive = table.lock_slot(index);
         if slot.torn.load(Relaxed) != 0
             || !slot.head.is_live()
+            || slot.head.removing.load(Relaxed) != 0
             || slot.head.seq.load(Relaxed) != seq
             || slot.senders_head.load(Relaxed) != 0
             || !slot.head.may_access(cred, 0o444)
@@ -744,8 +821,7 @@ impl Region {
             let waiter = self.msg_waiter(cursor);
             let next = waiter.next.load(Relaxed);
             if Self::fits(slot, waiter.size.load(Relaxed)) && !self.waiter_is_dead(waiter) {
-                self.unlink_msg_waiter(&slot.senders_head, &slot.senders_tail, prev, cursor);
-                complete(waiter, 0);
+                self.complete_msg_waiter(slot, (&slot.senders_head, &slot.senders_tail), prev, cursor, 0);
             } else {
                 prev = cursor;
             }
@@ -753,38 +829,56 @@ impl Region {
         }
     }
 
-    /// Completes every sleeper of a list with `result`. Queue lock held.
-    fn wake_all(&self, head: &AtomicU64, tail: &AtomicU64, result: i32) {
-        let mut cursor = head.swap(0, Relaxed);
-        tail.store(0, Relaxed);
-        while cursor != 0 {
-            let waiter = self.msg_waiter(cursor);
-            let next = waiter.next.load(Relaxed);
-            complete(waiter, result);
-            cursor = next;
+    /// Completes every sleeper of a list with `result`, one at a time (a
+    /// repair can finish the rest). Both locks held.
+    fn wake_all(&self, slot: &MsgSlot, list: (&AtomicU64, &AtomicU64), result: i32) {
+        loop {
+            let at = list.0.load(Relaxed);
+            if at == 0 {
+                break;
+            }
+            self.complete_msg_waiter(slot, list, 0, at, result);
         }
     }
 
     /// Frees a queue: sleepers get EIDRM, messages go. Facility lock and both queue locks held.
     fn destroy_queue(&self, index: u32) {
-        let slot = self.queue(index);
-        self.wake_all(&slot.receivers_head, &slot.receivers_tail, libc::EIDRM);
-        self.wake_all(&slot.senders_head, &slot.senders_tail, libc::EIDRM);
-        let mut cursor = slot.messages_head().load(Relaxed);
-        slot.reset_messages(0);
+        let table = MsgTable(self);
+        table.begin_removal(index);
+        self.empty_removed_queue(self.queue(index));
+        table.release(index);
+    }
+
+    /// What removal does to the queue itself, resumable after a death:
+    /// sleepers get EIDRM, messages (the dummy too) are freed one by one.
+    /// Both locks held.
+    fn empty_removed_queue(&self, slot: &MsgSlot) {
+        self.wake_all(slot, (&slot.receivers_head, &slot.receivers_tail), libc::EIDRM);
+        self.wake_all(slot, (&slot.senders_head, &slot.senders_tail), libc::EIDRM);
         slot.send.live_seq.store(0, Relaxed);
-        while cursor != 0 {
-            let next = self.message(cursor).next.load(Relaxed);
-            self.free_message(cursor);
-            cursor = next;
+        loop {
+            let at = slot.messages_head().load(Relaxed);
+            if at == 0 {
+                break;
+            }
+            slot.messages_head().store(self.message(at).next.load(Relaxed), Relaxed);
+            crate::faults::crash_point("msg.destroy.unlinked_message");
+            self.free_message(at);
         }
-        MsgTable(self).release(index);
+        slot.reset_messages(0);
     }
 
     /// Unlinks and frees what a dead process left sleeping in msgsnd/msgrcv.
+    /// Each waiter stays on the dead process's list until it is unlinked
+    /// from its queue, so a reaper that dies midway leaves the rest to the
+    /// next.
     pub(crate) fn drop_msg_waiters(&self, rec: RecordRef) {
-        let mut cursor = self.record(rec.index).msg_waiters.swap(0, Relaxed);
-        while cursor != 0 {
+        let list = &self.record(rec.index).msg_waiters;
+        loop {
+            let cursor = list.load(Relaxed);
+            if cursor == 0 {
+                break;
+            }
             let waiter = self.msg_waiter(cursor);
             let next = waiter.next_in_process.load(Relaxed);
             let (index, seq) = (waiter.slot.load(Relaxed), waiter.seq.load(Relaxed));
@@ -795,6 +889,7 @@ impl Region {
                     self.remove_msg_waiter(self.queue(index), cursor);
                 }
             }
+            list.store(next, Relaxed);
             if waiter.status.load(Acquire) == wait::DONE && waiter.result.load(Relaxed) == 0 {
                 let message = waiter.message.swap(0, Relaxed);
                 if message != 0 {
@@ -802,7 +897,6 @@ impl Region {
                 }
             }
             self.heap_free(cursor, core::mem::size_of::<MsgWaiter>() as u64);
-            cursor = next;
         }
     }
 }
@@ -836,11 +930,6 @@ struct Request {
     flags: i32,
 }
 
-fn complete(waiter: &MsgWaiter, result: i32) {
-    waiter.result.store(result, Relaxed);
-    wait::finish(&waiter.status);
-}
-
 /// A waiter block of this thread, on its process's list while it lives.
 struct OwnWaiter<'a> {
     ns: &'a Namespace,
@@ -857,6 +946,12 @@ impl OwnWaiter<'_> {
 impl Drop for OwnWaiter<'_> {
     fn drop(&mut self) {
         let region = &self.ns.region;
+        let index = self.get().slot.load(Relaxed);
+        if region.queue(index).completing.load(Relaxed) == self.at {
+            // Its completer has not let go yet, or died before it could: the
+            // lock waits for the one or repairs after the other.
+            drop(MsgTable(region).lock_slot(index));
+        }
         {
             let _local = self.ns.local();
             let mut link = &region.record(self.rec.index).msg_waiters;
@@ -893,17 +988,14 @@ impl Namespace {
         let region = &self.region;
         let cred = Cred::current();
         let table = self.msgs();
-        let _fac = table.facility().lock.lock();
+        let _fac = table.lock_facility();
         if key != IPC_PRIVATE {
             if let Some(index) = table.find_key(key) {
                 if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
                     return Err(libc::EEXIST);
                 }
                 let slot = region.queue(index);
-                let guard = slot.head.lock.lock();
-                if guard.owner_died {
-                    slot.torn.store(1, Relaxed);
-                }
+                let _guard = table.lock_slot(index);
                 if !cred.may_access(&slot.head.perm(), flags) {
                     return Err(libc::EACCES);
                 }
@@ -917,8 +1009,7 @@ impl Namespace {
         let index = table.alloc_index(limits.msgmni.load(Relaxed))?;
         let dummy = region.heap_alloc(MESSAGE_HEADER)?;
         let slot = region.queue(index);
-        let _receive = slot.head.lock.lock();
-        let _send = slot.send.lock.lock();
+        let _locks = table.lock_both_any(index);
         slot.qbytes.store(limits.msgmnb.load(Relaxed), Relaxed);
         slot.reset_messages(dummy);
         slot.torn.store(0, Relaxed);
@@ -1015,6 +1106,7 @@ impl Namespace {
         if region.send_with_send_lock(index, seq, at, size, cred, self.pid()) {
             return Ok(0);
         }
+        self.ensure_record();
         let mut found = false;
         let mut waiter: Option<OwnWaiter<'_>> = None;
         loop {
@@ -1113,6 +1205,7 @@ impl Namespace {
                 _ => break,
             }
         }
+        self.ensure_record();
         let message = loop {
             // Bring the first message's header into this core's cache before
             // taking the lock, not while holding it (a racy read: the lock
@@ -1208,6 +1301,9 @@ impl Namespace {
         if id < 0 || cmd < 0 {
             return Err(libc::EINVAL);
         }
+        if cmd == IPC_SET || cmd == IPC_RMID {
+            self.ensure_record();
+        }
         let region = &self.region;
         let table = self.msgs();
         let cred = Cred::current();
@@ -1217,7 +1313,7 @@ impl Namespace {
                 // Totals over the queues, read without their locks: like
                 // Linux's per-CPU counters, a sum of recent values.
                 let (in_use, max_index, messages, bytes) = {
-                    let _fac = table.facility().lock.lock();
+                    let _fac = table.lock_facility();
                     let max_index = table.max_live_index();
                     let (mut messages, mut bytes) = (0u64, 0u64);
                     for index in 0..=max_index.max(-1) {
@@ -1277,7 +1373,7 @@ impl Namespace {
                 if cmd == IPC_SET {
                     sys::copy_from_user(as_bytes_mut(&mut new), buf)?;
                 }
-                let _fac = table.facility().lock.lock();
+                let _fac = table.lock_facility();
                 if id < 0 {
                     return Err(libc::EINVAL);
                 }
@@ -1298,7 +1394,7 @@ impl Namespace {
                 slot.qbytes.store(new.qbytes, Relaxed);
                 slot.ctime.store(sys::realtime_seconds(), Relaxed);
                 // Sleepers look again: permissions or room may have changed.
-                region.wake_all(&slot.receivers_head, &slot.receivers_tail, RETRY);
+                region.wake_all(slot, (&slot.receivers_head, &slot.receivers_tail), RETRY);
                 region.wake_senders(slot);
                 Ok(0)
             }
@@ -1314,12 +1410,15 @@ impl Region {
     /// right kind and hold no completed waiter.
     pub(crate) fn check_msgs(&self) -> Result<(), String> {
         let table = MsgTable(self);
-        let _fac = table.facility().lock.lock();
+        let _fac = table.lock_facility();
         let mut live = 0;
         for index in 0..table.facility().initialised.load(Acquire) {
             let Ok((_, _locks)) = table.lock_both(index, None) else { continue };
             live += 1;
             let slot = self.queue(index);
+            if slot.completing.load(Relaxed) != 0 || slot.head.removing.load(Relaxed) != 0 {
+                return Err(format!("queue {index}: a completion or a removal unfinished"));
+            }
             let Some(ListWalk { last, count, bytes }) = self.walk_list(slot) else {
                 return Err(format!("queue {index}: message list loops"));
             };

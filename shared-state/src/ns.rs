@@ -227,9 +227,24 @@ impl Namespace {
     fn reap_dead_slow(&self) {
         let dead = self.dead_records();
         if !dead.is_empty() {
-            let _shm = self.region.lock_shm();
-            dead.into_iter().for_each(|rec| self.reap_with_shm_locked(rec));
+            {
+                let _shm = self.region.lock_shm();
+                dead.into_iter().for_each(|rec| self.reap_with_shm_locked(rec));
+            }
+            // A dead process may have died holding a lock: repair now what it
+            // left half done (a sleeper it was waking may wait for that).
+            self.region.repair_abandoned_locks();
         }
+    }
+
+    /// Makes sure this process has a record before it changes an object on
+    /// a slow path, where it may complete other threads' waits: if it dies
+    /// holding the object's lock, its record's death is what tells the
+    /// supervisor (or a sleeper's watch) to repair after it. Takes no
+    /// lock once the record is armed; call it before taking any region lock.
+    #[inline]
+    pub(crate) fn ensure_record(&self) {
+        let _ = self.magazine_record();
     }
 
     /// As `reap_dead`, for a caller that holds the shm facility lock.

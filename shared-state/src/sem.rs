@@ -23,6 +23,16 @@
 //! does; they survive exec (the new image adopts them) and are not inherited
 //! by fork.
 //!
+//! Death under the set lock: every change a lock holder makes to values and
+//! adjustments is logged in the set's `Journal` and committed by one store,
+//! so the next holder of the lock, finding it owner-died, takes back what
+//! was not committed and finishes what was (`repair_set`): a semop, SETVAL,
+//! SETALL or exit's undo happens whole or not at all, and a waiter whose
+//! operation was done on its behalf is woken. A removal is finished (see
+//! `table`). A process gets a record before it changes a set on a slow
+//! path, so that its death makes the supervisor (or a sleeper's watch)
+//! repair at once what it abandoned (`Region::repair_abandoned_locks`).
+//!
 //! Locking: the facility lock serialises create, remove, key lookup and the
 //! SEMMNS count. The slot lock (the set lock) guards the array, the queue,
 //! the set's undo list and each undo's adjustments, with one exception: a
@@ -37,7 +47,7 @@ use crate::abi::*;
 use crate::cred::Cred;
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
-use crate::region::{store_if_changed_i32, store_if_changed_i64, Region, IPCMNI, SEM_SLOTS_OFFSET};
+use crate::region::{store_if_changed_i32, store_if_changed_i64, Region, HEAP_SIZE, IPCMNI, SEM_SLOTS_OFFSET};
 use crate::sys::{self, SysResult};
 use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable, SLOT_LIVE};
 use crate::wait::{self, Woken, DONE, WAITING};
@@ -87,7 +97,48 @@ pub struct SemSlot {
     pub queue_tail: AtomicU64,
     /// First `Undo` of the set, over all processes. Slot lock.
     pub undos: AtomicU64,
+    /// The set lock holder's log of changes not yet committed. Slot lock.
+    pub journal: Journal,
 }
+
+/// What the holder of a set lock changed and has not yet committed, so that
+/// if it dies the next holder can take the changes back (Linux's semop is
+/// all or nothing, and SETALL and an exit's undo are too) or finish what
+/// was committed (`Region::repair_set`).
+///
+/// Each change to a semaphore's value or to an undo adjustment is logged
+/// (the old value) before it is made. A change is committed by one store:
+/// `len` back to 0 for the caller's own semop or semctl, `completing` for a
+/// waiter's operation done on its behalf, the undo's `applied` flag for a
+/// dead process's adjustments. All fields: slot lock.
+#[repr(C)]
+pub struct Journal {
+    /// Entries logged since the last commit.
+    pub len: AtomicU32,
+    /// Entries the log block has room for.
+    pub capacity: AtomicU32,
+    /// Heap offset of the log block (`JournalEntry`s), 0 before first use.
+    pub entries: AtomicU64,
+    /// A waiter whose outcome is stored and committed, not yet woken: a
+    /// repair unlinks and wakes it. The waiter itself takes the set lock
+    /// before freeing its block while it is named here.
+    pub completing: AtomicU64,
+    /// An undo record being applied: its `applied` flag commits the log.
+    pub applying: AtomicU64,
+}
+
+/// One logged change: the old value of semaphore `target` (`kind`
+/// VALUE_ENTRY), or of the adjustment at heap offset `target` (ADJ_ENTRY).
+#[repr(C)]
+struct JournalEntry {
+    target: AtomicU64,
+    old: AtomicI32,
+    kind: AtomicU32,
+}
+
+const VALUE_ENTRY: u32 = 0;
+const ADJ_ENTRY: u32 = 1;
+const ENTRY_SIZE: u64 = core::mem::size_of::<JournalEntry>() as u64;
 
 /// One semaphore.
 ///
@@ -194,7 +245,9 @@ pub struct Undo {
     pub slot: AtomicU32,
     pub seq: AtomicU32,
     pub nsems: AtomicU32,
-    _pad: u32,
+    /// Set once a dead process's reaper has applied the adjustments (the
+    /// commit of its journal entries). Slot lock.
+    pub applied: AtomicU32,
     // Followed by `nsems` AtomicI32 adjustments. Slot lock.
 }
 
@@ -241,6 +294,17 @@ impl SlotTable for SemTable<'_> {
     unsafe fn slot_header(&self, index: u32) -> &SlotHeader {
         // SAFETY: forwarded: index < IPCMNI.
         &unsafe { self.0.sem_slot(index) }.head
+    }
+    fn repair_slot(&self, index: u32) {
+        self.0.repair_set(index);
+    }
+    fn recount_totals(&self) {
+        let total: u64 = (0..self.facility().initialised.load(Relaxed))
+            .map(|index| self.0.set(index))
+            .filter(|slot| slot.head.is_live())
+            .map(|slot| slot.nsems.load(Relaxed) as u64)
+            .sum();
+        self.0.header().sem.total_sems.store(total, Relaxed);
     }
 }
 
@@ -344,16 +408,19 @@ impl Region {
     }
 
     fn undo_adj(&self, offset: u64, num: u32) -> &AtomicI32 {
-        let at = offset + core::mem::size_of::<Undo>() as u64 + num as u64 * 4;
         // SAFETY: the block holds nsems adjustments after its header.
-        unsafe { self.heap_ref(at) }
+        unsafe { self.heap_ref(undo_adj_offset(offset, num)) }
     }
 
     /// Applies `ops` to the set all or nothing (Linux's perform_atomic_semop).
     /// Slot lock held; holds the semaphores named (the caller releases them).
+    /// The changes are logged in the set's journal; the caller commits them
+    /// (a refusal has taken them back already).
     fn try_ops(&self, slot: &SemSlot, ops: &[SemOp], undo: u64, pid: i32) -> Result<(), Attempt> {
+        if self.journal_reserve(slot, ops.len() * 2).is_err() {
+            return Err(Attempt::Failed(libc::ENOMEM));
+        }
         self.hold_sems(slot, nums(ops));
-        let mut applied = 0;
         let outcome = (|| {
             for (i, op) in ops.iter().enumerate() {
                 let sem = self.sem(slot, op.num as u32);
@@ -370,15 +437,14 @@ impl Region {
                     return Err(Attempt::Failed(libc::ERANGE));
                 }
                 if op.flags & SEM_UNDO != 0 {
-                    let adj = self.undo_adj(undo, op.num as u32);
-                    let new = adj.load(Relaxed) - op.op as i32;
+                    let new = self.undo_adj(undo, op.num as u32).load(Relaxed) - op.op as i32;
                     if !(-SEMAEM - 1..=SEMAEM).contains(&new) {
                         return Err(Attempt::Failed(libc::ERANGE));
                     }
-                    adj.store(new, Relaxed);
+                    self.set_adj_logged(slot, undo, op.num as u32, new);
                 }
-                sem.set_value(result);
-                applied = i + 1;
+                self.set_value_logged(slot, op.num as u32, result);
+                crate::faults::crash_point("sem.try_ops.after_op");
             }
             Ok(())
         })();
@@ -390,16 +456,186 @@ impl Region {
                 Ok(())
             }
             Err(why) => {
-                for op in ops[..applied].iter().rev() {
-                    let sem = self.sem(slot, op.num as u32);
-                    sem.set_value(sem.value() - op.op as i32);
-                    if op.flags & SEM_UNDO != 0 {
-                        let adj = self.undo_adj(undo, op.num as u32);
-                        adj.store(adj.load(Relaxed) + op.op as i32, Relaxed);
-                    }
-                }
+                self.journal_rollback(slot);
                 Err(why)
             }
+        }
+    }
+
+    /// Makes room in the set's journal for `more` entries. Slot lock held.
+    fn journal_reserve(&self, slot: &SemSlot, more: usize) -> SysResult<()> {
+        let journal = &slot.journal;
+        let len = journal.len.load(Relaxed) as u64;
+        let capacity = journal.capacity.load(Relaxed) as u64;
+        let needed = len + more as u64;
+        if needed <= capacity {
+            return Ok(());
+        }
+        let new_capacity = needed.next_power_of_two().max(16);
+        let at = self.heap_alloc(new_capacity.checked_mul(ENTRY_SIZE).ok_or(libc::ENOMEM)?)?;
+        let old = journal.entries.load(Relaxed);
+        if len > 0 {
+            // SAFETY: both blocks hold at least `len` entries; the new one is ours alone.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    self.heap_addr(old) as *const u8,
+                    self.heap_addr(at) as *mut u8,
+                    (len * ENTRY_SIZE) as usize,
+                )
+            };
+        }
+        // A holder that dies between these stores leaves a log that is
+        // still right: the new block, with the old, smaller room.
+        journal.entries.store(at, Relaxed);
+        journal.capacity.store(new_capacity as u32, Relaxed);
+        if old != 0 {
+            self.heap_free(old, capacity * ENTRY_SIZE);
+        }
+        Ok(())
+    }
+
+    fn journal_entry(&self, slot: &SemSlot, i: u32) -> &JournalEntry {
+        debug_assert!(i < slot.journal.capacity.load(Relaxed));
+        let at = slot.journal.entries.load(Relaxed) + i as u64 * ENTRY_SIZE;
+        // SAFETY: the log block holds `capacity` entries.
+        unsafe { self.heap_ref(at) }
+    }
+
+    /// Logs a change about to be made. Unlogged if the journal has no room
+    /// (`journal_reserve` failed: the heap is exhausted). Slot lock held.
+    fn log_change(&self, slot: &SemSlot, kind: u32, target: u64, old: i32) {
+        let journal = &slot.journal;
+        let len = journal.len.load(Relaxed);
+        if len >= journal.capacity.load(Relaxed) {
+            return;
+        }
+        let entry = self.journal_entry(slot, len);
+        entry.target.store(target, Relaxed);
+        entry.old.store(old, Relaxed);
+        entry.kind.store(kind, Relaxed);
+        journal.len.store(len + 1, Release);
+    }
+
+    /// Sets semaphore `num` (held) to `value`, logged. Slot lock held.
+    fn set_value_logged(&self, slot: &SemSlot, num: u32, value: i32) {
+        let sem = self.sem(slot, num);
+        self.log_change(slot, VALUE_ENTRY, num as u64, sem.value());
+        sem.set_value(value);
+    }
+
+    /// Sets an adjustment of undo record `undo`, logged. Slot lock held.
+    fn set_adj_logged(&self, slot: &SemSlot, undo: u64, num: u32, value: i32) {
+        let adj = self.undo_adj(undo, num);
+        self.log_change(slot, ADJ_ENTRY, undo_adj_offset(undo, num), adj.load(Relaxed));
+        adj.store(value, Relaxed);
+    }
+
+    /// Commits the journal's changes: the caller's own operation is done.
+    fn journal_commit(&self, slot: &SemSlot) {
+        slot.journal.len.store(0, Relaxed);
+    }
+
+    /// Takes back every change logged since the last commit. Slot lock held.
+    fn journal_rollback(&self, slot: &SemSlot) {
+        let len = slot.journal.len.load(Relaxed);
+        for i in (0..len).rev() {
+            let entry = self.journal_entry(slot, i);
+            let (target, old) = (entry.target.load(Relaxed), entry.old.load(Relaxed));
+            if entry.kind.load(Relaxed) == VALUE_ENTRY {
+                let sem = self.sem(slot, target as u32);
+                sem.hold();
+                sem.set_value(old);
+            } else {
+                // SAFETY: the entry names an adjustment of an undo record
+                // linked to this set, which only this lock's holder frees.
+                unsafe { self.heap_ref::<AtomicI32>(target) }.store(old, Relaxed);
+            }
+        }
+        slot.journal.len.store(0, Relaxed);
+    }
+
+    /// Stores a queued waiter's outcome, commits the journal with it,
+    /// unlinks the waiter (whose predecessor is `prev`) and wakes it. Once
+    /// `completing` names it, a repair finishes the job if this thread dies
+    /// (and the waiter, woken, does not free its block while it is named).
+    /// Slot lock held.
+    fn complete_waiter(&self, slot: &SemSlot, prev: u64, at: u64, result: i32) {
+        let waiter = self.waiter(at);
+        waiter.result.store(result, Relaxed);
+        slot.journal.completing.store(at, Relaxed);
+        slot.journal.len.store(0, Relaxed);
+        crate::faults::crash_point("sem.complete.committed");
+        self.unlink_waiter(slot, prev, at);
+        wait::finish(&waiter.status);
+        crate::faults::crash_point("sem.complete.woken");
+        slot.journal.completing.store(0, Relaxed);
+    }
+
+    /// Repairs set `index` after a thread died holding its lock: finishes
+    /// a committed completion or takes back uncommitted changes, mends the
+    /// queue's tail, finishes waking the waiters of a set being removed,
+    /// and serves the queue (values may allow waiters to proceed now).
+    /// Slot lock held.
+    fn repair_set(&self, index: u32) {
+        let slot = self.set(index);
+        let journal = &slot.journal;
+        let completing = journal.completing.load(Relaxed);
+        if completing != 0 {
+            journal.len.store(0, Relaxed);
+            self.unlink_if_queued(slot, completing);
+            wait::finish(&self.waiter(completing).status);
+            journal.completing.store(0, Relaxed);
+        } else {
+            let applying = journal.applying.load(Relaxed);
+            if applying != 0 && self.undo(applying).applied.load(Relaxed) != 0 {
+                journal.len.store(0, Relaxed);
+            } else {
+                self.journal_rollback(slot);
+            }
+        }
+        journal.applying.store(0, Relaxed);
+        // A waiter may have been linked or unlinked with the tail not yet moved.
+        let (mut last, mut at, mut steps) = (0, slot.queue_head.load(Relaxed), 0u64);
+        while at != 0 && steps <= HEAP_SIZE / core::mem::size_of::<Waiter>() as u64 {
+            last = at;
+            at = self.waiter(at).next.load(Relaxed);
+            steps += 1;
+        }
+        slot.queue_tail.store(last, Relaxed);
+        if slot.head.removing.load(Relaxed) != 0 {
+            self.wake_removed(slot);
+        } else if slot.head.is_live() {
+            let nsems = slot.nsems.load(Relaxed);
+            self.hold_sems(slot, 0..nsems);
+            self.serve_queue(slot);
+            self.release_sems(slot, 0..nsems);
+        }
+    }
+
+    /// Unlinks waiter `target` if it is queued. Slot lock held.
+    fn unlink_if_queued(&self, slot: &SemSlot, target: u64) {
+        let (mut prev, mut at) = (0, slot.queue_head.load(Relaxed));
+        while at != 0 {
+            if at == target {
+                self.unlink_waiter(slot, prev, at);
+                return;
+            }
+            prev = at;
+            at = self.waiter(at).next.load(Relaxed);
+        }
+    }
+
+    /// Completes every queued waiter with EIDRM, one at a time, so that a
+    /// removal cut short can be finished. Slot lock held.
+    fn wake_removed(&self, slot: &SemSlot) {
+        self.hold_sems(slot, 0..slot.nsems.load(Relaxed));
+        loop {
+            let at = slot.queue_head.load(Relaxed);
+            if at == 0 {
+                break;
+            }
+            self.complete_waiter(slot, 0, at, libc::EIDRM);
+            crate::faults::crash_point("sem.destroy.woke_one");
         }
     }
 
@@ -445,8 +681,7 @@ impl Region {
                             Err(Attempt::Blocked(_)) => unreachable!(),
                         };
                         left.extend(nums(&ops));
-                        self.unlink_waiter(slot, prev, at);
-                        complete(waiter, result);
+                        self.complete_waiter(slot, prev, at, result);
                         if alter && result == 0 {
                             // Values changed: earlier waiters may proceed now.
                             continue 'rescan;
@@ -496,50 +731,62 @@ impl Region {
     }
 
     /// Removes a set: waiters get EIDRM; its semaphores stay held, and the
-    /// slot keeps the array (see `Sem`). Facility and slot lock held.
+    /// slot keeps the array (see `Sem`). Each step can be taken again by a
+    /// repair if the remover dies. Facility and slot lock held.
     fn destroy_set(&self, index: u32) {
+        let table = SemTable(self);
+        table.begin_removal(index);
         let slot = self.set(index);
-        self.hold_sems(slot, 0..slot.nsems.load(Relaxed));
-        let mut at = slot.queue_head.swap(0, Relaxed);
-        slot.queue_tail.store(0, Relaxed);
-        while at != 0 {
-            let waiter = self.waiter(at);
-            let next = waiter.next.load(Relaxed);
-            complete(waiter, libc::EIDRM);
-            at = next;
-        }
-        let nsems = slot.nsems.load(Relaxed);
-        self.header().sem.total_sems.fetch_sub(nsems as u64, Relaxed);
-        SemTable(self).release(index);
+        self.wake_removed(slot);
+        // Recounted by the facility's repair if the remover dies from here on.
+        self.header().sem.total_sems.fetch_sub(slot.nsems.load(Relaxed) as u64, Relaxed);
+        table.release(index);
     }
 
     /// Applies and frees a dead process's undo records (Linux's exit_sem).
+    /// A reaper that dies midway leaves the rest to the next: each record
+    /// stays on the dead process's list until it is applied (which its
+    /// `applied` flag commits) and unlinked from its set.
     pub(crate) fn apply_undos(&self, rec: RecordRef, pid: i32) {
         let record = self.record(rec.index);
-        let mut at = record.sem_undos.swap(0, Relaxed);
-        while at != 0 {
+        loop {
+            let at = record.sem_undos.load(Relaxed);
+            if at == 0 {
+                break;
+            }
             let undo = self.undo(at);
             let next = undo.next_in_process.load(Relaxed);
             let (index, seq, nsems) = (undo.slot.load(Relaxed), undo.seq.load(Relaxed), undo.nsems.load(Relaxed));
             if let Ok((_, _guard)) = SemTable(self).lock_live(index, Some(seq)) {
                 let slot = self.set(index);
-                self.unlink_undo_from_set(slot, at);
                 let adjusted: Vec<u32> = (0..nsems).filter(|&num| self.undo_adj(at, num).load(Relaxed) != 0).collect();
                 self.hold_sems(slot, adjusted.iter().copied());
-                for &num in &adjusted {
-                    let adj = self.undo_adj(at, num).load(Relaxed);
-                    let sem = self.sem(slot, num);
-                    sem.set_value((sem.value() + adj).clamp(0, SEMVMX));
-                    sem.pid.store(pid, Relaxed);
+                if undo.applied.load(Relaxed) == 0 {
+                    // Without room to log (the heap is exhausted), applied unlogged.
+                    let _ = self.journal_reserve(slot, adjusted.len());
+                    slot.journal.applying.store(at, Relaxed);
+                    for &num in &adjusted {
+                        let adj = self.undo_adj(at, num).load(Relaxed);
+                        let value = (self.sem(slot, num).value() + adj).clamp(0, SEMVMX);
+                        self.set_value_logged(slot, num, value);
+                        self.sem(slot, num).pid.store(pid, Relaxed);
+                        crate::faults::crash_point("sem.apply_undos.after_sem");
+                    }
+                    undo.applied.store(1, Relaxed);
+                    slot.journal.len.store(0, Relaxed);
+                    slot.journal.applying.store(0, Relaxed);
                 }
+                crate::faults::crash_point("sem.apply_undos.applied");
+                self.unlink_undo_from_set(slot, at);
                 // Linux marks the set operated on by every exit that held an
                 // undo record for it, whatever the adjustments were.
                 self.set_otime(slot, &[]);
                 self.serve_queue(slot);
                 self.release_sems(slot, adjusted);
             }
+            record.sem_undos.store(next, Relaxed);
+            crate::faults::crash_point("sem.apply_undos.unlinked");
             self.heap_free(at, undo_size(nsems));
-            at = next;
         }
     }
 
@@ -558,14 +805,37 @@ impl Region {
         }
     }
 
-    /// Clears every process's adjustment of semaphore `num` (all with None). Slot lock held.
+    /// Adjustments of semaphore `num` (all with None), over every
+    /// process, that are not 0: what `clear_adjustments` will log.
+    fn count_adjustments(&self, slot: &SemSlot, num: Option<u32>) -> usize {
+        let mut count = 0;
+        let mut at = slot.undos.load(Relaxed);
+        while at != 0 {
+            let undo = self.undo(at);
+            let nums = match num {
+                Some(n) => n..n + 1,
+                None => 0..undo.nsems.load(Relaxed),
+            };
+            count += nums.filter(|&n| self.undo_adj(at, n).load(Relaxed) != 0).count();
+            at = undo.next_in_set.load(Relaxed);
+        }
+        count
+    }
+
+    /// Clears every process's adjustment of semaphore `num` (all with
+    /// None), logged. Slot lock held.
     fn clear_adjustments(&self, slot: &SemSlot, num: Option<u32>) {
         let mut at = slot.undos.load(Relaxed);
         while at != 0 {
             let undo = self.undo(at);
-            match num {
-                Some(n) => self.undo_adj(at, n).store(0, Relaxed),
-                None => (0..undo.nsems.load(Relaxed)).for_each(|n| self.undo_adj(at, n).store(0, Relaxed)),
+            let nums = match num {
+                Some(n) => n..n + 1,
+                None => 0..undo.nsems.load(Relaxed),
+            };
+            for n in nums {
+                if self.undo_adj(at, n).load(Relaxed) != 0 {
+                    self.set_adj_logged(slot, at, n, 0);
+                }
             }
             at = undo.next_in_set.load(Relaxed);
         }
@@ -577,9 +847,8 @@ fn nums(ops: &[SemOp]) -> impl Iterator<Item = u32> + '_ {
     ops.iter().map(|op| op.num as u32)
 }
 
-fn complete(waiter: &Waiter, result: i32) {
-    waiter.result.store(result, Relaxed);
-    wait::finish(&waiter.status);
+fn undo_adj_offset(undo: u64, num: u32) -> u64 {
+    undo + core::mem::size_of::<Undo>() as u64 + num as u64 * 4
 }
 
 fn undo_size(nsems: u32) -> u64 {
@@ -664,14 +933,14 @@ impl Namespace {
         self.reap_dead();
         let cred = Cred::current();
         let table = self.sems();
-        let _fac = table.facility().lock.lock();
+        let _fac = table.lock_facility();
         if key != IPC_PRIVATE {
             if let Some(index) = table.find_key(key) {
                 if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
                     return Err(libc::EEXIST);
                 }
                 let slot = region.set(index);
-                let _guard = slot.head.lock.lock();
+                let _guard = table.lock_slot(index);
                 if nsems as u32 > slot.nsems.load(Relaxed) {
                     return Err(libc::EINVAL);
                 }
@@ -694,7 +963,7 @@ impl Namespace {
         }
         let index = table.alloc_index(limits.semmni.load(Relaxed))?;
         let slot = region.set(index);
-        let _guard = slot.head.lock.lock();
+        let _guard = table.lock_slot(index);
         if slot.capacity.load(Relaxed) < nsems as u32 {
             // A smaller array of an earlier set stays as it is, its words
             // held (see `Sem`); doubling sizes bound what a slot keeps.
@@ -867,6 +1136,9 @@ impl Namespace {
         let undos = ops.iter().any(|op| op.flags & SEM_UNDO != 0);
         let alter = ops.iter().any(|op| op.op != 0);
         let max = ops.iter().map(|op| op.num as u32).max().unwrap_or(0);
+        if alter {
+            self.ensure_record();
+        }
         let cred = Cred::current();
         let undo = if undos { self.own_undo(id)? } else { 0 };
         let table = self.sems();
@@ -882,6 +1154,7 @@ impl Namespace {
         region.vote_mode(slot, ops.len() == 1 && undo == 0);
         let outcome = region.try_ops(slot, ops, undo, pid);
         if outcome.is_ok() {
+            region.journal_commit(slot);
             self.region.set_otime(slot, ops);
             if alter {
                 region.serve_queue(slot);
@@ -946,6 +1219,7 @@ impl Namespace {
                 outcome => {
                     region.heap_free(at, size);
                     if outcome.is_ok() {
+                        region.journal_commit(slot);
                         region.set_otime(slot, ops);
                         if ops.iter().any(|op| op.op != 0) {
                             region.serve_queue(slot);
@@ -997,6 +1271,11 @@ impl Namespace {
             }
         }
         let result = waiter.result.load(Relaxed);
+        if region.set(index).journal.completing.load(Relaxed) == at {
+            // Its completer has not let go yet, or died before it could: the
+            // lock waits for the one or repairs after the other.
+            drop(self.sems().lock_slot(index));
+        }
         region.heap_free(at, size);
         if result == 0 {
             Ok(0)
@@ -1041,10 +1320,12 @@ impl Namespace {
         undo.slot.store(index, Relaxed);
         undo.seq.store(seq, Relaxed);
         undo.nsems.store(nsems, Relaxed);
-        undo.next_in_set.store(slot.undos.load(Relaxed), Relaxed);
-        slot.undos.store(at, Relaxed);
+        // On the process's list first: a record on it alone is freed by the
+        // reaper if the process dies before the next two stores.
         undo.next_in_process.store(record.sem_undos.load(Relaxed), Relaxed);
         record.sem_undos.store(at, Relaxed);
+        undo.next_in_set.store(slot.undos.load(Relaxed), Relaxed);
+        slot.undos.store(at, Relaxed);
         Ok(at)
     }
 
@@ -1055,6 +1336,9 @@ impl Namespace {
             return Err(libc::EINVAL);
         }
         self.reap_dead();
+        if matches!(cmd, SETVAL | SETALL | IPC_RMID | IPC_SET) {
+            self.ensure_record();
+        }
         let cred = Cred::current();
         let region = &self.region;
         let table = self.sems();
@@ -1062,7 +1346,7 @@ impl Namespace {
             IPC_INFO | SEM_INFO => {
                 let limits = region.limits();
                 let (in_use, total, max_index) = {
-                    let _fac = table.facility().lock.lock();
+                    let _fac = table.lock_facility();
                     (
                         table.facility().in_use.load(Relaxed),
                         region.header().sem.total_sems.load(Relaxed),
@@ -1127,13 +1411,15 @@ impl Namespace {
                 let (index, _guard) = table.lock_id(id).map_err(|_| libc::EIDRM)?;
                 let slot = region.set(index);
                 let pid = sys::getpid();
+                region.journal_reserve(slot, nsems as usize + region.count_adjustments(slot, None))?;
                 region.hold_sems(slot, 0..nsems);
                 for (n, &v) in values.iter().enumerate() {
-                    let sem = region.sem(slot, n as u32);
-                    sem.set_value(v as i32);
-                    sem.pid.store(pid, Relaxed);
+                    region.set_value_logged(slot, n as u32, v as i32);
+                    region.sem(slot, n as u32).pid.store(pid, Relaxed);
+                    crate::faults::crash_point("sem.setall.after_sem");
                 }
                 region.clear_adjustments(slot, None);
+                region.journal_commit(slot);
                 slot.ctime.store(sys::realtime_seconds(), Relaxed);
                 region.serve_queue(slot);
                 region.release_sems(slot, 0..nsems);
@@ -1163,9 +1449,11 @@ impl Namespace {
                     GETNCNT => region.count_waiting(slot, num as u32, false),
                     GETZCNT => region.count_waiting(slot, num as u32, true),
                     _ => {
+                        region.journal_reserve(slot, 1 + region.count_adjustments(slot, Some(num as u32)))?;
                         region.clear_adjustments(slot, Some(num as u32));
                         sem.hold();
-                        sem.set_value(arg as i32);
+                        region.set_value_logged(slot, num as u32, arg as i32);
+                        region.journal_commit(slot);
                         sem.pid.store(sys::getpid(), Relaxed);
                         slot.ctime.store(sys::realtime_seconds(), Relaxed);
                         region.serve_queue(slot);
@@ -1179,7 +1467,7 @@ impl Namespace {
                 if cmd == IPC_SET {
                     sys::copy_from_user(as_bytes_mut(&mut new), arg)?;
                 }
-                let _fac = table.facility().lock.lock();
+                let _fac = table.lock_facility();
                 let (index, _guard) = table.lock_id(id)?;
                 let slot = region.set(index);
                 if !cred.may_control(&slot.head.perm()) {
@@ -1204,18 +1492,27 @@ impl Region {
     /// every word, and its queue and undo list are finite and name it.
     pub(crate) fn check_sems(&self) -> Result<(), String> {
         let table = SemTable(self);
-        let _fac = table.facility().lock.lock();
-        let mut live = 0;
+        let _fac = table.lock_facility();
+        let (mut live, mut sems) = (0, 0u64);
         for index in 0..table.facility().initialised.load(Acquire) {
             let slot = self.set(index);
-            let _guard = slot.head.lock.lock();
+            let _guard = table.lock_slot(index);
             if !slot.head.is_live() {
                 continue;
             }
             live += 1;
             let (seq, nsems) = (slot.head.seq.load(Relaxed), slot.nsems.load(Relaxed));
+            sems += nsems as u64;
             if nsems == 0 || nsems > slot.capacity.load(Relaxed) {
                 return Err(format!("set {index}: {nsems} semaphores in room for {}", slot.capacity.load(Relaxed)));
+            }
+            let journal = &slot.journal;
+            if journal.len.load(Relaxed) != 0
+                || journal.completing.load(Relaxed) != 0
+                || journal.applying.load(Relaxed) != 0
+                || slot.head.removing.load(Relaxed) != 0
+            {
+                return Err(format!("set {index}: a change left uncommitted or a removal unfinished"));
             }
             let lock_free = slot.lock_free.load(Relaxed) != 0;
             for num in 0..nsems {
@@ -1255,6 +1552,10 @@ impl Region {
         let in_use = table.facility().in_use.load(Relaxed);
         if in_use != live {
             return Err(format!("semaphore sets: {in_use} counted in use, {live} live"));
+        }
+        let total = self.header().sem.total_sems.load(Relaxed);
+        if total != sems {
+            return Err(format!("semaphores: {total} counted, {sems} in live sets"));
         }
         Ok(())
     }

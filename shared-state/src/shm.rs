@@ -103,6 +103,21 @@ impl SlotTable for Region {
         // SAFETY: forwarded: index < IPCMNI.
         &unsafe { self.shm_slot(index) }.head
     }
+    fn finish_removal(&self, index: u32) {
+        let _guard = self.lock_slot(index);
+        let slot = self.live_shm_slot(index);
+        let pages = pages_of(slot.segsz.load(Relaxed));
+        let _ = sys::punch_hole(self.fd(), slot.offset.load(Relaxed), pages * PAGE_SIZE);
+        self.release(index);
+    }
+    fn recount_totals(&self) {
+        let total: u64 = (0..self.facility().initialised.load(Relaxed))
+            .map(|index| self.live_shm_slot(index))
+            .filter(|slot| slot.head.is_live())
+            .map(|slot| pages_of(slot.segsz.load(Relaxed)))
+            .sum();
+        self.shm().total_pages.store(total, Relaxed);
+    }
 }
 
 fn pages_of(size: u64) -> u64 {
@@ -140,6 +155,7 @@ impl Region {
     pub(crate) fn lock_shm(&self) -> Guard<'_> {
         let guard = self.facility().lock.lock();
         if guard.owner_died {
+            self.repair_facility();
             self.recount_attachments();
         }
         guard
@@ -249,6 +265,7 @@ impl Region {
 
     /// Frees a segment and its memory. Facility lock and slot lock held.
     fn destroy_segment(&self, fd: i32, index: u32) {
+        self.begin_removal(index);
         let slot = self.live_shm_slot(index);
         let pages = pages_of(slot.segsz.load(Relaxed));
         let _ = sys::punch_hole(fd, slot.offset.load(Relaxed), pages * PAGE_SIZE);

@@ -23,6 +23,13 @@
 //!   slot lock: no lock is shared by the whole namespace.
 //! - A slot's memory stays initialised for the region's life, so a lookup
 //!   may lock any slot below `initialised` without the facility lock.
+//!
+//! Death: every lock is a robust mutex; `lock_slot` and `lock_facility` run
+//! the facility's repair when they find the last holder died. A removal
+//! marks the slot (`removing`) first and clears the mark last, each step in
+//! between can be taken again, and lookups treat a marked slot as gone; the
+//! facility lock's next holder finishes it, then rebuilds the key chains
+//! and counts from the slots themselves (`repair_facility`).
 
 use crate::abi::IpcPerm;
 use crate::lock::{Guard, RobustMutex};
@@ -77,6 +84,12 @@ pub struct SlotHeader {
     pub cgid: AtomicU32,
     /// Permission bits plus facility flags (SHM_DEST, SHM_LOCKED). Slot lock.
     pub mode: AtomicU32,
+    /// While the object is being removed: the sequence number it had, plus
+    /// one (0 otherwise). Set first and cleared last by a removal, so that
+    /// one cut short by its caller's death is finished by the facility
+    /// lock's next holder (`repair_facility`), and a lookup meanwhile finds
+    /// no object. Facility lock and slot lock to write.
+    pub removing: AtomicU32,
 }
 
 impl SlotHeader {
@@ -145,6 +158,95 @@ pub trait SlotTable {
     /// `index < IPCMNI`, the slot unpublished, the facility lock held.
     unsafe fn init_slot(&self, _index: u32) {}
 
+    /// Repairs what a thread that died holding slot `index`'s lock left
+    /// half done. Slot lock held (just found owner-died).
+    fn repair_slot(&self, _index: u32) {}
+
+    /// Finishes the removal of the object in slot `index` that its remover
+    /// died in (`removing` is set): the facility's own part (sleepers,
+    /// contents), then `release`. Facility lock held; takes the slot's locks.
+    fn finish_removal(&self, index: u32) {
+        let _guard = self.lock_slot(index);
+        self.release(index);
+    }
+
+    /// Recomputes the facility's own totals from the live slots. Facility lock held.
+    fn recount_totals(&self) {}
+
+    /// Locks slot `index` (below `initialised`), repairing it first if its
+    /// last holder died with it.
+    fn lock_slot(&self, index: u32) -> Guard<'_> {
+        // SAFETY: callers pass an index below `initialised` <= IPCMNI.
+        let slot = unsafe { self.slot_header(index) };
+        let guard = slot.lock.lock();
+        if guard.owner_died {
+            self.repair_slot(index);
+        }
+        guard
+    }
+
+    /// Takes and lets go of every lock of the facility that a dead holder
+    /// abandoned, so that each repair runs now rather than at the next use.
+    fn repair_abandoned(&self) {
+        if self.facility().lock.is_abandoned() {
+            drop(self.lock_facility());
+        }
+        for index in 0..self.facility().initialised.load(Acquire) {
+            self.repair_slot_if_abandoned(index);
+        }
+    }
+
+    /// Takes and lets go of slot `index`'s locks if a dead holder abandoned one.
+    fn repair_slot_if_abandoned(&self, index: u32) {
+        // SAFETY: callers pass an index below `initialised`.
+        if unsafe { self.slot_header(index) }.lock.is_abandoned() {
+            drop(self.lock_slot(index));
+        }
+    }
+
+    /// Takes the facility lock, repairing first what a holder that died
+    /// left: removals it was in the middle of, the key index, the counts.
+    fn lock_facility(&self) -> Guard<'_> {
+        let guard = self.facility().lock.lock();
+        if guard.owner_died {
+            self.repair_facility();
+        }
+        guard
+    }
+
+    /// After a death under the facility lock: finishes removals cut short,
+    /// then rebuilds from the slots themselves what create and remove keep
+    /// beside them (key chains, `in_use`, the facility's totals). Facility
+    /// lock held.
+    fn repair_facility(&self) {
+        let fac = self.facility();
+        let initialised = fac.initialised.load(Relaxed);
+        for index in 0..initialised {
+            // SAFETY: index < initialised.
+            if unsafe { self.slot_header(index) }.removing.load(Relaxed) != 0 {
+                self.finish_removal(index);
+            }
+        }
+        fac.key_buckets.iter().for_each(|bucket| bucket.store(0, Relaxed));
+        let mut live = 0;
+        for index in 0..initialised {
+            // SAFETY: index < initialised.
+            let slot = unsafe { self.slot_header(index) };
+            if !slot.is_live() {
+                continue;
+            }
+            live += 1;
+            let key = slot.key.load(Relaxed);
+            if key != crate::abi::IPC_PRIVATE {
+                let bucket = &fac.key_buckets[bucket_of(key)];
+                slot.key_next.store(bucket.load(Relaxed), Relaxed);
+                bucket.store(index + 1, Relaxed);
+            }
+        }
+        fac.in_use.store(live, Relaxed);
+        self.recount_totals();
+    }
+
     /// Locks the live object named by `id`, without any facility-wide lock.
     fn lock_id(&self, id: i32) -> SysResult<(u32, Guard<'_>)> {
         if id < 0 {
@@ -159,10 +261,10 @@ pub trait SlotTable {
         if index >= self.facility().initialised.load(Acquire) {
             return Err(libc::EINVAL);
         }
+        let guard = self.lock_slot(index);
         // SAFETY: index < initialised <= IPCMNI.
         let slot = unsafe { self.slot_header(index) };
-        let guard = slot.lock.lock();
-        if !slot.is_live() || seq.is_some_and(|s| s != slot.seq.load(Relaxed)) {
+        if !slot.is_live() || slot.removing.load(Relaxed) != 0 || seq.is_some_and(|s| s != slot.seq.load(Relaxed)) {
             return Err(libc::EINVAL);
         }
         Ok((index, guard))
@@ -263,14 +365,34 @@ pub trait SlotTable {
         slot.key.store(crate::abi::IPC_PRIVATE, Relaxed);
     }
 
-    /// Frees a live slot. Facility lock and slot lock held.
-    fn release(&self, index: u32) {
-        self.make_private(index);
+    /// Marks the live object in slot `index` as being removed (see
+    /// `SlotHeader::removing`): the first step of every removal. Facility
+    /// lock and slot lock held.
+    fn begin_removal(&self, index: u32) {
         // SAFETY: index names a live slot.
         let slot = unsafe { self.slot_header(index) };
-        slot.state.store(SLOT_FREE, Release);
-        slot.seq.store((slot.seq.load(Relaxed) + 1) % SEQ_LIMIT, Relaxed);
-        self.facility().in_use.fetch_sub(1, Relaxed);
+        slot.removing.store(slot.seq.load(Relaxed) + 1, Relaxed);
+    }
+
+    /// Frees a live slot, or finishes freeing one whose remover died: each
+    /// step can be taken again. Facility lock and slot lock held.
+    fn release(&self, index: u32) {
+        // SAFETY: index names an initialised slot.
+        let slot = unsafe { self.slot_header(index) };
+        if slot.removing.load(Relaxed) == 0 {
+            self.begin_removal(index);
+        }
+        self.make_private(index);
+        let seq = slot.seq.load(Relaxed);
+        // The new sequence number first: from here the old id names nothing.
+        if seq + 1 == slot.removing.load(Relaxed) {
+            slot.seq.store((seq + 1) % SEQ_LIMIT, Relaxed);
+        }
+        if slot.state.swap(SLOT_FREE, Release) == SLOT_LIVE {
+            self.facility().in_use.fetch_sub(1, Relaxed);
+        }
+        crate::faults::crash_point("table.release.before_done");
+        slot.removing.store(0, Relaxed);
     }
 
     /// Linux's `ipc_get_maxidx`: the highest live index, or -1 when empty.

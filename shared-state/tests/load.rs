@@ -79,7 +79,9 @@ fn many_processes(kill: bool) {
     let mut buf = [0u8; 8 + 64];
     while ns.msgrcv(qid, buf.as_mut_ptr() as usize, 64, 0, IPC_NOWAIT).is_ok() {}
     assert_eq!(ns.semctl(semid, 0, shared_state::sem::GETVAL, 0), Ok(1), "mutex free: every SEM_UNDO applied");
-    assert_eq!(ns.region().procs().live.load(std::sync::atomic::Ordering::Relaxed), 0, "every process record freed");
+    let me = std::process::id() as i32;
+    let records = ns.region().live_records();
+    assert!(records.iter().all(|&(_, pid, _)| pid == me), "every worker's process record freed: {records:?}");
     ns.region().check_invariants().unwrap();
     let addr = ns.shmat(shmid, 0, 0).unwrap();
     // SAFETY: as above.

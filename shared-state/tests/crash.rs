@@ -1,0 +1,253 @@
+//! Deaths inside critical sections, at chosen instructions: a child arms a
+//! crash point (`shared_state::faults`) and dies by SIGKILL there, in the
+//! middle of a call, holding the locks that call holds. The survivors must
+//! then see what Linux guarantees: a semop, SETALL or exit's undo applied
+//! whole or not at all, every sleeper woken that was owed a wake-up, a
+//! removal finished, and a region whose invariants hold.
+//!
+//! No supervisor runs here: repairs happen when the next caller takes the
+//! lock, or when a sleeper's watch finds the dead process (every 100 ms).
+//! Run with `cargo test -p shared-state --features fault-injection`.
+
+mod common;
+use common::{fork_child, new_box, wait_status};
+
+use shared_state::abi::*;
+use shared_state::faults;
+use shared_state::sem::*;
+use shared_state::Namespace;
+use std::time::{Duration, Instant};
+
+fn op(num: u16, op: i16, flags: i16) -> SemOp {
+    SemOp { num, op, flags }
+}
+
+fn values(ns: &Namespace, id: i32, n: usize) -> Vec<u16> {
+    let mut out = vec![0u16; n];
+    ns.semctl(id, 0, GETALL, out.as_mut_ptr() as usize).unwrap();
+    out
+}
+
+fn set_all(ns: &Namespace, id: i32, values: &[u16]) {
+    assert_eq!(ns.semctl(id, 0, SETALL, values.as_ptr() as usize), Ok(0));
+}
+
+/// Runs `call` in a child that dies at the `nth` pass of `point`; fails if
+/// the child got through the call alive.
+fn dies_at(ns: &Namespace, point: &'static str, nth: u32, call: impl FnOnce()) {
+    let pid = fork_child(ns, || {
+        faults::arm(point, nth);
+        call();
+        99
+    });
+    let status = wait_status(pid);
+    assert!(
+        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL,
+        "the child never reached {point} (status {status:#x})"
+    );
+}
+
+/// Waits (bounded) until `cond` holds.
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The exit code of child `pid`, which must end within 10 s (a hang fails).
+fn exit_code_within(pid: i32, what: &str) -> i32 {
+    let start = Instant::now();
+    loop {
+        let mut status = 0;
+        // SAFETY: status is writable.
+        let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if done == pid {
+            assert!(libc::WIFEXITED(status), "{what}: died (status {status:#x})");
+            return libc::WEXITSTATUS(status);
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            // SAFETY: killing our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("{what}: still blocked after 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A child blocked in semop `ops` on `id`: exits 0 once done, else the errno.
+fn sem_sleeper(ns: &Namespace, id: i32, ops: Vec<SemOp>) -> i32 {
+    fork_child(ns, || match ns.semop(id, &ops, None) {
+        Ok(_) => 0,
+        Err(e) => e,
+    })
+}
+
+fn ncnt(ns: &Namespace, id: i32, num: i32) -> i32 {
+    ns.semctl(id, num, GETNCNT, 0).unwrap()
+}
+
+#[test]
+fn a_semop_cut_short_changes_nothing() {
+    for flags in [0, SEM_UNDO] {
+        let ns = new_box();
+        let id = ns.semget(IPC_PRIVATE, 3, 0o600).unwrap();
+        set_all(&ns, id, &[5, 5, 5]);
+        // Dies with two of three decrements made.
+        dies_at(&ns, "sem.try_ops.after_op", 2, || {
+            let _ = ns.semop(id, &[op(0, -1, flags), op(1, -1, flags), op(2, -1, flags)], None);
+        });
+        assert_eq!(values(&ns, id, 3), [5, 5, 5], "flags {flags:#x}: all or nothing");
+        assert_eq!(ns.semop(id, &[op(0, -5, 0), op(1, -5, 0), op(2, -5, 0)], None), Ok(0));
+        ns.region().check_invariants().unwrap();
+    }
+}
+
+#[test]
+fn a_waker_that_dies_after_committing_still_wakes_the_sleeper() {
+    for point in ["sem.complete.committed", "sem.complete.woken"] {
+        let ns = new_box();
+        let id = ns.semget(IPC_PRIVATE, 1, 0o600).unwrap();
+        let sleeper = sem_sleeper(&ns, id, vec![op(0, -1, 0)]);
+        eventually("the sleeper to queue", || ncnt(&ns, id, 0) == 1);
+        dies_at(&ns, point, 1, || {
+            let _ = ns.semop(id, &[op(0, 1, 0)], None);
+        });
+        assert_eq!(exit_code_within(sleeper, point), 0, "{point}: the sleeper's semop succeeded");
+        assert_eq!(values(&ns, id, 1), [0], "{point}: one unit given and taken");
+        assert_eq!(ncnt(&ns, id, 0), 0);
+        ns.region().check_invariants().unwrap();
+    }
+}
+
+#[test]
+fn a_waker_that_dies_halfway_through_a_sleepers_operation_leaves_it_to_the_repair() {
+    let ns = new_box();
+    let id = ns.semget(IPC_PRIVATE, 2, 0o600).unwrap();
+    let sleeper = sem_sleeper(&ns, id, vec![op(0, -1, 0), op(1, 1, 0)]);
+    eventually("the sleeper to queue", || ncnt(&ns, id, 0) == 1);
+    // The waker's own +2 passes the point once; it dies after the first of
+    // the sleeper's two operations, made on the sleeper's behalf.
+    dies_at(&ns, "sem.try_ops.after_op", 2, || {
+        let _ = ns.semop(id, &[op(0, 2, 0)], None);
+    });
+    assert_eq!(exit_code_within(sleeper, "sleeper"), 0);
+    assert_eq!(values(&ns, id, 2), [1, 1], "the waker's +2 once, the sleeper's operations once");
+    ns.region().check_invariants().unwrap();
+}
+
+#[test]
+fn a_reaper_that_dies_midway_leaves_the_undo_to_be_applied_once() {
+    for point in ["sem.apply_undos.after_sem", "sem.apply_undos.applied", "sem.apply_undos.unlinked"] {
+        let ns = new_box();
+        let id = ns.semget(IPC_PRIVATE, 2, 0o600).unwrap();
+        set_all(&ns, id, &[5, 5]);
+        let holder = fork_child(&ns, || ns.semop(id, &[op(0, 1, SEM_UNDO), op(1, 1, SEM_UNDO)], None).map_or(1, |_| 0));
+        assert_eq!(wait_status(holder), 0);
+        // The next call reaps the holder; its caller dies in the middle.
+        dies_at(&ns, point, 1, || {
+            let _ = ns.semctl(id, 0, GETVAL, 0);
+        });
+        assert_eq!(values(&ns, id, 2), [5, 5], "{point}: the exit's undo applied once");
+        ns.region().check_invariants().unwrap();
+    }
+}
+
+#[test]
+fn a_setall_cut_short_changes_nothing() {
+    let ns = new_box();
+    let id = ns.semget(IPC_PRIVATE, 3, 0o600).unwrap();
+    set_all(&ns, id, &[1, 2, 3]);
+    assert_eq!(ns.semop(id, &[op(1, -1, SEM_UNDO)], None), Ok(0));
+    dies_at(&ns, "sem.setall.after_sem", 2, || set_all(&ns, id, &[7, 7, 7]));
+    assert_eq!(values(&ns, id, 3), [1, 1, 3]);
+    // This process's adjustment survived: its exit would give the unit back.
+    assert_eq!(ns.semop(id, &[op(1, 1, SEM_UNDO)], None), Ok(0));
+    ns.region().check_invariants().unwrap();
+}
+
+#[test]
+fn a_removal_cut_short_is_finished() {
+    for point in ["sem.destroy.woke_one", "sem.complete.committed", "table.release.before_done"] {
+        let ns = new_box();
+        let key = 0x5eed;
+        let id = ns.semget(key, 1, IPC_CREAT | 0o600).unwrap();
+        let sleepers: Vec<i32> = (0..2).map(|_| sem_sleeper(&ns, id, vec![op(0, -1, 0)])).collect();
+        eventually("both sleepers to queue", || ncnt(&ns, id, 0) == 2);
+        dies_at(&ns, point, 1, || {
+            let _ = ns.semctl(id, 0, IPC_RMID, 0);
+        });
+        for pid in sleepers {
+            assert_eq!(exit_code_within(pid, point), libc::EIDRM, "{point}: a sleeper of a removed set");
+        }
+        assert_eq!(ns.semctl(id, 0, GETVAL, 0), Err(libc::EINVAL), "{point}: the set is gone");
+        let again = ns.semget(key, 1, IPC_CREAT | IPC_EXCL | 0o600).expect("the key is free again");
+        assert_ne!(again, id, "{point}: a new id");
+        ns.region().check_invariants().unwrap();
+    }
+}
+
+/// A child blocked in msgrcv of type `mtype` on `qid`: exits 0 if it got
+/// a message of `want` bytes, else the errno (or 200 for a wrong size).
+fn msg_receiver(ns: &Namespace, qid: i32, mtype: i64, want: usize) -> i32 {
+    fork_child(ns, || {
+        let mut buf = [0u8; 8 + 256];
+        match ns.msgrcv(qid, buf.as_mut_ptr() as usize, 256, mtype, 0) {
+            Ok(n) if n as usize == want && buf[8..8 + want].iter().all(|&b| b == 0xab) => 0,
+            Ok(_) => 200,
+            Err(e) => e,
+        }
+    })
+}
+
+fn send(ns: &Namespace, qid: i32, mtype: i64, size: usize) -> Result<i32, i32> {
+    let mut buf = vec![0xabu8; 8 + size];
+    buf[..8].copy_from_slice(&mtype.to_ne_bytes());
+    ns.msgsnd(qid, buf.as_ptr() as usize, size, 0)
+}
+
+/// Gives receivers just forked the time to queue (nothing reports a
+/// sleeping receiver; if one were late, the sender would not reach the
+/// crash point and `dies_at` would fail, not pass).
+fn let_receivers_queue() {
+    std::thread::sleep(Duration::from_millis(100));
+}
+
+#[test]
+fn a_sender_that_dies_handing_off_a_message_still_delivers_it() {
+    for point in ["msg.complete.committed", "msg.complete.woken"] {
+        let ns = new_box();
+        let qid = ns.msgget(IPC_PRIVATE, 0o600).unwrap();
+        let receiver = msg_receiver(&ns, qid, 0, 100);
+        let_receivers_queue();
+        dies_at(&ns, point, 1, || {
+            let _ = send(&ns, qid, 1, 100);
+        });
+        assert_eq!(exit_code_within(receiver, point), 0, "{point}: the receiver got the message");
+        let mut buf = [0u8; 8 + 256];
+        assert_eq!(ns.msgrcv(qid, buf.as_mut_ptr() as usize, 256, 0, IPC_NOWAIT), Err(libc::ENOMSG));
+        ns.region().check_invariants().unwrap();
+    }
+}
+
+#[test]
+fn a_queue_removal_cut_short_is_finished() {
+    for point in ["msg.complete.woken", "msg.destroy.unlinked_message", "table.release.before_done"] {
+        let ns = new_box();
+        let key = 0x5eee;
+        let qid = ns.msgget(key, IPC_CREAT | 0o600).unwrap();
+        assert_eq!(send(&ns, qid, 1, 10), Ok(0));
+        let receivers: Vec<i32> = (0..2).map(|_| msg_receiver(&ns, qid, 5, 10)).collect();
+        let_receivers_queue();
+        dies_at(&ns, point, 1, || {
+            let _ = ns.msgctl(qid, IPC_RMID, 0);
+        });
+        for pid in receivers {
+            assert_eq!(exit_code_within(pid, point), libc::EIDRM, "{point}: a receiver of a removed queue");
+        }
+        assert_eq!(send(&ns, qid, 1, 10), Err(libc::EINVAL), "{point}: the queue is gone");
+        ns.msgget(key, IPC_CREAT | IPC_EXCL | 0o600).expect("the key is free again");
+        ns.region().check_invariants().unwrap();
+    }
+}
