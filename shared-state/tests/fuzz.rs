@@ -1,5 +1,5 @@
 //! Random operation sequences through the whole API, with bad input mixed
-//! in (unknown ids, odd sizes and flags, unknown commands, null, unmapped,
+//! in (unknown ids, odd sizes and flags, unknown commands, null, inaccessible,
 //! read-only and misaligned pointers): no call may panic, every error is an
 //! errno, and the region's invariants hold after every step.
 
@@ -34,16 +34,16 @@ struct Fuzzer {
     ids: Vec<i32>,
     attached: Vec<usize>,
     buffer: Vec<u8>,
-    /// A page that may be read but not written, and one that is unmapped.
+    /// A page that may be read but not written, and one that may not be touched.
     read_only: usize,
-    unmapped: usize,
+    no_access: usize,
 }
 
 impl Fuzzer {
     fn new(seed: u64) -> Fuzzer {
         // SAFETY: a fresh anonymous mapping of two pages, the second then
-        // unmapped; the test never writes to the first.
-        let (read_only, unmapped) = unsafe {
+        // made inaccessible; the test never writes to the first.
+        let (read_only, no_access) = unsafe {
             let base = libc::mmap(
                 core::ptr::null_mut(),
                 8192,
@@ -53,7 +53,10 @@ impl Fuzzer {
                 0,
             ) as usize;
             assert_ne!(base, libc::MAP_FAILED as usize);
-            libc::munmap((base + 4096) as *mut libc::c_void, 4096);
+            // Inaccessible rather than no_access, so that no later mapping
+            // (a segment attached at an address of the kernel's choice)
+            // can land there.
+            libc::mprotect((base + 4096) as *mut libc::c_void, 4096, libc::PROT_NONE);
             (base, base + 4096)
         };
         Fuzzer {
@@ -63,7 +66,7 @@ impl Fuzzer {
             attached: Vec::new(),
             buffer: vec![0; 3 * 65536],
             read_only,
-            unmapped,
+            no_access,
         }
     }
 
@@ -101,9 +104,9 @@ impl Fuzzer {
         match self.rng.below(12) {
             0 => 0,
             1 => 8,
-            2 => self.unmapped,
+            2 => self.no_access,
             3 => self.read_only,
-            4 => self.unmapped - 4,
+            4 => self.no_access - 4,
             _ => {
                 let start = self.rng.below(64) as usize;
                 let end = (start + len.max(64)).min(self.buffer.len());
@@ -149,7 +152,7 @@ impl Fuzzer {
                 let addr = if !self.attached.is_empty() && self.rng.below(4) != 0 {
                     self.attached.swap_remove(self.rng.below(self.attached.len() as u64) as usize)
                 } else {
-                    self.rng.pick(&[0, 1, 4096, self.unmapped])
+                    self.rng.pick(&[0, 1, 4096, self.no_access])
                 };
                 format!("shmdt({addr:#x}) = {:?}", ns.shmdt(addr))
             }
@@ -256,5 +259,73 @@ fn random_calls_keep_the_region_consistent() {
             let _ = fuzzer.ns.msgctl(id, shared_state::abi::IPC_RMID, 0);
         }
         fuzzer.ns.region().check_invariants().unwrap();
+    }
+}
+
+/// Eight processes make random calls on shared keys at once while the
+/// parent SIGKILLs half of them at random moments, inside calls or between
+/// them: afterwards every repair has run, no worker's record is left, and
+/// the invariants hold, before and after the leftovers are removed.
+#[test]
+fn concurrent_random_calls_with_kills_keep_the_region_consistent() {
+    const WORKERS: u64 = 8;
+    for seed in [7u64, 0x51ed_2701] {
+        let mut fuzzer = Fuzzer::new(seed);
+        // Objects on the keys the workers use, so that they meet at once.
+        for key in [1, 2, 0x1234] {
+            fuzzer.ns.shmget(key, 4096, IPC_CREAT | 0o600).unwrap();
+            fuzzer.ns.semget(key, 4, IPC_CREAT | 0o600).unwrap();
+            fuzzer.ns.msgget(key, IPC_CREAT | 0o600).unwrap();
+        }
+        let workers: Vec<i32> = (0..WORKERS)
+            .map(|worker| {
+                let child = &mut fuzzer as *mut Fuzzer;
+                fork_child(&fuzzer.ns, || {
+                    // SAFETY: the child's own copy of the fuzzer, used by it alone.
+                    let fuzzer = unsafe { &mut *child };
+                    fuzzer.rng = Rng(seed ^ (worker + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                    for _ in 0..20_000 {
+                        fuzzer.step();
+                    }
+                    0
+                })
+            })
+            .collect();
+        let mut rng = Rng(seed);
+        for &pid in workers.iter().step_by(2) {
+            std::thread::sleep(std::time::Duration::from_micros(rng.below(5_000)));
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let mut killed = 0;
+        for (worker, &pid) in workers.iter().enumerate() {
+            let status = wait_status(pid);
+            if worker % 2 == 1 {
+                assert_eq!(status, 0, "seed {seed:#x}: worker {worker} failed (status {status:#x})");
+            } else if libc::WIFSIGNALED(status) {
+                killed += 1;
+            }
+        }
+        assert!(killed > 0, "seed {seed:#x}: every worker ended before its kill");
+        // The next call repairs after the dead; then everything must agree.
+        let _ = fuzzer.ns.semget(1, 0, 0);
+        fuzzer.ns.region().repair_abandoned_locks();
+        if let Err(broken) = fuzzer.ns.region().check_invariants() {
+            panic!("seed {seed:#x}: after the workers: {broken}");
+        }
+        let ns = &fuzzer.ns;
+        let region = ns.region();
+        let me = std::process::id() as i32;
+        assert!(region.live_records().iter().all(|&(_, pid, _)| pid == me), "seed {seed:#x}: a worker's record left");
+        // The survivors' objects can all be removed.
+        for index in 0..256 {
+            for seq in 0..64 {
+                let id = (seq << 15) | index;
+                let _ = ns.shmctl(id, shared_state::abi::IPC_RMID, 0);
+                let _ = ns.semctl(id, 0, shared_state::abi::IPC_RMID, 0);
+                let _ = ns.msgctl(id, shared_state::abi::IPC_RMID, 0);
+            }
+        }
+        region.check_invariants().unwrap();
     }
 }
