@@ -251,3 +251,31 @@ fn a_queue_removal_cut_short_is_finished() {
         ns.region().check_invariants().unwrap();
     }
 }
+
+/// With a supervisor watching (as under `ipcbox run`), a sleeper sleeps
+/// without waking to check; the waker's death must reach the supervisor,
+/// which repairs at once what it abandoned.
+#[test]
+fn with_a_supervisor_a_waker_that_dies_after_committing_still_wakes_the_sleeper() {
+    let ns = std::sync::Arc::new(new_box());
+    ns.watch_deaths().unwrap();
+    let id = ns.semget(IPC_PRIVATE, 1, 0o600).unwrap();
+    let qid = ns.msgget(IPC_PRIVATE, 0o600).unwrap();
+    let sleeper = sem_sleeper(&ns, id, vec![op(0, -1, 0)]);
+    eventually("the sleeper to queue", || ncnt(&ns, id, 0) == 1);
+    dies_at(&ns, "sem.complete.committed", 1, || {
+        let _ = ns.semop(id, &[op(0, 1, 0)], None);
+    });
+    let start = Instant::now();
+    assert_eq!(exit_code_within(sleeper, "semop sleeper"), 0);
+    assert!(start.elapsed() < Duration::from_secs(1), "woken promptly, not by a timer");
+    let receiver = msg_receiver(&ns, qid, 0, 100);
+    let_receivers_queue();
+    dies_at(&ns, "msg.complete.committed", 1, || {
+        let _ = send(&ns, qid, 1, 100);
+    });
+    let start = Instant::now();
+    assert_eq!(exit_code_within(receiver, "msgrcv sleeper"), 0);
+    assert!(start.elapsed() < Duration::from_secs(1), "woken promptly, not by a timer");
+    ns.region().check_invariants().unwrap();
+}
