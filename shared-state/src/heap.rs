@@ -145,6 +145,11 @@ impl Region {
         }
     }
 
+    /// The first block of a stack (0 for none).
+    pub(crate) fn stack_head_offset(&self, head: &FreeHead) -> u64 {
+        unpack(head.0.load(Acquire)).1
+    }
+
     /// Blocks on a stack of `class` (exact only while no one pushes or
     /// pops), or None if it runs longer than the heap could hold.
     pub(crate) fn stack_len(&self, head: &FreeHead, class: usize) -> Option<u64> {
@@ -209,6 +214,25 @@ impl Region {
             let _ = sys::punch_hole(self.fd(), start, block - PAGE_SIZE);
         }
         self.stack_push(&self.heap_header().free[class], offset);
+    }
+
+    /// Adds the blocks on the free lists, in batches and in magazines to `map`.
+    pub(crate) fn free_blocks(&self, map: &mut crate::check::BlockMap) -> Result<(), String> {
+        for (class, head) in self.heap_header().free.iter().enumerate() {
+            let size = 1u64 << (class as u32 + MIN_SHIFT);
+            let mut offset = unpack(head.0.load(Acquire)).1;
+            let mut count = 0;
+            while offset != 0 {
+                map.add(offset, size, "on a free list", false)?;
+                count += 1;
+                if count > HEAP_SIZE / size {
+                    return Err(format!("heap: free list of class {class} loops"));
+                }
+                // SAFETY: a free block's first word is its link.
+                offset = unsafe { self.heap_ref::<AtomicU64>(offset) }.load(Relaxed);
+            }
+        }
+        self.magazine_blocks(map)
     }
 
     /// Bytes on the free lists, in batches and in magazines, or None if a

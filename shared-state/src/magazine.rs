@@ -187,6 +187,46 @@ impl Region {
         }
     }
 
+    /// Adds the blocks in batches and in magazines to `map`.
+    pub(crate) fn magazine_blocks(&self, map: &mut crate::check::BlockMap) -> Result<(), String> {
+        for (class, head) in self.heap_header().batches.iter().enumerate() {
+            let size = block_size(class);
+            let mut carrier = self.stack_head_offset(head);
+            let mut count = 0;
+            while carrier != 0 {
+                map.add(carrier, size, "a batch's carrier", false)?;
+                // SAFETY: a batch carrier is a free block of 64 bytes or more.
+                let offsets = unsafe { self.heap_ref::<Carrier>(carrier) };
+                for offset in &offsets[2..] {
+                    map.add(offset.load(Relaxed) as u64 * UNIT, size, "in a batch", false)?;
+                }
+                count += 1;
+                if count > crate::region::HEAP_SIZE / size {
+                    return Err(format!("heap: batch stack of class {class} loops"));
+                }
+                // SAFETY: as above; its first word is the stack link.
+                carrier = unsafe { self.heap_ref::<core::sync::atomic::AtomicU64>(carrier) }.load(Relaxed);
+            }
+        }
+        let high_water = self.procs().high_water.load(Acquire);
+        for index in (0..high_water).filter(|&index| self.record(index).state.load(Acquire) != PROC_FREE) {
+            let magazine = self.magazine(index);
+            for (class, count, blocks) in [
+                (&magazine.loaded_class, &magazine.loaded_count, &magazine.loaded),
+                (&magazine.spent_class, &magazine.spent_count, &magazine.spent),
+            ] {
+                let class_plus_one = class.load(Relaxed);
+                if class_plus_one != 0 {
+                    let size = block_size(class_plus_one as usize - 1);
+                    for block in &blocks[..(count.load(Relaxed) as usize).min(BATCH)] {
+                        map.add(block.load(Relaxed) as u64 * UNIT, size, "in a magazine", false)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Bytes in magazines and batches (free memory), for `heap_free_bytes`;
     /// None if a batch stack loops.
     pub(crate) fn magazine_bytes(&self) -> Option<u64> {

@@ -1404,6 +1404,56 @@ impl Namespace {
 }
 
 impl Region {
+    /// Adds every block the queues reach to `map`: messages (the dummies
+    /// too), sleepers (on their queues and their processes' lists), and
+    /// messages handed to a receiver that has not taken them yet.
+    pub(crate) fn msg_blocks(&self, map: &mut crate::check::BlockMap) -> Result<(), String> {
+        let table = MsgTable(self);
+        let _fac = table.lock_facility();
+        let waiter_size = core::mem::size_of::<MsgWaiter>() as u64;
+        let limit = HEAP_SIZE / MESSAGE_HEADER;
+        for index in 0..table.facility().initialised.load(Acquire) {
+            let _locks = table.lock_both_any(index);
+            let slot = self.queue(index);
+            let (mut at, mut steps) = (slot.messages_head().load(Relaxed), 0);
+            while at != 0 && steps < limit {
+                map.add(at, MESSAGE_HEADER + self.message(at).size.load(Relaxed), "a queued message", false)?;
+                at = self.message(at).next.load(Relaxed);
+                steps += 1;
+            }
+            for head in [&slot.receivers_head, &slot.senders_head] {
+                let (mut at, mut steps) = (head.load(Relaxed), 0);
+                while at != 0 && steps < limit {
+                    map.add(at, waiter_size, "a sleeper in msgsnd or msgrcv", true)?;
+                    at = self.msg_waiter(at).next.load(Relaxed);
+                    steps += 1;
+                }
+            }
+        }
+        for index in 0..self.procs().high_water.load(Acquire) {
+            if self.record(index).state.load(Acquire) == crate::procs::PROC_FREE {
+                continue;
+            }
+            let (mut at, mut steps) = (self.record(index).msg_waiters.load(Relaxed), 0);
+            while at != 0 && steps < limit {
+                let waiter = self.msg_waiter(at);
+                map.add(at, waiter_size, "a sleeper in msgsnd or msgrcv", true)?;
+                let message = waiter.message.load(Relaxed);
+                if waiter.status.load(Acquire) == wait::DONE && waiter.result.load(Relaxed) == 0 && message != 0 {
+                    map.add(
+                        message,
+                        MESSAGE_HEADER + self.message(message).size.load(Relaxed),
+                        "a handed-off message",
+                        false,
+                    )?;
+                }
+                at = waiter.next_in_process.load(Relaxed);
+                steps += 1;
+            }
+        }
+        Ok(())
+    }
+
     /// The message queue part of `check_invariants`: each live queue's list
     /// runs from its dummy to its last message, and holds exactly the
     /// messages and bytes its counters say; waiter lists are finite, of the

@@ -64,6 +64,9 @@ pub struct SemFacility {
     pub ids: FacilityHeader,
     /// Semaphores in all sets (Linux's used_sems). Facility lock.
     pub total_sems: AtomicU64,
+    /// Bytes of arrays that slots left behind when they grew (see `Sem`),
+    /// for the heap's accounting. Facility lock.
+    pub retired_bytes: AtomicU64,
 }
 
 impl SemFacility {
@@ -969,6 +972,10 @@ impl Namespace {
             // held (see `Sem`); doubling sizes bound what a slot keeps.
             let capacity = (nsems as u32).next_power_of_two();
             let sems = region.heap_alloc(capacity as u64 * core::mem::size_of::<Sem>() as u64)?;
+            let old = slot.capacity.load(Relaxed) as u64 * core::mem::size_of::<Sem>() as u64;
+            if old != 0 {
+                sem_facility.retired_bytes.fetch_add(crate::heap::class_of(old).map_or(old, |c| c.1), Relaxed);
+            }
             slot.sems.store(sems, Relaxed);
             slot.capacity.store(capacity, Relaxed);
         }
@@ -1487,6 +1494,60 @@ impl Namespace {
 }
 
 impl Region {
+    /// Adds every block the semaphore facility reaches to `map`: arrays,
+    /// journals, queued waiters, undo records (on their sets' lists and on
+    /// their processes').
+    pub(crate) fn sem_blocks(&self, map: &mut crate::check::BlockMap) -> Result<(), String> {
+        let table = SemTable(self);
+        let _fac = table.lock_facility();
+        map.retired += self.header().sem.retired_bytes.load(Relaxed);
+        let limit = HEAP_SIZE / 16;
+        for index in 0..table.facility().initialised.load(Acquire) {
+            let slot = self.set(index);
+            let _guard = table.lock_slot(index);
+            let capacity = slot.capacity.load(Relaxed) as u64;
+            if capacity != 0 {
+                map.add(
+                    slot.sems.load(Relaxed),
+                    capacity * core::mem::size_of::<Sem>() as u64,
+                    "a set's array",
+                    false,
+                )?;
+            }
+            let journal = slot.journal.entries.load(Relaxed);
+            if journal != 0 {
+                map.add(journal, slot.journal.capacity.load(Relaxed) as u64 * ENTRY_SIZE, "a set's journal", false)?;
+            }
+            if !slot.head.is_live() {
+                continue;
+            }
+            let (mut at, mut steps) = (slot.queue_head.load(Relaxed), 0);
+            while at != 0 && steps < limit {
+                map.add(at, self.waiter(at).size.load(Relaxed), "a queued semop", false)?;
+                at = self.waiter(at).next.load(Relaxed);
+                steps += 1;
+            }
+            let (mut at, mut steps) = (slot.undos.load(Relaxed), 0);
+            while at != 0 && steps < limit {
+                map.add(at, undo_size(self.undo(at).nsems.load(Relaxed)), "an undo record", true)?;
+                at = self.undo(at).next_in_set.load(Relaxed);
+                steps += 1;
+            }
+        }
+        for index in 0..self.procs().high_water.load(Acquire) {
+            if self.record(index).state.load(Acquire) == crate::procs::PROC_FREE {
+                continue;
+            }
+            let (mut at, mut steps) = (self.record(index).sem_undos.load(Relaxed), 0);
+            while at != 0 && steps < limit {
+                map.add(at, undo_size(self.undo(at).nsems.load(Relaxed)), "an undo record", true)?;
+                at = self.undo(at).next_in_process.load(Relaxed);
+                steps += 1;
+            }
+        }
+        Ok(())
+    }
+
     /// The semaphore part of `check_invariants`: each live set's words carry
     /// its tag, values stay within SEMVMX, a set out of lock-free mode holds
     /// every word, and its queue and undo list are finite and name it.

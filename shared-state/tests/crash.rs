@@ -84,6 +84,20 @@ fn sem_sleeper(ns: &Namespace, id: i32, ops: Vec<SemOp>) -> i32 {
     })
 }
 
+/// The invariants hold and no heap block is lost.
+fn consistent(ns: &Namespace) {
+    consistent_but_for(ns, 0);
+}
+
+/// The invariants hold and at most `bytes` of heap are lost: the block a
+/// process died holding between unlinking it and freeing it (README:
+/// known deviations).
+fn consistent_but_for(ns: &Namespace, bytes: u64) {
+    ns.region().check_invariants().unwrap();
+    let lost = ns.region().heap_account().unwrap().lost();
+    assert!(lost <= bytes, "{lost} heap bytes reached by nothing (at most {bytes} expected)");
+}
+
 fn ncnt(ns: &Namespace, id: i32, num: i32) -> i32 {
     ns.semctl(id, num, GETNCNT, 0).unwrap()
 }
@@ -100,7 +114,7 @@ fn a_semop_cut_short_changes_nothing() {
         });
         assert_eq!(values(&ns, id, 3), [5, 5, 5], "flags {flags:#x}: all or nothing");
         assert_eq!(ns.semop(id, &[op(0, -5, 0), op(1, -5, 0), op(2, -5, 0)], None), Ok(0));
-        ns.region().check_invariants().unwrap();
+        consistent(&ns);
     }
 }
 
@@ -117,7 +131,7 @@ fn a_waker_that_dies_after_committing_still_wakes_the_sleeper() {
         assert_eq!(exit_code_within(sleeper, point), 0, "{point}: the sleeper's semop succeeded");
         assert_eq!(values(&ns, id, 1), [0], "{point}: one unit given and taken");
         assert_eq!(ncnt(&ns, id, 0), 0);
-        ns.region().check_invariants().unwrap();
+        consistent(&ns);
     }
 }
 
@@ -134,7 +148,7 @@ fn a_waker_that_dies_halfway_through_a_sleepers_operation_leaves_it_to_the_repai
     });
     assert_eq!(exit_code_within(sleeper, "sleeper"), 0);
     assert_eq!(values(&ns, id, 2), [1, 1], "the waker's +2 once, the sleeper's operations once");
-    ns.region().check_invariants().unwrap();
+    consistent(&ns);
 }
 
 #[test]
@@ -150,7 +164,8 @@ fn a_reaper_that_dies_midway_leaves_the_undo_to_be_applied_once() {
             let _ = ns.semctl(id, 0, GETVAL, 0);
         });
         assert_eq!(values(&ns, id, 2), [5, 5], "{point}: the exit's undo applied once");
-        ns.region().check_invariants().unwrap();
+        // Past "unlinked", the reaper held the undo record alone.
+        consistent_but_for(&ns, if point == "sem.apply_undos.unlinked" { 64 } else { 0 });
     }
 }
 
@@ -164,7 +179,7 @@ fn a_setall_cut_short_changes_nothing() {
     assert_eq!(values(&ns, id, 3), [1, 1, 3]);
     // This process's adjustment survived: its exit would give the unit back.
     assert_eq!(ns.semop(id, &[op(1, 1, SEM_UNDO)], None), Ok(0));
-    ns.region().check_invariants().unwrap();
+    consistent(&ns);
 }
 
 #[test]
@@ -184,7 +199,7 @@ fn a_removal_cut_short_is_finished() {
         assert_eq!(ns.semctl(id, 0, GETVAL, 0), Err(libc::EINVAL), "{point}: the set is gone");
         let again = ns.semget(key, 1, IPC_CREAT | IPC_EXCL | 0o600).expect("the key is free again");
         assert_ne!(again, id, "{point}: a new id");
-        ns.region().check_invariants().unwrap();
+        consistent(&ns);
     }
 }
 
@@ -227,7 +242,7 @@ fn a_sender_that_dies_handing_off_a_message_still_delivers_it() {
         assert_eq!(exit_code_within(receiver, point), 0, "{point}: the receiver got the message");
         let mut buf = [0u8; 8 + 256];
         assert_eq!(ns.msgrcv(qid, buf.as_mut_ptr() as usize, 256, 0, IPC_NOWAIT), Err(libc::ENOMSG));
-        ns.region().check_invariants().unwrap();
+        consistent(&ns);
     }
 }
 
@@ -248,7 +263,8 @@ fn a_queue_removal_cut_short_is_finished() {
         }
         assert_eq!(send(&ns, qid, 1, 10), Err(libc::EINVAL), "{point}: the queue is gone");
         ns.msgget(key, IPC_CREAT | IPC_EXCL | 0o600).expect("the key is free again");
-        ns.region().check_invariants().unwrap();
+        // Past "unlinked_message", the remover held the dummy alone.
+        consistent_but_for(&ns, if point == "msg.destroy.unlinked_message" { 32 } else { 0 });
     }
 }
 
@@ -277,5 +293,5 @@ fn with_a_supervisor_a_waker_that_dies_after_committing_still_wakes_the_sleeper(
     let start = Instant::now();
     assert_eq!(exit_code_within(receiver, "msgrcv sleeper"), 0);
     assert!(start.elapsed() < Duration::from_secs(1), "woken promptly, not by a timer");
-    ns.region().check_invariants().unwrap();
+    consistent(&ns);
 }

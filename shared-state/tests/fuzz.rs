@@ -245,8 +245,17 @@ fn random_calls_keep_the_region_consistent() {
             if trail.len() > 8 {
                 trail.pop_front();
             }
-            if let Err(broken) = fuzzer.ns.region().check_invariants() {
-                panic!("seed {seed:#x}, step {step}: {broken}\nlast calls:\n  {}", Vec::from(trail).join("\n  "));
+            let lost = fuzzer.ns.region().check_invariants().and_then(|_| fuzzer.ns.region().heap_account());
+            match lost {
+                Ok(account) if account.lost() == 0 => {}
+                Ok(account) => panic!(
+                    "seed {seed:#x}, step {step}: {} heap bytes reached by nothing\nlast calls:\n  {}",
+                    account.lost(),
+                    Vec::from(trail).join("\n  ")
+                ),
+                Err(broken) => {
+                    panic!("seed {seed:#x}, step {step}: {broken}\nlast calls:\n  {}", Vec::from(trail).join("\n  "))
+                }
             }
         }
         // Whatever is left can be removed, and then nothing is in use.

@@ -98,6 +98,7 @@ fn many_processes(kill: bool) {
         assert!(left_behind <= (PROCS as u64 / 4) * 128, "{left_behind} bytes left behind by {} kills", PROCS / 4);
     } else {
         assert_eq!(left_behind, 0, "no undo record, waiter, message or block left behind");
+        assert_eq!(ns.region().heap_account().unwrap().lost(), 0, "every heap block reached by something");
     }
     assert_eq!(ns.semctl(semid, 0, shared_state::abi::IPC_RMID, 0), Ok(0));
 }
