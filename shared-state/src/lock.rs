@@ -186,6 +186,12 @@ impl LivenessLock {
         (self.mutex.futex_word().load(Ordering::Acquire) & FUTEX_TID_MASK) as i32
     }
 
+    /// Lets go of the lock. Only its holder thread may call this.
+    pub fn release(&self) {
+        // SAFETY: the caller holds the lock (see above).
+        unsafe { libc::pthread_mutex_unlock(self.mutex.raw.get()) };
+    }
+
     /// Whether `holder_tid` still holds the lock.
     pub fn held_by(&self, holder_tid: i32) -> bool {
         let word = self.mutex.futex_word().load(Ordering::Acquire);

@@ -270,6 +270,24 @@ impl Namespace {
         self.region.free_record(rec);
     }
 
+    /// Lets go of this process's liveness lock before the region is
+    /// unmapped (only tests drop a namespace): glibc keeps a held robust
+    /// mutex on its thread's list and walks that list later, so a mutex in
+    /// memory unmapped under it would crash the thread. If another thread
+    /// holds it, the region stays mapped.
+    fn release_liveness(&self) {
+        let Some(rec) = self.local().record else { return };
+        if !self.region.record_current(rec) {
+            return;
+        }
+        let liveness = &self.region.record(rec.index).liveness;
+        if liveness.held_by(sys::gettid()) {
+            liveness.release();
+        } else if liveness.is_held() {
+            self.region.keep_mapped.store(true, Relaxed);
+        }
+    }
+
     /// fork(2) with the box's bookkeeping: `real_fork` is libc's fork.
     /// The child's inherited attachments are counted before this returns in
     /// either process, as Linux counts them during fork.
@@ -319,5 +337,11 @@ impl Namespace {
             _ => self.reap(child),
         }
         pid
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        self.release_liveness();
     }
 }

@@ -210,6 +210,10 @@ pub struct Region {
     /// This process's descriptor for the memfd; it moves if the program
     /// takes its number (see the shim).
     fd: core::sync::atomic::AtomicI32,
+    /// Set when a mutex in the region stays held by a thread of this
+    /// process past the region's drop: the mapping is then kept (see
+    /// `Namespace::release_liveness`).
+    pub(crate) keep_mapped: core::sync::atomic::AtomicBool,
 }
 
 // SAFETY: the region is shared memory designed for concurrent access; every
@@ -306,7 +310,11 @@ impl Region {
         // SAFETY: a fresh shared mapping of the file's metadata part.
         let base = unsafe { sys::mmap(0, META_SIZE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0) }
             .map_err(|e| RegionError::System("mmap of the region", e))?;
-        Ok(Region { base, fd: core::sync::atomic::AtomicI32::new(fd) })
+        Ok(Region {
+            base,
+            fd: core::sync::atomic::AtomicI32::new(fd),
+            keep_mapped: core::sync::atomic::AtomicBool::new(false),
+        })
     }
 
     pub fn fd(&self) -> i32 {
@@ -349,6 +357,9 @@ impl Region {
 
 impl Drop for Region {
     fn drop(&mut self) {
+        if self.keep_mapped.load(core::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         // SAFETY: the mapping is ours; references into it do not outlive self.
         let _ = unsafe { sys::munmap(self.base, META_SIZE) };
     }

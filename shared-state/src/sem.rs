@@ -475,7 +475,9 @@ impl Region {
             return Ok(());
         }
         let new_capacity = needed.next_power_of_two().max(16);
-        let at = self.heap_alloc(new_capacity.checked_mul(ENTRY_SIZE).ok_or(libc::ENOMEM)?)?;
+        // Uninitialised: entries are written before `len` covers them (and
+        // zeroing a large log would widen the window in which a death loses it).
+        let at = self.heap_alloc_uninit(new_capacity.checked_mul(ENTRY_SIZE).ok_or(libc::ENOMEM)?)?;
         let old = journal.entries.load(Relaxed);
         if len > 0 {
             // SAFETY: both blocks hold at least `len` entries; the new one is ours alone.
