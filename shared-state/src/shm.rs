@@ -266,6 +266,7 @@ impl Region {
     /// Frees a segment and its memory. Facility lock and slot lock held.
     fn destroy_segment(&self, fd: i32, index: u32) {
         self.begin_removal(index);
+        crate::faults::crash_point("shm.destroy.begun");
         let slot = self.live_shm_slot(index);
         let pages = pages_of(slot.segsz.load(Relaxed));
         let _ = sys::punch_hole(fd, slot.offset.load(Relaxed), pages * PAGE_SIZE);
@@ -423,6 +424,7 @@ impl Namespace {
                 return Err(e);
             }
         };
+        crate::faults::crash_point("shm.at.entry_pushed");
         slot.nattch.fetch_add(1, Relaxed);
         slot.atime.store(sys::realtime_seconds(), Relaxed);
         slot.lpid.store(sys::getpid(), Relaxed);
@@ -462,6 +464,7 @@ impl Namespace {
             let slot = region.live_shm_slot(attachment.slot);
             if slot.head.is_live() && slot.head.seq.load(Relaxed) == attachment.seq {
                 region.remove_attach_entry(rec, attachment.entry);
+                crate::faults::crash_point("shm.dt.entry_removed");
                 region.count_detach(self.fd(), attachment.slot, sys::getpid());
             }
         }

@@ -336,6 +336,7 @@ pub trait SlotTable {
             bucket.store(index + 1, Relaxed);
         }
         slot.state.store(SLOT_LIVE, Release);
+        crate::faults::crash_point("table.publish.before_count");
         fac.in_use.fetch_add(1, Relaxed);
         make_id(index, slot.seq.load(Relaxed))
     }

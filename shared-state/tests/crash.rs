@@ -295,3 +295,62 @@ fn with_a_supervisor_a_waker_that_dies_after_committing_still_wakes_the_sleeper(
     assert!(start.elapsed() < Duration::from_secs(1), "woken promptly, not by a timer");
     consistent(&ns);
 }
+
+fn nattch(ns: &Namespace, shmid: i32) -> Result<u64, i32> {
+    let mut ds = [0u64; 16];
+    ns.shmctl(shmid, IPC_STAT, ds.as_mut_ptr() as usize)?;
+    // struct shmid64_ds on x86_64: ipc_perm (48 bytes), segsz, atime,
+    // dtime, ctime, cpid/lpid, then nattch.
+    Ok(ds[11])
+}
+
+#[test]
+fn an_attach_or_detach_cut_short_leaves_nattch_right() {
+    for point in ["shm.at.entry_pushed", "shm.dt.entry_removed"] {
+        let ns = new_box();
+        let shmid = ns.shmget(IPC_PRIVATE, 4096, 0o600).unwrap();
+        let mine = ns.shmat(shmid, 0, 0).unwrap();
+        dies_at(&ns, point, 1, || {
+            if let Ok(addr) = ns.shmat(shmid, 0, 0) {
+                let _ = ns.shmdt(addr);
+            }
+        });
+        assert_eq!(nattch(&ns, shmid), Ok(1), "{point}: only this process's attachment");
+        // Removed while attached, the segment goes with the last detach.
+        assert_eq!(ns.shmctl(shmid, IPC_RMID, 0), Ok(0));
+        assert_eq!(ns.shmdt(mine), Ok(()));
+        assert_eq!(nattch(&ns, shmid), Err(libc::EINVAL), "{point}: destroyed at the last detach");
+        consistent(&ns);
+    }
+}
+
+#[test]
+fn a_segment_removal_cut_short_is_finished() {
+    let ns = new_box();
+    let key = 0x5eef;
+    let shmid = ns.shmget(key, 8192, IPC_CREAT | 0o600).unwrap();
+    dies_at(&ns, "shm.destroy.begun", 1, || {
+        let _ = ns.shmctl(shmid, IPC_RMID, 0);
+    });
+    assert_eq!(nattch(&ns, shmid), Err(libc::EINVAL), "the segment is gone");
+    let again = ns.shmget(key, 8192, IPC_CREAT | IPC_EXCL | 0o600).expect("the key is free again");
+    assert_ne!(again, shmid);
+    consistent(&ns);
+}
+
+#[test]
+fn a_creation_cut_short_before_it_is_counted_is_counted() {
+    let ns = new_box();
+    dies_at(&ns, "table.publish.before_count", 1, || {
+        let _ = ns.semget(0x600d, 2, IPC_CREAT | 0o600);
+    });
+    let id = ns.semget(0x600d, 2, 0).expect("the set was made");
+    assert_eq!(ns.semop(id, &[op(1, 1, 0)], None), Ok(0));
+    dies_at(&ns, "table.publish.before_count", 1, || {
+        let _ = ns.msgget(0x600d, IPC_CREAT | 0o600);
+    });
+    let qid = ns.msgget(0x600d, 0).expect("the queue was made");
+    assert_eq!(send(&ns, qid, 1, 10), Ok(0));
+    // check_invariants compares each facility's count with its live slots.
+    consistent(&ns);
+}
