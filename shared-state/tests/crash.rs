@@ -76,9 +76,19 @@ fn exit_code_within(pid: i32, what: &str) -> i32 {
     }
 }
 
+/// Forks a child that dies with the test's thread: a failing test must not
+/// leave a sleeper behind to hold the test's output open.
+fn fork_sleeper(ns: &Namespace, child: impl FnOnce() -> i32) -> i32 {
+    fork_child(ns, || {
+        // SAFETY: plain system call.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        child()
+    })
+}
+
 /// A child blocked in semop `ops` on `id`: exits 0 once done, else the errno.
 fn sem_sleeper(ns: &Namespace, id: i32, ops: Vec<SemOp>) -> i32 {
-    fork_child(ns, || match ns.semop(id, &ops, None) {
+    fork_sleeper(ns, || match ns.semop(id, &ops, None) {
         Ok(_) => 0,
         Err(e) => e,
     })
@@ -206,7 +216,7 @@ fn a_removal_cut_short_is_finished() {
 /// A child blocked in msgrcv of type `mtype` on `qid`: exits 0 if it got
 /// a message of `want` bytes, else the errno (or 200 for a wrong size).
 fn msg_receiver(ns: &Namespace, qid: i32, mtype: i64, want: usize) -> i32 {
-    fork_child(ns, || {
+    fork_sleeper(ns, || {
         let mut buf = [0u8; 8 + 256];
         match ns.msgrcv(qid, buf.as_mut_ptr() as usize, 256, mtype, 0) {
             Ok(n) if n as usize == want && buf[8..8 + want].iter().all(|&b| b == 0xab) => 0,
