@@ -317,7 +317,9 @@ pub struct MsgWaiter {
     pub max_size: AtomicU64,
     /// A sender's body size.
     pub size: AtomicU64,
-    /// The message handed to a receiver (heap offset), once DONE with 0.
+    /// The message handed to a receiver (heap offset), once DONE with 0;
+    /// a sleeping sender's message while it waits for room, so that the
+    /// block is reachable (and freed by the reaper if the sender dies).
     pub message: AtomicU64,
 }
 
@@ -890,11 +892,10 @@ impl Region {
                 }
             }
             list.store(next, Relaxed);
-            if waiter.status.load(Acquire) == wait::DONE && waiter.result.load(Relaxed) == 0 {
-                let message = waiter.message.swap(0, Relaxed);
-                if message != 0 {
-                    self.free_message(message);
-                }
+            // A receiver's hand-off it never took, or a sleeping sender's message.
+            let message = waiter.message.swap(0, Relaxed);
+            if message != 0 {
+                self.free_message(message);
             }
             self.heap_free(cursor, core::mem::size_of::<MsgWaiter>() as u64);
         }
@@ -946,6 +947,10 @@ impl OwnWaiter<'_> {
 impl Drop for OwnWaiter<'_> {
     fn drop(&mut self) {
         let region = &self.ns.region;
+        if self.get().kind.load(Relaxed) == SENDER {
+            // The caller frees or has queued the message itself.
+            self.get().message.store(0, Relaxed);
+        }
         let index = self.get().slot.load(Relaxed);
         if region.queue(index).completing.load(Relaxed) == self.at {
             // Its completer has not let go yet, or died before it could: the
@@ -1119,6 +1124,10 @@ impl Namespace {
             // Once found, a queue that is gone was removed.
             let (_, guard) = table.lock_both(index, Some(seq)).map_err(|e| if found { libc::EIDRM } else { e })?;
             found = true;
+            if let Some(own) = &waiter {
+                // The message is ours alone again (see `MsgWaiter::message`).
+                own.get().message.store(0, Relaxed);
+            }
             let slot = region.queue(index);
             if !cred.may_access(&slot.head.perm(), 0o222) {
                 return Err(libc::EACCES);
@@ -1145,6 +1154,7 @@ impl Namespace {
             };
             let w = own.get();
             w.size.store(size, Relaxed);
+            w.message.store(at, Relaxed);
             w.result.store(0, Relaxed);
             w.status.store(WAITING, Relaxed);
             region.push_msg_waiter(&slot.senders_head, &slot.senders_tail, own.at);
@@ -1439,13 +1449,9 @@ impl Region {
                 let waiter = self.msg_waiter(at);
                 map.add(at, waiter_size, "a sleeper in msgsnd or msgrcv", true)?;
                 let message = waiter.message.load(Relaxed);
-                if waiter.status.load(Acquire) == wait::DONE && waiter.result.load(Relaxed) == 0 && message != 0 {
-                    map.add(
-                        message,
-                        MESSAGE_HEADER + self.message(message).size.load(Relaxed),
-                        "a handed-off message",
-                        false,
-                    )?;
+                if message != 0 {
+                    let size = MESSAGE_HEADER + self.message(message).size.load(Relaxed);
+                    map.add(message, size, "a handed-off or waiting message", false)?;
                 }
                 at = waiter.next_in_process.load(Relaxed);
                 steps += 1;

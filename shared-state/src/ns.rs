@@ -265,6 +265,7 @@ impl Namespace {
         let pid = self.region.record(rec.index).pid.load(Relaxed);
         self.shm_drop_record_locked(rec, pid);
         self.region.apply_undos(rec, pid);
+        self.region.drop_sem_waiters(rec);
         self.region.drop_msg_waiters(rec);
         self.region.drain_magazine(rec.index);
         self.region.free_record(rec);

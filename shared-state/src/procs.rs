@@ -3,8 +3,10 @@
 //! Owns: `ProcRecord`s, their allocation, and the answer to "is this process
 //! still there?". A process gets a record only when it first holds state that
 //! must be undone at its death (shm attachments, SEM_UNDO adjustments,
-//! sleepers in msgsnd/msgrcv, the free blocks of its magazine), so programs
-//! that do not use SysV IPC never touch the table.
+//! sleepers in semop, msgsnd and msgrcv, the free blocks of its magazine),
+//! or before it changes a set or queue on a slow path (so that its death,
+//! holding that object's lock, is noticed at once), so programs that do not
+//! use SysV IPC never touch the table.
 //!
 //! A record stands for an address space, which is what holds attachments:
 //! its `pid` is the process that owns the address space (normally the
@@ -97,6 +99,11 @@ pub struct ProcRecord {
     /// First SEM_UNDO record (heap offset), 0 for none. Written by the
     /// record's process while it lives, by its reaper after.
     pub sem_undos: AtomicU64,
+    /// First semop `Waiter` (heap offset) of a thread of this process, from
+    /// its allocation to its free: the list owns the blocks (a queue only
+    /// links them). Written by the record's process under its private lock
+    /// while it lives, by its reaper after.
+    pub sem_waiters: AtomicU64,
     /// First `MsgWaiter` (heap offset) of a thread of this process sleeping
     /// in msgsnd/msgrcv, 0 for none. Written by the record's process under
     /// its private lock while it lives, by its reaper after.
@@ -155,6 +162,7 @@ impl Region {
         record.holder_tid.store(0, Relaxed);
         record.shm_attachments.store(0, Relaxed);
         record.sem_undos.store(0, Relaxed);
+        record.sem_waiters.store(0, Relaxed);
         record.msg_waiters.store(0, Relaxed);
         record.magazine.reset();
         record.state.store(PROC_FORKING, Release);

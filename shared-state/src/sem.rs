@@ -7,7 +7,8 @@
 //!
 //! Operations (after Linux ipc/sem.c): a semop applies all its operations or
 //! none; one that cannot proceed either fails (IPC_NOWAIT: EAGAIN) or queues
-//! a `Waiter` at the tail of its set's FIFO and sleeps on the waiter's
+//! a `Waiter` (owned by its process's list, linked by the queue) at the
+//! tail of its set's FIFO and sleeps on the waiter's
 //! `status` futex. Whoever changes values afterwards (semop, SETVAL, SETALL,
 //! a dead process's undo) retries the queued operations in order *on the
 //! waiters' behalf* under the set lock, completes those that can proceed, and
@@ -214,7 +215,10 @@ impl Sem {
 }
 
 /// A blocked semop. Written by its thread before it is queued; afterwards
-/// `next`, `blocking` and the outcome change under the set lock only.
+/// `next`, `blocking` and the outcome change under the set lock only. The
+/// block belongs to its process's `sem_waiters` list from allocation to
+/// free; a queue only links it, and drops it from the queue (not the heap)
+/// when its process dies.
 #[repr(C)]
 pub struct Waiter {
     /// WAITING until the operation is done or refused; the futex the waiting
@@ -234,6 +238,11 @@ pub struct Waiter {
     pub undo: AtomicU64,
     /// Heap size of this block, to free it.
     pub size: AtomicU64,
+    /// Next waiter of the same process (see `ProcRecord::sem_waiters`).
+    pub next_in_process: AtomicU64,
+    /// The set: slot and sequence.
+    pub slot: AtomicU32,
+    pub seq: AtomicU32,
     // Followed by `nsops` packed operations (AtomicU64 each).
 }
 
@@ -617,16 +626,42 @@ impl Region {
         }
     }
 
-    /// Unlinks waiter `target` if it is queued. Slot lock held.
-    fn unlink_if_queued(&self, slot: &SemSlot, target: u64) {
+    /// Unlinks waiter `target` if it is queued; whether it was. Slot lock held.
+    fn unlink_if_queued(&self, slot: &SemSlot, target: u64) -> bool {
         let (mut prev, mut at) = (0, slot.queue_head.load(Relaxed));
         while at != 0 {
             if at == target {
                 self.unlink_waiter(slot, prev, at);
-                return;
+                return true;
             }
             prev = at;
             at = self.waiter(at).next.load(Relaxed);
+        }
+        false
+    }
+
+    /// Unlinks and frees the semop waiters a dead process left (queued or
+    /// not). Each stays on the dead process's list until it is out of its
+    /// queue, so a reaper that dies midway leaves the rest to the next.
+    pub(crate) fn drop_sem_waiters(&self, rec: RecordRef) {
+        let list = &self.record(rec.index).sem_waiters;
+        loop {
+            let at = list.load(Relaxed);
+            if at == 0 {
+                break;
+            }
+            let waiter = self.waiter(at);
+            let (index, seq) = (waiter.slot.load(Relaxed), waiter.seq.load(Relaxed));
+            // Taking the lock also repairs after a completer that died
+            // naming this waiter.
+            if let Ok((_, _guard)) = SemTable(self).lock_live(index, Some(seq)) {
+                let slot = self.set(index);
+                if self.unlink_if_queued(slot, at) {
+                    self.release_sems(slot, self.waiter_nums(at));
+                }
+            }
+            list.store(waiter.next_in_process.load(Relaxed), Relaxed);
+            self.heap_free(at, waiter.size.load(Relaxed));
         }
     }
 
@@ -661,9 +696,9 @@ impl Region {
                     generation: waiter.record_generation.load(Relaxed),
                 };
                 if !self.record_current(rec) || self.liveness(rec.index) == Liveness::Dead {
+                    // Its process's reaper frees the block.
                     left.extend(self.waiter_nums(at));
                     self.unlink_waiter(slot, prev, at);
-                    self.heap_free(at, waiter.size.load(Relaxed));
                     at = next;
                     continue;
                 }
@@ -850,6 +885,44 @@ impl Region {
 /// The semaphores `ops` name.
 fn nums(ops: &[SemOp]) -> impl Iterator<Item = u32> + '_ {
     ops.iter().map(|op| op.num as u32)
+}
+
+/// A semop waiter block of this thread, on its process's list while it lives.
+struct OwnSemWaiter<'a> {
+    ns: &'a Namespace,
+    at: u64,
+    rec: RecordRef,
+}
+
+impl Drop for OwnSemWaiter<'_> {
+    fn drop(&mut self) {
+        let region = &self.ns.region;
+        let waiter = region.waiter(self.at);
+        let index = waiter.slot.load(Relaxed);
+        if region.set(index).journal.completing.load(Relaxed) == self.at {
+            // Its completer has not let go yet, or died before it could: the
+            // lock waits for the one or repairs after the other.
+            drop(SemTable(region).lock_slot(index));
+        }
+        {
+            let _local = self.ns.local();
+            if region.record_current(self.rec) {
+                let mut link = &region.record(self.rec.index).sem_waiters;
+                loop {
+                    let cursor = link.load(Relaxed);
+                    if cursor == 0 {
+                        break;
+                    }
+                    if cursor == self.at {
+                        link.store(waiter.next_in_process.load(Relaxed), Relaxed);
+                        break;
+                    }
+                    link = &region.waiter(cursor).next_in_process;
+                }
+            }
+        }
+        region.heap_free(self.at, waiter.size.load(Relaxed));
+    }
 }
 
 fn undo_adj_offset(undo: u64, num: u32) -> u64 {
@@ -1192,20 +1265,13 @@ impl Namespace {
         timeout: Option<libc::timespec>,
     ) -> SysResult<i32> {
         let region = &self.region;
-        let rec = {
-            let mut local = self.local();
-            self.own_record(&mut local)?
-        };
         let size = core::mem::size_of::<Waiter>() as u64 + ops.len() as u64 * 8;
-        let at = region.heap_alloc(size)?;
+        let own = self.own_sem_waiter(size, index, split_id(id).1)?;
+        let at = own.at;
         let waiter = region.waiter(at);
-        waiter.status.store(WAITING, Relaxed);
-        waiter.record.store(rec.index, Relaxed);
-        waiter.record_generation.store(rec.generation, Relaxed);
         waiter.pid.store(pid, Relaxed);
         waiter.nsops.store(ops.len() as u32, Relaxed);
         waiter.undo.store(undo, Relaxed);
-        waiter.size.store(size, Relaxed);
         for (i, op) in ops.iter().enumerate() {
             let cell = at + core::mem::size_of::<Waiter>() as u64 + i as u64 * 8;
             // SAFETY: the block holds ops.len() packed operations after its header.
@@ -1214,19 +1280,12 @@ impl Namespace {
         {
             // Values may have changed since the first try: try again, then queue.
             let table = self.sems();
-            let (_, _guard) = match table.lock_id(id) {
-                Ok(locked) => locked,
-                Err(e) => {
-                    region.heap_free(at, size);
-                    return Err(if e == libc::EINVAL { libc::EIDRM } else { e });
-                }
-            };
+            let (_, _guard) = table.lock_id(id).map_err(|e| if e == libc::EINVAL { libc::EIDRM } else { e })?;
             let slot = region.set(index);
             // Queued, the waiter keeps its semaphores held (see `Sem`).
             match region.try_ops(slot, ops, undo, pid) {
                 Err(Attempt::Blocked(i)) => waiter.blocking.store(i as u32, Relaxed),
                 outcome => {
-                    region.heap_free(at, size);
                     if outcome.is_ok() {
                         region.journal_commit(slot);
                         region.set_otime(slot, ops);
@@ -1263,34 +1322,37 @@ impl Namespace {
             if waiter.status.load(Acquire) != DONE {
                 if let Ok((_, _guard)) = &locked {
                     let slot = region.set(index);
-                    let mut prev = 0;
-                    let mut cursor = slot.queue_head.load(Relaxed);
-                    while cursor != 0 && cursor != at {
-                        prev = cursor;
-                        cursor = region.waiter(cursor).next.load(Relaxed);
-                    }
-                    if cursor == at {
-                        region.unlink_waiter(slot, prev, at);
+                    if region.unlink_if_queued(slot, at) {
                         region.release_sems(slot, nums(ops));
                     }
                 }
-                drop(locked);
-                region.heap_free(at, size);
                 return Err(errno);
             }
         }
-        let result = waiter.result.load(Relaxed);
-        if region.set(index).journal.completing.load(Relaxed) == at {
-            // Its completer has not let go yet, or died before it could: the
-            // lock waits for the one or repairs after the other.
-            drop(self.sems().lock_slot(index));
+        match waiter.result.load(Relaxed) {
+            0 => Ok(0),
+            e => Err(e),
         }
-        region.heap_free(at, size);
-        if result == 0 {
-            Ok(0)
-        } else {
-            Err(result)
-        }
+    }
+
+    /// A waiter block of `size` bytes for this thread on set `index`, on
+    /// this process's list until it is dropped.
+    fn own_sem_waiter(&self, size: u64, index: u32, seq: u32) -> SysResult<OwnSemWaiter<'_>> {
+        let region = &self.region;
+        let mut local = self.local();
+        let rec = self.own_record(&mut local)?;
+        let at = region.heap_alloc(size)?;
+        let waiter = region.waiter(at);
+        waiter.status.store(WAITING, Relaxed);
+        waiter.record.store(rec.index, Relaxed);
+        waiter.record_generation.store(rec.generation, Relaxed);
+        waiter.size.store(size, Relaxed);
+        waiter.slot.store(index, Relaxed);
+        waiter.seq.store(seq, Relaxed);
+        let record = region.record(rec.index);
+        waiter.next_in_process.store(record.sem_waiters.load(Relaxed), Relaxed);
+        record.sem_waiters.store(at, Relaxed);
+        Ok(OwnSemWaiter { ns: self, at, rec })
     }
 
     /// This process's undo record for set `id`, made on first use.
@@ -1525,7 +1587,7 @@ impl Region {
             }
             let (mut at, mut steps) = (slot.queue_head.load(Relaxed), 0);
             while at != 0 && steps < limit {
-                map.add(at, self.waiter(at).size.load(Relaxed), "a queued semop", false)?;
+                map.add(at, self.waiter(at).size.load(Relaxed), "a semop waiter", true)?;
                 at = self.waiter(at).next.load(Relaxed);
                 steps += 1;
             }
@@ -1544,6 +1606,12 @@ impl Region {
             while at != 0 && steps < limit {
                 map.add(at, undo_size(self.undo(at).nsems.load(Relaxed)), "an undo record", true)?;
                 at = self.undo(at).next_in_process.load(Relaxed);
+                steps += 1;
+            }
+            let (mut at, mut steps) = (self.record(index).sem_waiters.load(Relaxed), 0);
+            while at != 0 && steps < limit {
+                map.add(at, self.waiter(at).size.load(Relaxed), "a semop waiter", true)?;
+                at = self.waiter(at).next_in_process.load(Relaxed);
                 steps += 1;
             }
         }

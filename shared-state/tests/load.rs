@@ -102,3 +102,56 @@ fn many_processes(kill: bool) {
     }
     assert_eq!(ns.semctl(semid, 0, shared_state::abi::IPC_RMID, 0), Ok(0));
 }
+
+/// A thread asleep in semop or msgsnd holds blocks (its waiter, the message
+/// it waits to send): they stay reachable while it sleeps, so the heap's
+/// accounting loses nothing, and its reaper frees them when it is killed.
+#[test]
+fn sleepers_blocks_are_reached_and_freed_when_they_are_killed() {
+    let ns = new_box();
+    let semid = ns.semget(0, 1, 0o600).unwrap();
+    let qid = ns.msgget(0, 0o600).unwrap();
+    let mut ds = [0u64; 16];
+    ns.msgctl(qid, shared_state::abi::IPC_STAT, ds.as_mut_ptr() as usize).unwrap();
+    let mut buf = [0u8; 8 + 1024];
+    buf[..8].copy_from_slice(&1i64.to_ne_bytes());
+    // Fill the queue to its 16384 bytes, so that the next send sleeps.
+    for _ in 0..16 {
+        assert_eq!(ns.msgsnd(qid, buf.as_ptr() as usize, 1024, 0), Ok(0));
+    }
+    // A first semop gives the set its journal, which stays with it.
+    assert_eq!(ns.semop(semid, &[op(0, 0, IPC_NOWAIT as i16)], None), Ok(0));
+    let baseline = ns.region().heap_in_use();
+    // Each dies with the test's thread, should the test fail first.
+    let die_with_parent = || {
+        // SAFETY: plain system call.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    };
+    let sem_sleeper = fork_child(&ns, || {
+        die_with_parent();
+        ns.semop(semid, &[op(0, -1, 0)], None).map_or(1, |_| 0)
+    });
+    let msg_sleeper = fork_child(&ns, || {
+        die_with_parent();
+        ns.msgsnd(qid, buf.as_ptr() as usize, 1024, 0).map_or(1, |_| 0)
+    });
+    let start = std::time::Instant::now();
+    while ns.semctl(semid, 0, shared_state::sem::GETNCNT, 0) != Ok(1) {
+        assert!(start.elapsed().as_secs() < 10, "the semop sleeper never queued");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // Nothing reports a sleeping sender: give it time to queue.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(ns.region().heap_in_use() > baseline, "the sleepers hold blocks");
+    assert_eq!(ns.region().heap_account().unwrap().lost(), 0, "every block a sleeper holds is reached");
+    for pid in [sem_sleeper, msg_sleeper] {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        wait_status(pid);
+    }
+    // The next call reaps them.
+    assert_eq!(ns.semctl(semid, 0, shared_state::sem::GETNCNT, 0), Ok(0));
+    ns.region().check_invariants().unwrap();
+    assert_eq!(ns.region().heap_account().unwrap().lost(), 0);
+    assert_eq!(ns.region().heap_in_use(), baseline, "the reaper freed the waiters and the waiting message");
+}
