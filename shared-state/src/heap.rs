@@ -165,6 +165,29 @@ impl Region {
         Some(count)
     }
 
+    /// Unlinks block `target` from the list of heap blocks that starts at
+    /// `head`, whose link in each block `next` names. Whether it was there.
+    /// The caller holds whatever guards the list.
+    pub(crate) fn unlink_block<'a>(
+        &'a self,
+        head: &'a AtomicU64,
+        target: u64,
+        next: impl Fn(u64) -> &'a AtomicU64,
+    ) -> bool {
+        let mut link = head;
+        loop {
+            let at = link.load(Relaxed);
+            if at == 0 {
+                return false;
+            }
+            if at == target {
+                link.store(next(at).load(Relaxed), Relaxed);
+                return true;
+            }
+            link = next(at);
+        }
+    }
+
     /// Address in this process of heap offset `offset`.
     pub(crate) fn heap_addr(&self, offset: u64) -> usize {
         debug_assert!(offset > 0 && offset < HEAP_SIZE);

@@ -959,18 +959,8 @@ impl Drop for OwnWaiter<'_> {
         }
         {
             let _local = self.ns.local();
-            let mut link = &region.record(self.rec.index).msg_waiters;
-            loop {
-                let cursor = link.load(Relaxed);
-                if cursor == 0 {
-                    break;
-                }
-                if cursor == self.at {
-                    link.store(self.get().next_in_process.load(Relaxed), Relaxed);
-                    break;
-                }
-                link = &region.msg_waiter(cursor).next_in_process;
-            }
+            let list = &region.record(self.rec.index).msg_waiters;
+            region.unlink_block(list, self.at, |at| &region.msg_waiter(at).next_in_process);
         }
         region.heap_free(self.at, core::mem::size_of::<MsgWaiter>() as u64);
     }

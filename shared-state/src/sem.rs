@@ -831,18 +831,7 @@ impl Region {
     }
 
     fn unlink_undo_from_set(&self, slot: &SemSlot, target: u64) {
-        let mut link = &slot.undos;
-        loop {
-            let at = link.load(Relaxed);
-            if at == 0 {
-                return;
-            }
-            if at == target {
-                link.store(self.undo(at).next_in_set.load(Relaxed), Relaxed);
-                return;
-            }
-            link = &self.undo(at).next_in_set;
-        }
+        self.unlink_block(&slot.undos, target, |at| &self.undo(at).next_in_set);
     }
 
     /// Adjustments of semaphore `num` (all with None), over every
@@ -907,18 +896,8 @@ impl Drop for OwnSemWaiter<'_> {
         {
             let _local = self.ns.local();
             if region.record_current(self.rec) {
-                let mut link = &region.record(self.rec.index).sem_waiters;
-                loop {
-                    let cursor = link.load(Relaxed);
-                    if cursor == 0 {
-                        break;
-                    }
-                    if cursor == self.at {
-                        link.store(waiter.next_in_process.load(Relaxed), Relaxed);
-                        break;
-                    }
-                    link = &region.waiter(cursor).next_in_process;
-                }
+                let list = &region.record(self.rec.index).sem_waiters;
+                region.unlink_block(list, self.at, |at| &region.waiter(at).next_in_process);
             }
         }
         region.heap_free(self.at, waiter.size.load(Relaxed));
