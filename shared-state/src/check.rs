@@ -13,8 +13,6 @@ use std::collections::BTreeMap;
 #[derive(Default)]
 pub(crate) struct BlockMap {
     blocks: BTreeMap<u64, (u64, &'static str)>,
-    /// Bytes of semaphore arrays that slots left behind when they grew.
-    pub(crate) retired: u64,
 }
 
 impl BlockMap {
@@ -39,18 +37,16 @@ impl BlockMap {
 pub struct HeapAccount {
     /// Bytes cut from the heap so far.
     pub cut: u64,
-    /// Bytes in blocks the region reaches: objects, free lists, magazines.
+    /// Bytes in blocks the region reaches: objects (semaphore arrays that
+    /// slots left behind when they grew too), free lists, magazines.
     pub reachable: u64,
-    /// Bytes of semaphore arrays left behind by slots that grew (by design:
-    /// a lock-free semop may still touch one).
-    pub retired: u64,
 }
 
 impl HeapAccount {
     /// Bytes no one can reach: blocks lost by processes killed while
     /// holding them (README: known deviations), or a bug.
     pub fn lost(&self) -> u64 {
-        self.cut - self.reachable - self.retired
+        self.cut - self.reachable
     }
 }
 
@@ -85,10 +81,10 @@ impl Region {
             reachable += size;
         }
         let cut = self.heap_header().bump.load(core::sync::atomic::Ordering::Relaxed) - PAGE_SIZE;
-        if end > cut + PAGE_SIZE || reachable + map.retired > cut {
-            return Err(format!("heap: {reachable} bytes reached and {} retired, of {cut} cut", map.retired));
+        if end > cut + PAGE_SIZE || reachable > cut {
+            return Err(format!("heap: {reachable} bytes reached, of {cut} cut"));
         }
-        Ok(HeapAccount { cut, reachable, retired: map.retired })
+        Ok(HeapAccount { cut, reachable })
     }
 
     /// Repairs now whatever lock a dead holder abandoned, in every

@@ -65,9 +65,18 @@ pub struct SemFacility {
     pub ids: FacilityHeader,
     /// Semaphores in all sets (Linux's used_sems). Facility lock.
     pub total_sems: AtomicU64,
-    /// Bytes of arrays that slots left behind when they grew (see `Sem`),
-    /// for the heap's accounting. Facility lock.
-    pub retired_bytes: AtomicU64,
+    /// First `Retired` record (heap offset), 0 for none. Facility lock.
+    pub retired: AtomicU64,
+}
+
+/// An array a slot left behind when it grew: never freed, as a lock-free
+/// semop may still be about to touch it (see `Sem`), but named here so
+/// that the heap's accounting reaches it and nothing reuses its memory.
+#[repr(C)]
+pub struct Retired {
+    pub next: AtomicU64,
+    pub array: AtomicU64,
+    pub size: AtomicU64,
 }
 
 impl SemFacility {
@@ -1025,10 +1034,25 @@ impl Namespace {
             // A smaller array of an earlier set stays as it is, its words
             // held (see `Sem`); doubling sizes bound what a slot keeps.
             let capacity = (nsems as u32).next_power_of_two();
-            let sems = region.heap_alloc(capacity as u64 * core::mem::size_of::<Sem>() as u64)?;
             let old = slot.capacity.load(Relaxed) as u64 * core::mem::size_of::<Sem>() as u64;
-            if old != 0 {
-                sem_facility.retired_bytes.fetch_add(crate::heap::class_of(old).map_or(old, |c| c.1), Relaxed);
+            let retired_size = core::mem::size_of::<Retired>() as u64;
+            let retired = if old != 0 { region.heap_alloc(retired_size)? } else { 0 };
+            let sems = match region.heap_alloc(capacity as u64 * core::mem::size_of::<Sem>() as u64) {
+                Ok(sems) => sems,
+                Err(e) => {
+                    if retired != 0 {
+                        region.heap_free(retired, retired_size);
+                    }
+                    return Err(e);
+                }
+            };
+            if retired != 0 {
+                // SAFETY: a block just allocated for a `Retired`.
+                let record = unsafe { region.heap_ref::<Retired>(retired) };
+                record.array.store(slot.sems.load(Relaxed), Relaxed);
+                record.size.store(old, Relaxed);
+                record.next.store(sem_facility.retired.load(Relaxed), Relaxed);
+                sem_facility.retired.store(retired, Relaxed);
             }
             slot.sems.store(sems, Relaxed);
             slot.capacity.store(capacity, Relaxed);
@@ -1543,7 +1567,15 @@ impl Region {
     pub(crate) fn sem_blocks(&self, map: &mut crate::check::BlockMap) -> Result<(), String> {
         let table = SemTable(self);
         let _fac = table.lock_facility();
-        map.retired += self.header().sem.retired_bytes.load(Relaxed);
+        let (mut at, mut steps) = (self.header().sem.retired.load(Relaxed), 0);
+        while at != 0 && steps < HEAP_SIZE / 16 {
+            // SAFETY: the list names `Retired` blocks.
+            let retired = unsafe { self.heap_ref::<Retired>(at) };
+            map.add(at, core::mem::size_of::<Retired>() as u64, "a retired array's record", false)?;
+            map.add(retired.array.load(Relaxed), retired.size.load(Relaxed), "a retired array", false)?;
+            at = retired.next.load(Relaxed);
+            steps += 1;
+        }
         let limit = HEAP_SIZE / 16;
         for index in 0..table.facility().initialised.load(Acquire) {
             let slot = self.set(index);

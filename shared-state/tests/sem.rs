@@ -357,3 +357,21 @@ fn random_operations_sum_exactly() {
     let got: Vec<i64> = values(&ns, id, 2).into_iter().map(i64::from).collect();
     assert_eq!(got, expected);
 }
+
+/// A slot whose next set is larger gets a new array and keeps the old one
+/// (a lock-free semop may still touch it): the old one stays reachable, so
+/// the heap's accounting loses nothing.
+#[test]
+fn arrays_left_behind_by_growing_slots_stay_reachable() {
+    let ns = new_box();
+    // Indices cycle through at least 64 slots before one is reused.
+    for round in 0..3 {
+        for _ in 0..64 {
+            let id = ns.semget(IPC_PRIVATE, 1 << (round * 3), 0o600).unwrap();
+            assert_eq!(ns.semctl(id, 0, IPC_RMID, 0), Ok(0));
+        }
+    }
+    assert_ne!(ns.region().header().sem.retired.load(Ordering::Relaxed), 0, "slots grew");
+    ns.region().check_invariants().unwrap();
+    assert_eq!(ns.region().heap_account().unwrap().lost(), 0);
+}
