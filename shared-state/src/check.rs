@@ -4,6 +4,15 @@
 //! the usual order and reports the first broken rule in one line. The
 //! checks themselves live beside the state they check, in each facility's
 //! module; here are the heap's, and the sequence.
+//!
+//! Also `Region::heap_account`: every heap block the region reaches, each
+//! found through exactly one owner (an object, a free list, a batch, a
+//! magazine; an undo record or a waiter also through its process's list),
+//! so that overlaps show up as errors and `lost()` is exactly the memory no
+//! one can reach. Each facility lists its own blocks (`sem_blocks`,
+//! `msg_blocks`); the heap lists the free ones (`free_blocks`).
+//! `repair_abandoned_locks` lives here too: it takes every lock a dead
+//! holder left, in every facility, so that the repairs run at once.
 
 use crate::region::{Region, PAGE_SIZE};
 use std::collections::BTreeMap;
