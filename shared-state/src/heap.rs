@@ -165,6 +165,20 @@ impl Region {
         Some(count)
     }
 
+    /// The blocks of a list of heap blocks that starts at `head`, whose
+    /// link in each block `next` reads; the walk stops after as many
+    /// blocks as the heap could hold, so a list that loops ends (and shows
+    /// up twice in `heap_account`). The caller holds the list's guard.
+    pub(crate) fn list_blocks<'a>(
+        &'a self,
+        head: u64,
+        next: impl Fn(u64) -> u64 + 'a,
+    ) -> impl Iterator<Item = u64> + 'a {
+        core::iter::successors(Some(head), move |&at| Some(next(at)))
+            .take_while(|&at| at != 0)
+            .take((HEAP_SIZE / OFFSET_UNIT) as usize)
+    }
+
     /// Unlinks block `target` from the list of heap blocks that starts at
     /// `head`, whose link in each block `next` names. Whether it was there.
     /// The caller holds whatever guards the list.

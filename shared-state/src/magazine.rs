@@ -27,7 +27,6 @@
 //! lock-free, as the free lists are (see `heap`).
 
 use crate::heap::{class_of, MIN_SHIFT};
-use crate::procs::PROC_FREE;
 use crate::region::Region;
 use core::sync::atomic::{AtomicU32, Ordering::*};
 
@@ -208,8 +207,7 @@ impl Region {
                 carrier = unsafe { self.heap_ref::<core::sync::atomic::AtomicU64>(carrier) }.load(Relaxed);
             }
         }
-        let high_water = self.procs().high_water.load(Acquire);
-        for index in (0..high_water).filter(|&index| self.record(index).state.load(Acquire) != PROC_FREE) {
+        for index in self.records_in_use() {
             let magazine = self.magazine(index);
             for (class, count, blocks) in [
                 (&magazine.loaded_class, &magazine.loaded_count, &magazine.loaded),
@@ -236,8 +234,7 @@ impl Region {
         }
         // Records that are free keep nothing: their process's reaper drained
         // them (a block left in one would show as in use).
-        let high_water = self.procs().high_water.load(Acquire);
-        for index in (0..high_water).filter(|&index| self.record(index).state.load(Acquire) != PROC_FREE) {
+        for index in self.records_in_use() {
             let magazine = self.magazine(index);
             for (class, count) in
                 [(&magazine.loaded_class, &magazine.loaded_count), (&magazine.spent_class, &magazine.spent_count)]

@@ -535,13 +535,8 @@ impl Region {
             slot.completing.store(0, Relaxed);
         }
         for (head, tail) in [(&slot.receivers_head, &slot.receivers_tail), (&slot.senders_head, &slot.senders_tail)] {
-            let (mut last, mut at, mut steps) = (0, head.load(Relaxed), 0u64);
-            while at != 0 && steps <= HEAP_SIZE / core::mem::size_of::<MsgWaiter>() as u64 {
-                last = at;
-                at = self.msg_waiter(at).next.load(Relaxed);
-                steps += 1;
-            }
-            tail.store(last, Relaxed);
+            let last = self.list_blocks(head.load(Relaxed), |at| self.msg_waiter(at).next.load(Relaxed)).last();
+            tail.store(last.unwrap_or(0), Relaxed);
         }
         if slot.head.removing.load(Relaxed) != 0 {
             self.empty_removed_queue(slot);
@@ -1411,40 +1406,27 @@ impl Region {
         let table = MsgTable(self);
         let _fac = table.lock_facility();
         let waiter_size = core::mem::size_of::<MsgWaiter>() as u64;
-        let limit = HEAP_SIZE / MESSAGE_HEADER;
+        let message_size = |at: u64| MESSAGE_HEADER + self.message(at).size.load(Relaxed);
         for index in 0..table.facility().initialised.load(Acquire) {
             let _locks = table.lock_both_any(index);
             let slot = self.queue(index);
-            let (mut at, mut steps) = (slot.messages_head().load(Relaxed), 0);
-            while at != 0 && steps < limit {
-                map.add(at, MESSAGE_HEADER + self.message(at).size.load(Relaxed), "a queued message", false)?;
-                at = self.message(at).next.load(Relaxed);
-                steps += 1;
+            for at in self.list_blocks(slot.messages_head().load(Relaxed), |at| self.message(at).next.load(Relaxed)) {
+                map.add(at, message_size(at), "a queued message", false)?;
             }
             for head in [&slot.receivers_head, &slot.senders_head] {
-                let (mut at, mut steps) = (head.load(Relaxed), 0);
-                while at != 0 && steps < limit {
+                for at in self.list_blocks(head.load(Relaxed), |at| self.msg_waiter(at).next.load(Relaxed)) {
                     map.add(at, waiter_size, "a sleeper in msgsnd or msgrcv", true)?;
-                    at = self.msg_waiter(at).next.load(Relaxed);
-                    steps += 1;
                 }
             }
         }
-        for index in 0..self.procs().high_water.load(Acquire) {
-            if self.record(index).state.load(Acquire) == crate::procs::PROC_FREE {
-                continue;
-            }
-            let (mut at, mut steps) = (self.record(index).msg_waiters.load(Relaxed), 0);
-            while at != 0 && steps < limit {
-                let waiter = self.msg_waiter(at);
+        for index in self.records_in_use() {
+            let list = self.record(index).msg_waiters.load(Relaxed);
+            for at in self.list_blocks(list, |at| self.msg_waiter(at).next_in_process.load(Relaxed)) {
                 map.add(at, waiter_size, "a sleeper in msgsnd or msgrcv", true)?;
-                let message = waiter.message.load(Relaxed);
+                let message = self.msg_waiter(at).message.load(Relaxed);
                 if message != 0 {
-                    let size = MESSAGE_HEADER + self.message(message).size.load(Relaxed);
-                    map.add(message, size, "a handed-off or waiting message", false)?;
+                    map.add(message, message_size(message), "a handed-off or waiting message", false)?;
                 }
-                at = waiter.next_in_process.load(Relaxed);
-                steps += 1;
             }
         }
         Ok(())

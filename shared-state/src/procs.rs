@@ -276,6 +276,11 @@ impl Region {
         record.state.load(Acquire) == PROC_LIVE && !record.liveness.held_by(record.holder_tid.load(Relaxed))
     }
 
+    /// Indices of the records in use (not FREE), as of now.
+    pub(crate) fn records_in_use(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.procs().high_water.load(Acquire)).filter(|&index| self.record(index).state.load(Acquire) != PROC_FREE)
+    }
+
     /// Whether `rec` still names the same allocation of its record.
     pub fn record_current(&self, rec: RecordRef) -> bool {
         let record = self.record(rec.index);

@@ -48,7 +48,7 @@ use crate::abi::*;
 use crate::cred::Cred;
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
-use crate::region::{store_if_changed_i32, store_if_changed_i64, Region, HEAP_SIZE, IPCMNI, SEM_SLOTS_OFFSET};
+use crate::region::{store_if_changed_i32, store_if_changed_i64, Region, IPCMNI, SEM_SLOTS_OFFSET};
 use crate::sys::{self, SysResult};
 use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable, SLOT_LIVE};
 use crate::wait::{self, Woken, DONE, WAITING};
@@ -618,13 +618,8 @@ impl Region {
         }
         journal.applying.store(0, Relaxed);
         // A waiter may have been linked or unlinked with the tail not yet moved.
-        let (mut last, mut at, mut steps) = (0, slot.queue_head.load(Relaxed), 0u64);
-        while at != 0 && steps <= HEAP_SIZE / core::mem::size_of::<Waiter>() as u64 {
-            last = at;
-            at = self.waiter(at).next.load(Relaxed);
-            steps += 1;
-        }
-        slot.queue_tail.store(last, Relaxed);
+        let last = self.list_blocks(slot.queue_head.load(Relaxed), |at| self.waiter(at).next.load(Relaxed)).last();
+        slot.queue_tail.store(last.unwrap_or(0), Relaxed);
         if slot.head.removing.load(Relaxed) != 0 {
             self.wake_removed(slot);
         } else if slot.head.is_live() {
@@ -1567,16 +1562,14 @@ impl Region {
     pub(crate) fn sem_blocks(&self, map: &mut crate::check::BlockMap) -> Result<(), String> {
         let table = SemTable(self);
         let _fac = table.lock_facility();
-        let (mut at, mut steps) = (self.header().sem.retired.load(Relaxed), 0);
-        while at != 0 && steps < HEAP_SIZE / 16 {
-            // SAFETY: the list names `Retired` blocks.
-            let retired = unsafe { self.heap_ref::<Retired>(at) };
+        // SAFETY: the list names `Retired` blocks.
+        let retired = |at: u64| unsafe { self.heap_ref::<Retired>(at) };
+        for at in self.list_blocks(self.header().sem.retired.load(Relaxed), |at| retired(at).next.load(Relaxed)) {
             map.add(at, core::mem::size_of::<Retired>() as u64, "a retired array's record", false)?;
-            map.add(retired.array.load(Relaxed), retired.size.load(Relaxed), "a retired array", false)?;
-            at = retired.next.load(Relaxed);
-            steps += 1;
+            map.add(retired(at).array.load(Relaxed), retired(at).size.load(Relaxed), "a retired array", false)?;
         }
-        let limit = HEAP_SIZE / 16;
+        let waiter_size = |at: u64| self.waiter(at).size.load(Relaxed);
+        let undo_bytes = |at: u64| undo_size(self.undo(at).nsems.load(Relaxed));
         for index in 0..table.facility().initialised.load(Acquire) {
             let slot = self.set(index);
             let _guard = table.lock_slot(index);
@@ -1596,34 +1589,22 @@ impl Region {
             if !slot.head.is_live() {
                 continue;
             }
-            let (mut at, mut steps) = (slot.queue_head.load(Relaxed), 0);
-            while at != 0 && steps < limit {
-                map.add(at, self.waiter(at).size.load(Relaxed), "a semop waiter", true)?;
-                at = self.waiter(at).next.load(Relaxed);
-                steps += 1;
+            for at in self.list_blocks(slot.queue_head.load(Relaxed), |at| self.waiter(at).next.load(Relaxed)) {
+                map.add(at, waiter_size(at), "a semop waiter", true)?;
             }
-            let (mut at, mut steps) = (slot.undos.load(Relaxed), 0);
-            while at != 0 && steps < limit {
-                map.add(at, undo_size(self.undo(at).nsems.load(Relaxed)), "an undo record", true)?;
-                at = self.undo(at).next_in_set.load(Relaxed);
-                steps += 1;
+            for at in self.list_blocks(slot.undos.load(Relaxed), |at| self.undo(at).next_in_set.load(Relaxed)) {
+                map.add(at, undo_bytes(at), "an undo record", true)?;
             }
         }
-        for index in 0..self.procs().high_water.load(Acquire) {
-            if self.record(index).state.load(Acquire) == crate::procs::PROC_FREE {
-                continue;
+        for index in self.records_in_use() {
+            let record = self.record(index);
+            let undos = record.sem_undos.load(Relaxed);
+            for at in self.list_blocks(undos, |at| self.undo(at).next_in_process.load(Relaxed)) {
+                map.add(at, undo_bytes(at), "an undo record", true)?;
             }
-            let (mut at, mut steps) = (self.record(index).sem_undos.load(Relaxed), 0);
-            while at != 0 && steps < limit {
-                map.add(at, undo_size(self.undo(at).nsems.load(Relaxed)), "an undo record", true)?;
-                at = self.undo(at).next_in_process.load(Relaxed);
-                steps += 1;
-            }
-            let (mut at, mut steps) = (self.record(index).sem_waiters.load(Relaxed), 0);
-            while at != 0 && steps < limit {
-                map.add(at, self.waiter(at).size.load(Relaxed), "a semop waiter", true)?;
-                at = self.waiter(at).next_in_process.load(Relaxed);
-                steps += 1;
+            let waiters = record.sem_waiters.load(Relaxed);
+            for at in self.list_blocks(waiters, |at| self.waiter(at).next_in_process.load(Relaxed)) {
+                map.add(at, waiter_size(at), "a semop waiter", true)?;
             }
         }
         Ok(())

@@ -10,23 +10,13 @@
 //! Run with `cargo test -p shared-state --features fault-injection`.
 
 mod common;
-use common::{fork_child, new_box, wait_status};
+use common::{eventually, fork_child, new_box, op, values, wait_status};
 
 use shared_state::abi::*;
 use shared_state::faults;
 use shared_state::sem::*;
 use shared_state::Namespace;
 use std::time::{Duration, Instant};
-
-fn op(num: u16, op: i16, flags: i16) -> SemOp {
-    SemOp { num, op, flags }
-}
-
-fn values(ns: &Namespace, id: i32, n: usize) -> Vec<u16> {
-    let mut out = vec![0u16; n];
-    ns.semctl(id, 0, GETALL, out.as_mut_ptr() as usize).unwrap();
-    out
-}
 
 fn set_all(ns: &Namespace, id: i32, values: &[u16]) {
     assert_eq!(ns.semctl(id, 0, SETALL, values.as_ptr() as usize), Ok(0));
@@ -45,15 +35,6 @@ fn dies_at(ns: &Namespace, point: &'static str, nth: u32, call: impl FnOnce()) {
         libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL,
         "the child never reached {point} (status {status:#x})"
     );
-}
-
-/// Waits (bounded) until `cond` holds.
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// The exit code of child `pid`, which must end within 10 s (a hang fails).

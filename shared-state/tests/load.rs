@@ -7,15 +7,11 @@ mod common;
 
 use common::*;
 use shared_state::abi::IPC_NOWAIT;
-use shared_state::sem::{SemOp, SEM_UNDO};
+use shared_state::sem::SEM_UNDO;
 use shared_state::Namespace;
 
 const PROCS: usize = 64;
 const ROUNDS: u32 = 200;
-
-fn op(num: u16, op: i16, flags: i16) -> SemOp {
-    SemOp { num, op, flags }
-}
 
 /// One worker's rounds: a SEM_UNDO mutex around an attach and a detach,
 /// then a message sent and one received. Returns 0, or the round + 1 that

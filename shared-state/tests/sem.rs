@@ -1,7 +1,7 @@
 //! Semaphore semantics of shared-state, in-process: threads, fork, signals, kill.
 
 mod common;
-use common::{fork_child, new_box, pipe, wait_status};
+use common::{eventually, fork_child, new_box, op, pipe, values, wait_status};
 
 use shared_state::abi::*;
 use shared_state::region::LimitValues;
@@ -10,27 +10,6 @@ use shared_state::Namespace;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-fn op(num: u16, op: i16, flags: i16) -> SemOp {
-    SemOp { num, op, flags }
-}
-
-fn values(ns: &Namespace, id: i32, n: usize) -> Vec<u16> {
-    let mut out = vec![0u16; n];
-    ns.semctl(id, 0, GETALL, out.as_mut_ptr() as usize).unwrap();
-    out
-}
-
-/// Waits (bounded) until `cond` holds.
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("timed out waiting for {what}");
-}
 
 #[test]
 fn semget_follows_linux() {

@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 use shared_state::region::LimitValues;
+use shared_state::sem::{SemOp, GETALL};
 use shared_state::Namespace;
+use std::time::{Duration, Instant};
 
 pub fn new_box() -> Namespace {
     Namespace::create(&LimitValues::default()).expect("create region")
@@ -36,4 +38,25 @@ pub fn pipe() -> (i32, i32) {
     // SAFETY: fds is writable for two descriptors.
     assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
     (fds[0], fds[1])
+}
+
+/// One `struct sembuf`.
+pub fn op(num: u16, op: i16, flags: i16) -> SemOp {
+    SemOp { num, op, flags }
+}
+
+/// GETALL of a set of `n` semaphores.
+pub fn values(ns: &Namespace, id: i32, n: usize) -> Vec<u16> {
+    let mut out = vec![0u16; n];
+    ns.semctl(id, 0, GETALL, out.as_mut_ptr() as usize).unwrap();
+    out
+}
+
+/// Waits (at most 10 s) until `cond` holds.
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
