@@ -150,21 +150,6 @@ impl Region {
         unpack(head.0.load(Acquire)).1
     }
 
-    /// Blocks on a stack of `class` (exact only while no one pushes or
-    /// pops), or None if it runs longer than the heap could hold.
-    pub(crate) fn stack_len(&self, head: &FreeHead, class: usize) -> Option<u64> {
-        let (mut count, mut offset) = (0, unpack(head.0.load(Acquire)).1);
-        while offset != 0 {
-            count += 1;
-            if count > HEAP_SIZE >> (class as u32 + MIN_SHIFT) {
-                return None;
-            }
-            // SAFETY: a free block's first word is its link.
-            offset = unsafe { self.heap_ref::<AtomicU64>(offset) }.load(Relaxed);
-        }
-        Some(count)
-    }
-
     /// The blocks of a list of heap blocks that starts at `head`, whose
     /// link in each block `next` reads; the walk stops after as many
     /// blocks as the heap could hold, so a list that loops ends (and shows
@@ -272,22 +257,13 @@ impl Region {
         self.magazine_blocks(map)
     }
 
-    /// Bytes on the free lists, in batches and in magazines, or None if a
-    /// list runs longer than the heap could hold.
-    pub(crate) fn heap_free_bytes(&self) -> Option<u64> {
-        let mut free = self.magazine_bytes()?;
-        for (class, head) in self.heap_header().free.iter().enumerate() {
-            free += self.stack_len(head, class)? << (class as u32 + MIN_SHIFT);
-        }
-        Some(free)
-    }
-
     /// Bytes in blocks handed out: those cut from the heap less those on the
     /// free lists (for tests and inspection; exact only while no one
     /// allocates or frees).
     pub fn heap_in_use(&self) -> u64 {
-        let free = self.heap_free_bytes().expect("a free list or batch stack loops");
-        self.heap_header().bump.load(Relaxed) - PAGE_SIZE - free
+        let mut free = crate::check::BlockMap::default();
+        self.free_blocks(&mut free).expect("the free lists, batches and magazines hold each block once");
+        self.heap_header().bump.load(Relaxed) - PAGE_SIZE - free.bytes()
     }
 }
 

@@ -224,29 +224,6 @@ impl Region {
         }
         Ok(())
     }
-
-    /// Bytes in magazines and batches (free memory), for `heap_free_bytes`;
-    /// None if a batch stack loops.
-    pub(crate) fn magazine_bytes(&self) -> Option<u64> {
-        let mut bytes = 0;
-        for (class, head) in self.heap_header().batches.iter().enumerate() {
-            bytes += self.stack_len(head, class)? * BATCH as u64 * block_size(class);
-        }
-        // Records that are free keep nothing: their process's reaper drained
-        // them (a block left in one would show as in use).
-        for index in self.records_in_use() {
-            let magazine = self.magazine(index);
-            for (class, count) in
-                [(&magazine.loaded_class, &magazine.loaded_count), (&magazine.spent_class, &magazine.spent_count)]
-            {
-                let class_plus_one = class.load(Relaxed);
-                if class_plus_one != 0 {
-                    bytes += count.load(Relaxed) as u64 * block_size(class_plus_one as usize - 1);
-                }
-            }
-        }
-        Some(bytes)
-    }
 }
 
 /// Asks the CPU to fetch `len` bytes at `addr` for writing, without waiting.
