@@ -44,6 +44,11 @@ impl BlockMap {
     pub(crate) fn bytes(&self) -> u64 {
         self.blocks.values().map(|&(size, _)| size).sum()
     }
+
+    /// The blocks recorded as (offset, size), in order of offset.
+    pub(crate) fn spans(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.blocks.iter().map(|(&at, &(size, _))| (at, size))
+    }
 }
 
 /// What the heap's blocks add up to (see `Region::heap_account`).
@@ -80,24 +85,29 @@ impl Region {
     /// in what was cut. Exact while no other thread works in the box; a
     /// block a live thread holds in hand mid-call is not reached.
     pub fn heap_account(&self) -> Result<HeapAccount, String> {
+        let (map, bump) = self.reachable_blocks()?;
+        Ok(HeapAccount { cut: bump - PAGE_SIZE, reachable: map.bytes() })
+    }
+
+    /// Every heap block the region reaches, checked not to overlap, and the
+    /// heap's bump (all of them lie below it).
+    pub(crate) fn reachable_blocks(&self) -> Result<(BlockMap, u64), String> {
         let mut map = BlockMap::default();
         self.sem_blocks(&mut map)?;
         self.msg_blocks(&mut map)?;
         self.free_blocks(&mut map)?;
         let mut end = PAGE_SIZE;
-        let mut reachable = 0;
         for (&at, &(size, holder)) in &map.blocks {
             if at < end {
                 return Err(format!("heap: block {at:#x} ({holder}) overlaps the one before"));
             }
             end = at + size;
-            reachable += size;
         }
-        let cut = self.heap_header().bump.load(core::sync::atomic::Ordering::Relaxed) - PAGE_SIZE;
-        if end > cut + PAGE_SIZE || reachable > cut {
-            return Err(format!("heap: {reachable} bytes reached, of {cut} cut"));
+        let bump = self.heap_header().bump.load(core::sync::atomic::Ordering::Relaxed);
+        if end > bump {
+            return Err(format!("heap: a block ends at {end:#x}, beyond the {bump:#x} cut"));
         }
-        Ok(HeapAccount { cut, reachable })
+        Ok((map, bump))
     }
 
     /// Repairs now whatever lock a dead holder abandoned, in every

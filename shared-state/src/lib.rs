@@ -24,6 +24,7 @@
 //! - `msg`: message queues, their messages and sleepers.
 //! - `supervise`: the supervisor's prompt repair after deaths.
 //! - `check`: the region's invariants, checked on demand.
+//! - `collect`: holds, and the collection of blocks lost to deaths.
 //! - `faults`: points where tests make a process die mid-call.
 //!
 //! Nothing here interposes symbols; the shim crate maps C calls onto
@@ -31,6 +32,7 @@
 
 pub mod abi;
 pub mod check;
+pub mod collect;
 pub mod cred;
 pub mod faults;
 pub mod heap;

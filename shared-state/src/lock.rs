@@ -99,6 +99,22 @@ impl RobustMutex {
         Guard { mutex: self, owner_died }
     }
 
+    /// Takes the lock if it is free (or its holder died), without waiting.
+    pub fn try_lock(&self) -> Option<Guard<'_>> {
+        let rc = self.try_lock_raw();
+        if rc == libc::EBUSY {
+            return None;
+        }
+        let owner_died = rc == libc::EOWNERDEAD;
+        if owner_died {
+            // SAFETY: we hold the lock; marking it consistent keeps it usable.
+            unsafe { libc::pthread_mutex_consistent(self.raw.get()) };
+        } else {
+            assert_eq!(rc, 0, "ipcbox: robust mutex lock failed: the region is corrupt");
+        }
+        Some(Guard { mutex: self, owner_died })
+    }
+
     /// Whether the last holder died with the lock and no one has taken it
     /// since (the kernel leaves the word marked owner-died, with no owner).
     pub fn is_abandoned(&self) -> bool {

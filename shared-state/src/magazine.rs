@@ -106,6 +106,7 @@ impl Region {
                 // A process killed between the pop and the count's store
                 // loses the batch; its reaper never frees blocks twice.
                 let carrier = self.stack_pop(&self.heap_header().batches[class])?;
+                crate::faults::crash_point("magazine.batch_taken");
                 // SAFETY: a batch carrier is a free block of 64 bytes or more.
                 let offsets = unsafe { self.heap_ref::<Carrier>(carrier) };
                 for (cell, offset) in magazine.loaded.iter().zip(&offsets[2..]) {
@@ -161,6 +162,7 @@ impl Region {
                 // blocks that are on the stack too.
                 magazine.spent_count.store(0, Relaxed);
                 magazine.spent_class.store(0, Relaxed);
+                crate::faults::crash_point("magazine.batch_handing");
                 self.stack_push(&self.heap_header().batches[class], offset);
                 Some(())
             })

@@ -48,6 +48,7 @@
 //! caller must sleep.
 
 use crate::abi::*;
+use crate::collect::Hold;
 use crate::cred::Cred;
 use crate::lock::RobustMutex;
 use crate::ns::Namespace;
@@ -406,6 +407,10 @@ pub struct MsgInfo {
 pub(crate) struct MsgTable<'a>(pub &'a Region);
 
 impl SlotTable for MsgTable<'_> {
+    fn note_repair(&self) {
+        self.0.note_repair();
+    }
+
     fn facility(&self) -> &FacilityHeader {
         &self.0.header().msg.ids
     }
@@ -528,6 +533,7 @@ impl Region {
     /// and a removal cut short (its sleepers woken, its messages freed).
     /// Both locks held.
     fn repair_queue(&self, slot: &MsgSlot) {
+        self.note_repair();
         let completing = slot.completing.load(Relaxed);
         if completing != 0 {
             self.remove_msg_waiter(slot, completing);
@@ -975,6 +981,7 @@ impl Namespace {
 
     /// msgget(2).
     pub fn msgget(&self, key: i32, flags: i32) -> SysResult<i32> {
+        let _hold = self.hold();
         let region = &self.region;
         let cred = Cred::current();
         let table = self.msgs();
@@ -1044,8 +1051,8 @@ impl Namespace {
 
     /// Sleeps until `waiter` (queued under the lock just released) completes
     /// or a signal handler runs.
-    fn sleep_in_queue(&self, waiter: &MsgWaiter) -> Wake {
-        match wait::wait_done(&waiter.status, None, &|| self.supervised_or_repair()) {
+    fn sleep_in_queue(&self, hold: &Hold<'_>, waiter: &MsgWaiter) -> Wake {
+        match hold.released(|| wait::wait_done(&waiter.status, None, &|| self.supervised_or_repair())) {
             Woken::Done => Wake::Done(waiter.result.load(Relaxed)),
             _ => Wake::Interrupted,
         }
@@ -1071,7 +1078,10 @@ impl Namespace {
             return Err(libc::EINVAL);
         }
         let size = msgsz as u64;
+        self.ensure_record();
+        let hold = self.hold();
         let at = self.alloc_block(MESSAGE_HEADER + size)?;
+        crate::faults::crash_point("msg.snd.allocated");
         let message = region.message(at);
         if let Err(e) = sys::copy_from_user_to(region.heap_addr(at + MESSAGE_HEADER), msgp + 8, msgsz) {
             self.free_block(at, MESSAGE_HEADER + size);
@@ -1080,7 +1090,7 @@ impl Namespace {
         message.next.store(0, Relaxed);
         message.mtype.store(mtype, Relaxed);
         message.size.store(size, Relaxed);
-        let result = self.send_message(id, at, size, flags);
+        let result = self.send_message(&hold, id, at, size, flags);
         if result.is_err() {
             self.free_block(at, MESSAGE_HEADER + size);
         }
@@ -1088,7 +1098,7 @@ impl Namespace {
     }
 
     /// msgsnd of message `at` (a heap block, body copied in).
-    fn send_message(&self, id: i32, at: u64, size: u64, flags: i32) -> SysResult<i32> {
+    fn send_message(&self, hold: &Hold<'_>, id: i32, at: u64, size: u64, flags: i32) -> SysResult<i32> {
         let region = &self.region;
         let table = self.msgs();
         let cred = Cred::current();
@@ -1144,7 +1154,7 @@ impl Namespace {
             w.status.store(WAITING, Relaxed);
             region.push_msg_waiter(&slot.senders_head, &slot.senders_tail, own.at);
             drop(guard);
-            match self.sleep_in_queue(w) {
+            match self.sleep_in_queue(hold, w) {
                 Wake::Done(0) => continue,
                 Wake::Done(e) => return Err(e),
                 Wake::Interrupted => {
@@ -1174,6 +1184,8 @@ impl Namespace {
             sys::copy_from_user(&mut probe, msgp)?;
         }
         let (mode, msgtyp) = Search::of(msgtyp, flags);
+        self.ensure_record();
+        let hold = &self.hold();
         let table = self.msgs();
         let cred = Cred::current();
         let (index, seq) = split_id(id);
@@ -1183,6 +1195,7 @@ impl Namespace {
         loop {
             match region.receive_with_receive_lock(index, seq, &request, cred, self.pid()) {
                 FastReceive::Done(result, old_dummy) => {
+                    crate::faults::crash_point("msg.rcv.old_dummy");
                     self.free_message_block(old_dummy);
                     return result;
                 }
@@ -1256,7 +1269,7 @@ impl Namespace {
             w.status.store(WAITING, Relaxed);
             region.push_msg_waiter(&slot.receivers_head, &slot.receivers_tail, own.at);
             drop(guard);
-            let woken = self.sleep_in_queue(w);
+            let woken = self.sleep_in_queue(hold, w);
             if let Wake::Interrupted = woken {
                 let (_, _locks) = table.lock_both(index, Some(seq)).map_err(|_| libc::EIDRM)?;
                 if w.status.load(Acquire) != wait::DONE {
@@ -1272,6 +1285,7 @@ impl Namespace {
             }
         };
         drop(waiter);
+        crate::faults::crash_point("msg.rcv.taken");
         let taken = region.message(message);
         let (mtype, size) = (taken.mtype.load(Relaxed), taken.size.load(Relaxed) as usize);
         let result = fill(msgp, bufsz, mtype, region.heap_addr(message + MESSAGE_HEADER), size);
@@ -1296,9 +1310,11 @@ impl Namespace {
         if id < 0 || cmd < 0 {
             return Err(libc::EINVAL);
         }
-        if cmd == IPC_SET || cmd == IPC_RMID {
+        // Only these may move heap blocks (a removal frees the messages).
+        let _hold = (cmd == IPC_SET || cmd == IPC_RMID).then(|| {
             self.ensure_record();
-        }
+            self.hold()
+        });
         let region = &self.region;
         let table = self.msgs();
         let cred = Cred::current();

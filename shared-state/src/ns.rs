@@ -15,7 +15,7 @@
 use crate::procs::{Liveness, RecordRef, PROC_FORKING};
 use crate::region::{LimitValues, Region, RegionError};
 use crate::sys::{self, SysResult};
-use core::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Mutex, MutexGuard};
 
 /// One shm attachment of this process.
@@ -49,6 +49,10 @@ pub struct Namespace {
     /// 1), 0 until looked up, NO_RECORD if none could be had. Readable
     /// without `local`, for the message fast paths.
     magazine_record: AtomicU64,
+    /// Calls left before the next try at a pending collection, and the
+    /// interval after a failed one (see `collect_now_and_then`).
+    pub(crate) collect_countdown: AtomicU32,
+    pub(crate) collect_interval: AtomicU32,
 }
 
 const NO_RECORD: u64 = u64::MAX;
@@ -76,6 +80,8 @@ impl Namespace {
             attachment_count: AtomicUsize::new(0),
             owner: AtomicI32::new(sys::getpid()),
             magazine_record: AtomicU64::new(0),
+            collect_countdown: AtomicU32::new(0),
+            collect_interval: AtomicU32::new(0),
         }
     }
 
@@ -122,27 +128,44 @@ impl Namespace {
     /// and armed.
     #[inline]
     fn magazine_record(&self) -> Option<u32> {
-        let hint = self.magazine_record.load(Relaxed);
-        match hint {
-            NO_RECORD => return None,
-            0 => {}
-            _ => {
-                let (index, generation) = (hint as u32 - 1, (hint >> 32) as u32);
-                let record = self.region.record(index);
-                if record.generation.load(Relaxed) == generation
-                    && record.liveness.held_by(record.holder_tid.load(Relaxed))
-                {
-                    return Some(index);
-                }
-            }
+        match self.magazine_record.load(Relaxed) {
+            NO_RECORD => None,
+            _ => self.known_record().or_else(|| self.magazine_record_slow()),
         }
-        self.magazine_record_slow()
+    }
+
+    /// This process's record if it is known and armed, without a lock;
+    /// None rather than creating one.
+    #[inline]
+    pub(crate) fn known_record(&self) -> Option<u32> {
+        let hint = self.magazine_record.load(Relaxed);
+        if hint == 0 || hint == NO_RECORD {
+            return None;
+        }
+        let (index, generation) = (hint as u32 - 1, (hint >> 32) as u32);
+        let record = self.region.record(index);
+        (record.generation.load(Relaxed) == generation && record.liveness.held_by(record.holder_tid.load(Relaxed)))
+            .then_some(index)
     }
 
     #[cold]
     fn magazine_record_slow(&self) -> Option<u32> {
-        let mut local = self.local();
-        let (hint, index) = match self.own_record(&mut local) {
+        self.magazine_record_locked(&mut self.local())
+    }
+
+    /// `magazine_record`, if this process's private lock is free now.
+    #[cold]
+    pub(crate) fn try_record_without_waiting(&self) -> Option<u32> {
+        let mut local = match self.local.try_lock() {
+            Ok(local) => local,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        self.magazine_record_locked(&mut local)
+    }
+
+    fn magazine_record_locked(&self, local: &mut Local) -> Option<u32> {
+        let (hint, index) = match self.own_record(local) {
             Ok(rec) => (((rec.generation as u64) << 32) | (rec.index as u64 + 1), Some(rec.index)),
             Err(_) => (NO_RECORD, None),
         };
@@ -204,6 +227,9 @@ impl Namespace {
     /// then confirms it with /proc: system calls on every call while such
     /// a process lives, but no call ever sees its death late, which is what
     /// Linux's exit-time SEM_UNDO promises (`ctests/sem_exec_noshim`).
+    ///
+    /// Also tries, now and then, a pending collection of blocks the dead
+    /// left in hand (see `collect`).
     #[inline(always)]
     pub(crate) fn reap_dead(&self) {
         // Fast paths call this on every operation: nothing to look at while
@@ -211,6 +237,7 @@ impl Namespace {
         if self.region.procs().live.load(Relaxed) != 0 && self.region.any_suspect() {
             self.reap_dead_slow();
         }
+        self.collect_now_and_then();
     }
 
     /// For a sleeper (see `wait::wait_done`): whether a supervisor watches
@@ -227,6 +254,7 @@ impl Namespace {
     fn reap_dead_slow(&self) {
         let dead = self.dead_records();
         if !dead.is_empty() {
+            let hold = self.hold();
             {
                 let _shm = self.region.lock_shm();
                 dead.into_iter().for_each(|rec| self.reap_with_shm_locked(rec));
@@ -234,6 +262,9 @@ impl Namespace {
             // A dead process may have died holding a lock: repair now what it
             // left half done (a sleeper it was waking may wait for that).
             self.region.repair_abandoned_locks();
+            drop(hold);
+            // What it held in hand can be collected now, if the box is quiet.
+            let _ = self.collect_lost();
         }
     }
 
@@ -249,11 +280,16 @@ impl Namespace {
 
     /// As `reap_dead`, for a caller that holds the shm facility lock.
     pub(crate) fn reap_dead_with_shm_locked(&self) {
-        self.dead_records().into_iter().for_each(|rec| self.reap_with_shm_locked(rec));
+        let dead = self.dead_records();
+        if !dead.is_empty() {
+            let _hold = self.hold_under_lock();
+            dead.into_iter().for_each(|rec| self.reap_with_shm_locked(rec));
+        }
     }
 
     /// Undoes a dead record's state and frees it.
     fn reap(&self, rec: RecordRef) {
+        let _hold = self.hold_under_lock();
         let _shm = self.region.lock_shm();
         self.reap_with_shm_locked(rec);
     }

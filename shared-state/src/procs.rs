@@ -108,6 +108,10 @@ pub struct ProcRecord {
     /// in msgsnd/msgrcv, 0 for none. Written by the record's process under
     /// its private lock while it lives, by its reaper after.
     pub msg_waiters: AtomicU64,
+    /// Threads of this process inside a hold (low 32 bits) and holds taken
+    /// (high 32): see `collect`. Its threads' atomic adds; reset when the
+    /// record is freed (table lock).
+    pub holds: AtomicU64,
     /// Free blocks this process keeps at hand (see `magazine`).
     pub magazine: crate::magazine::Magazine,
 }
@@ -223,6 +227,7 @@ impl Region {
         if record.generation.load(Relaxed) != rec.generation || record.state.load(Relaxed) == PROC_FREE {
             return;
         }
+        self.reset_holds(&record.holds);
         record.state.store(PROC_FREE, Release);
         record.next_free.store(table.free_head.load(Relaxed), Relaxed);
         table.free_head.store(rec.index + 1, Relaxed);

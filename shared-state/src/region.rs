@@ -40,7 +40,7 @@ use std::fmt;
 
 pub const MAGIC: [u8; 8] = *b"IPCBOX\0R";
 /// Bump on any change to the bytes of the region.
-pub const LAYOUT_VERSION: u32 = 7;
+pub const LAYOUT_VERSION: u32 = 8;
 const READY: u32 = 0x5245_4459;
 
 /// Slot index bits of an id, as Linux's IPCMNI_SHIFT.
@@ -149,6 +149,8 @@ pub struct Header {
     pub msg: crate::msg::MsgFacility,
     /// The heap's header (its own lock).
     pub heap: crate::heap::HeapHeader,
+    /// The collector of lost heap blocks: holds, gate, its lock.
+    pub collect: crate::collect::CollectHeader,
 }
 
 impl Header {
@@ -261,6 +263,7 @@ impl Region {
             header.sem.init();
             header.msg.init();
             header.heap.init();
+            header.collect.init();
         }
         header.ready.store(READY, Ordering::Release);
         Ok(region)

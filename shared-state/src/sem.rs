@@ -45,6 +45,7 @@
 //! call.
 
 use crate::abi::*;
+use crate::collect::Hold;
 use crate::cred::Cred;
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
@@ -309,6 +310,10 @@ enum Attempt {
 pub(crate) struct SemTable<'a>(pub &'a Region);
 
 impl SlotTable for SemTable<'_> {
+    fn note_repair(&self) {
+        self.0.note_repair();
+    }
+
     fn facility(&self) -> &FacilityHeader {
         &self.0.header().sem.ids
     }
@@ -496,6 +501,7 @@ impl Region {
         // Uninitialised: entries are written before `len` covers them (and
         // zeroing a large log would widen the window in which a death loses it).
         let at = self.heap_alloc_uninit(new_capacity.checked_mul(ENTRY_SIZE).ok_or(libc::ENOMEM)?)?;
+        crate::faults::crash_point("sem.journal.allocated");
         let old = journal.entries.load(Relaxed);
         if len > 0 {
             // SAFETY: both blocks hold at least `len` entries; the new one is ours alone.
@@ -992,6 +998,7 @@ impl Namespace {
             return Err(libc::EINVAL);
         }
         self.reap_dead();
+        let _hold = self.hold();
         let cred = Cred::current();
         let table = self.sems();
         let _fac = table.lock_facility();
@@ -1219,6 +1226,7 @@ impl Namespace {
         if alter {
             self.ensure_record();
         }
+        let hold = self.hold();
         let cred = Cred::current();
         let undo = if undos { self.own_undo(id)? } else { 0 };
         let table = self.sems();
@@ -1246,15 +1254,17 @@ impl Namespace {
             Err(Attempt::Failed(e)) => Err(e),
             Err(Attempt::Blocked(_)) => {
                 drop(guard);
-                self.wait_for(id, index, ops, undo, pid, timeout)
+                self.wait_for(&hold, id, index, ops, undo, pid, timeout)
             }
         }
     }
 
     /// Queues `ops` on set `index` and sleeps until they are done, refused,
     /// interrupted by a signal handler (EINTR) or timed out (EAGAIN).
+    #[allow(clippy::too_many_arguments)]
     fn wait_for(
         &self,
+        hold: &Hold<'_>,
         id: i32,
         index: u32,
         ops: &[SemOp],
@@ -1308,7 +1318,8 @@ impl Namespace {
             slot.queue_tail.store(at, Relaxed);
         }
         let deadline = timeout.map(|t| wait::monotonic_ns() + t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128);
-        let interrupted = match wait::wait_done(&waiter.status, deadline, &|| self.supervised_or_repair()) {
+        let woken = hold.released(|| wait::wait_done(&waiter.status, deadline, &|| self.supervised_or_repair()));
+        let interrupted = match woken {
             Woken::Done => None,
             Woken::Interrupted => Some(libc::EINTR),
             Woken::TimedOut => Some(libc::EAGAIN),
@@ -1385,6 +1396,7 @@ impl Namespace {
         let slot = region.set(index);
         let nsems = slot.nsems.load(Relaxed);
         let at = region.heap_alloc(undo_size(nsems))?;
+        crate::faults::crash_point("sem.undo.allocated");
         let undo = region.undo(at);
         undo.slot.store(index, Relaxed);
         undo.seq.store(seq, Relaxed);
@@ -1405,9 +1417,11 @@ impl Namespace {
             return Err(libc::EINVAL);
         }
         self.reap_dead();
-        if matches!(cmd, SETVAL | SETALL | IPC_RMID | IPC_SET) {
+        // Only these may move heap blocks (journals, arrays, undo records).
+        let _hold = matches!(cmd, SETVAL | SETALL | IPC_RMID | IPC_SET).then(|| {
             self.ensure_record();
-        }
+            self.hold()
+        });
         let cred = Cred::current();
         let region = &self.region;
         let table = self.sems();

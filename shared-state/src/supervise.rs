@@ -17,6 +17,9 @@
 //! thread then reaps every dead record. No polling: both threads sleep until
 //! the kernel wakes them.
 //!
+//! The reap thread also runs the collection of blocks the dead left in hand
+//! (see `collect`), retrying with backoff while the box is too busy.
+//!
 //! Locking: the watch list is private to the supervisor (a std Mutex);
 //! reaping takes the region's locks as any caller does.
 
@@ -49,10 +52,16 @@ impl Namespace {
         let ns = self.clone();
         std::thread::Builder::new().name("ipcbox-reap".into()).spawn(move || {
             let mut events = [libc::epoll_event { events: 0, u64: 0 }; 32];
+            // While blocks lost to a death wait for a quiet instant to be
+            // collected, retry after a timeout that doubles up to a second.
+            let mut retry_ms = -1;
             loop {
                 // SAFETY: events is writable for its length.
-                let n = unsafe { libc::epoll_wait(epoll, events.as_mut_ptr(), events.len() as i32, -1) };
+                let n = unsafe { libc::epoll_wait(epoll, events.as_mut_ptr(), events.len() as i32, retry_ms) };
                 if n <= 0 {
+                    if n == 0 {
+                        retry_ms = next_retry(retry_ms, ns.collect_lost().is_some());
+                    }
                     continue;
                 }
                 for event in &events[..n as usize] {
@@ -62,6 +71,7 @@ impl Namespace {
                     }
                 }
                 ns.reap_dead();
+                retry_ms = next_retry(-1, ns.collect_lost().is_some());
             }
         })?;
         Ok(())
@@ -91,6 +101,16 @@ impl Namespace {
             unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_ADD, pidfd, &mut event) };
             watched.lock().unwrap_or_else(|p| p.into_inner()).insert(key, pidfd);
         }
+    }
+}
+
+/// The reap thread's next epoll timeout: none once a collection is done
+/// (or none was pending), else the last one doubled, from 1 ms to 1 s.
+fn next_retry(last_ms: i32, collected: bool) -> i32 {
+    match (collected, last_ms) {
+        (true, _) => -1,
+        (false, -1) => 1,
+        (false, ms) => (ms * 2).min(1000),
     }
 }
 

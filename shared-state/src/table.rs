@@ -158,6 +158,10 @@ pub trait SlotTable {
     /// `index < IPCMNI`, the slot unpublished, the facility lock held.
     unsafe fn init_slot(&self, _index: u32) {}
 
+    /// Tells the collector of lost blocks that a repair begins (see
+    /// `collect`); the facilities whose repairs move heap blocks do.
+    fn note_repair(&self) {}
+
     /// Repairs what a thread that died holding slot `index`'s lock left
     /// half done. Slot lock held (just found owner-died).
     fn repair_slot(&self, _index: u32) {}
@@ -180,6 +184,7 @@ pub trait SlotTable {
         let slot = unsafe { self.slot_header(index) };
         let guard = slot.lock.lock();
         if guard.owner_died {
+            self.note_repair();
             self.repair_slot(index);
         }
         guard
@@ -209,6 +214,7 @@ pub trait SlotTable {
     fn lock_facility(&self) -> Guard<'_> {
         let guard = self.facility().lock.lock();
         if guard.owner_died {
+            self.note_repair();
             self.repair_facility();
         }
         guard

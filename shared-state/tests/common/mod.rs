@@ -60,3 +60,29 @@ pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// Runs `work` while another thread asks for collections and runs them,
+/// again and again, as a supervisor would after deaths; returns what `work`
+/// returns and how many collections ran to the end (others found a thread
+/// inside a hold and gave up, as they must).
+pub fn collecting_meanwhile<T>(ns: &Namespace, work: impl FnOnce() -> T) -> (T, u32) {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let collector = scope.spawn(|| {
+            let mut collections = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                ns.region().request_collection();
+                if ns.collect_lost().is_some() {
+                    collections += 1;
+                }
+                // A pause, as a supervisor's retries have: a collector that
+                // never paused would keep every thread waiting at its gate.
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            collections
+        });
+        let result = work();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        (result, collector.join().unwrap())
+    })
+}
