@@ -43,9 +43,10 @@
 //!
 //! When: the reaper of a process that died inside a hold sets `lost_pending`
 //! (`Region::free_record`). Reaping tries a collection afterwards, so does
-//! a supervisor, retrying with backoff while the box is busy; where no
-//! supervisor runs, processes retry every so many calls while a collection
-//! is pending.
+//! a supervisor, retrying with backoff while the box is busy; and while a
+//! collection is pending, every process tries one at the first call that
+//! takes a hold or repairs after the dead, then after a number of calls
+//! that doubles at each failure.
 
 use crate::heap::MAX_BLOCK;
 use crate::lock::RobustMutex;
@@ -82,6 +83,12 @@ impl CollectHeader {
         crate::region::init_lock(&self.lock);
     }
 }
+
+/// A process's hold word, alone on its cache line: it changes twice in
+/// every call that takes a hold, and the record's other fields are read by
+/// every process of the box on every call (`Region::any_suspect`).
+#[repr(C, align(64))]
+pub struct HoldWord(pub AtomicU64);
 
 /// A hold on one hold word, let go when dropped.
 pub(crate) struct Hold<'a> {
@@ -125,10 +132,11 @@ impl Drop for Hold<'_> {
 impl Namespace {
     /// A hold for a call that may move heap blocks (see the module notes),
     /// on this process's record (made now if it has none, so that its
-    /// death inside the hold is seen). Take it before any lock.
+    /// death inside the hold is seen). Take it before any lock. Tries a
+    /// pending collection first, now and then.
     pub(crate) fn hold(&self) -> Hold<'_> {
-        self.ensure_record();
-        self.hold_on(self.known_record())
+        self.collect_now_and_then();
+        self.hold_on(self.magazine_record())
     }
 
     /// As `hold`, for a caller that holds a region lock (but no sem or msg
@@ -142,7 +150,7 @@ impl Namespace {
     fn hold_on(&self, record: Option<u32>) -> Hold<'_> {
         // Only a process that found the process table full has no record.
         let word = match record {
-            Some(index) => &self.region.record(index).holds,
+            Some(index) => &self.region.record(index).holds.0,
             None => &self.region.header().collect.unrecorded_holds,
         };
         Hold::enter(&self.region, word)
@@ -212,7 +220,7 @@ impl Region {
         let collect = &self.header().collect;
         let records = self.procs().high_water.load(SeqCst);
         collect.unrecorded_holds.load(SeqCst) & HOLDS_MASK == 0
-            && (0..records).all(|index| self.record(index).holds.load(SeqCst) & HOLDS_MASK == 0)
+            && (0..records).all(|index| self.record(index).holds.0.load(SeqCst) & HOLDS_MASK == 0)
     }
 
     /// Frees every gap between the blocks the region reaches. Gate closed,

@@ -2,7 +2,8 @@
 //! make the calling process die by SIGKILL, to prove that what it leaves
 //! half done is repaired.
 //!
-//! Owns: `crash_point` and `arm`. Without the `fault-injection` feature
+//! Owns: `crash_point`, `arm` and `arm_stop` (which stops the process
+//! there instead, to hold it inside a call). Without the `fault-injection` feature
 //! (every build but the tests') `crash_point` compiles to nothing.
 //!
 //! A test forks a child, arms a point in it (`arm(name, nth)`: die the
@@ -12,17 +13,29 @@
 
 #[cfg(feature = "fault-injection")]
 mod imp {
-    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+    use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::Relaxed};
     use std::sync::Mutex;
 
     static ARMED: AtomicBool = AtomicBool::new(false);
     static POINT: Mutex<&'static str> = Mutex::new("");
     static COUNTDOWN: AtomicU32 = AtomicU32::new(0);
+    static SIGNAL: AtomicI32 = AtomicI32::new(libc::SIGKILL);
 
     /// Makes the process die at the `nth` pass of point `name`.
     pub fn arm(name: &'static str, nth: u32) {
+        arm_with(name, nth, libc::SIGKILL);
+    }
+
+    /// Makes the process stop (SIGSTOP) at the `nth` pass of point `name`,
+    /// inside the call, until it is continued.
+    pub fn arm_stop(name: &'static str, nth: u32) {
+        arm_with(name, nth, libc::SIGSTOP);
+    }
+
+    fn arm_with(name: &'static str, nth: u32, signal: i32) {
         *POINT.lock().unwrap_or_else(|p| p.into_inner()) = name;
         COUNTDOWN.store(nth.max(1), Relaxed);
+        SIGNAL.store(signal, Relaxed);
         ARMED.store(true, Relaxed);
     }
 
@@ -34,17 +47,20 @@ mod imp {
         // try_lock: a point may be passed while the test's thread arms.
         let Ok(point) = POINT.try_lock() else { return };
         if *point == name && COUNTDOWN.fetch_sub(1, Relaxed) == 1 {
-            // SAFETY: plain system calls; the process ends here.
-            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-            loop {
-                std::hint::spin_loop();
+            let signal = SIGNAL.load(Relaxed);
+            // SAFETY: plain system call.
+            unsafe { libc::kill(libc::getpid(), signal) };
+            if signal == libc::SIGKILL {
+                loop {
+                    std::hint::spin_loop();
+                }
             }
         }
     }
 }
 
 #[cfg(feature = "fault-injection")]
-pub use imp::{arm, crash_point};
+pub use imp::{arm, arm_stop, crash_point};
 
 /// Without the feature: nothing.
 #[cfg(not(feature = "fault-injection"))]

@@ -1078,7 +1078,6 @@ impl Namespace {
             return Err(libc::EINVAL);
         }
         let size = msgsz as u64;
-        self.ensure_record();
         let hold = self.hold();
         let at = self.alloc_block(MESSAGE_HEADER + size)?;
         crate::faults::crash_point("msg.snd.allocated");
@@ -1184,7 +1183,6 @@ impl Namespace {
             sys::copy_from_user(&mut probe, msgp)?;
         }
         let (mode, msgtyp) = Search::of(msgtyp, flags);
-        self.ensure_record();
         let hold = &self.hold();
         let table = self.msgs();
         let cred = Cred::current();

@@ -127,7 +127,7 @@ impl Namespace {
     /// This process's record, for its magazine: without a lock once known
     /// and armed.
     #[inline]
-    fn magazine_record(&self) -> Option<u32> {
+    pub(crate) fn magazine_record(&self) -> Option<u32> {
         match self.magazine_record.load(Relaxed) {
             NO_RECORD => None,
             _ => self.known_record().or_else(|| self.magazine_record_slow()),
@@ -238,6 +238,13 @@ impl Namespace {
             self.reap_dead_slow();
         }
         self.collect_now_and_then();
+    }
+
+    /// Repairs after every process of the box that has died, and collects
+    /// what they held in hand, now (what the next call that checks for the
+    /// dead would do; for tests and inspection).
+    pub fn repair_dead(&self) {
+        self.reap_dead();
     }
 
     /// For a sleeper (see `wait::wait_done`): whether a supervisor watches

@@ -111,7 +111,7 @@ pub struct ProcRecord {
     /// Threads of this process inside a hold (low 32 bits) and holds taken
     /// (high 32): see `collect`. Its threads' atomic adds; reset when the
     /// record is freed (table lock).
-    pub holds: AtomicU64,
+    pub holds: crate::collect::HoldWord,
     /// Free blocks this process keeps at hand (see `magazine`).
     pub magazine: crate::magazine::Magazine,
 }
@@ -227,7 +227,7 @@ impl Region {
         if record.generation.load(Relaxed) != rec.generation || record.state.load(Relaxed) == PROC_FREE {
             return;
         }
-        self.reset_holds(&record.holds);
+        self.reset_holds(&record.holds.0);
         record.state.store(PROC_FREE, Release);
         record.next_free.store(table.free_head.load(Relaxed), Relaxed);
         table.free_head.store(rec.index + 1, Relaxed);
