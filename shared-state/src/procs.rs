@@ -4,9 +4,10 @@
 //! still there?". A process gets a record only when it first holds state that
 //! must be undone at its death (shm attachments, SEM_UNDO adjustments,
 //! sleepers in semop, msgsnd and msgrcv, the free blocks of its magazine),
-//! or before it changes a set or queue on a slow path (so that its death,
-//! holding that object's lock, is noticed at once), so programs that do not
-//! use SysV IPC never touch the table.
+//! before it changes a set or queue on a slow path (so that its death,
+//! holding that object's lock, is noticed at once), or before a call that
+//! may move heap blocks (so that its death with one in hand is noticed: see
+//! `collect`), so programs that do not use SysV IPC never touch the table.
 //!
 //! A record stands for an address space, which is what holds attachments:
 //! its `pid` is the process that owns the address space (normally the
