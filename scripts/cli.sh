@@ -25,6 +25,16 @@ check "unknown option is refused" 2 "$(status "$ipcbox" run --bogus -- true)"
 check "--help succeeds" 0 "$(status "$ipcbox" --help)"
 check "run --help succeeds" 0 "$(status "$ipcbox" run --help)"
 check "works from another directory" 0 "$(cd / && status "$ipcbox" run -- true)"
+check "--limit sets a limit the box enforces" "1 ENOSPC" \
+  "$("$ipcbox" run --limit msgmni=1 -- sh -c 'cat /proc/sys/kernel/msgmni; ipcmk -Q >/dev/null; ipcmk -Q 2>&1 | grep -q "No space left" && echo ENOSPC' | xargs)"
+check "--limit sem takes four values, semopm one" "1 2 3 4 / 32000 1024000000 7 32000" \
+  "$("$ipcbox" run --limit sem=1,2,3,4 -- cat /proc/sys/kernel/sem | xargs) / $("$ipcbox" run --limit semopm=7 -- cat /proc/sys/kernel/sem | xargs)"
+check "the defaults are Linux's" "$(unshare --ipc cat /proc/sys/kernel/{shmmax,shmall,shmmni,sem,msgmax,msgmnb,msgmni} | xargs)" \
+  "$("$ipcbox" run -- cat /proc/sys/kernel/{shmmax,shmall,shmmni,sem,msgmax,msgmnb,msgmni} | xargs)"
+for bad in bogus=1 msgmni=99999 semmni=40000 msgmax=-1 shmmax=lots msgmni; do
+  check "--limit $bad is refused (125, one line)" "125 1" \
+    "$(status "$ipcbox" run --limit "$bad" -- true) $("$ipcbox" run --limit "$bad" -- true 2>&1 | wc -l)"
+done
 check "LD_PRELOAD: ours first, existing kept" "$lib:/x/other.so" \
   "$(LD_PRELOAD=/x/other.so "$ipcbox" run -- sh -c 'echo "$LD_PRELOAD"' 2>/dev/null)"
 check "the command's signal mask is the caller's" "$(grep SigBlk /proc/self/status)" \

@@ -9,6 +9,7 @@ cd "$root"
 need=()
 command -v cc >/dev/null || need+=(gcc libc6-dev)
 command -v unshare >/dev/null || need+=(util-linux)
+command -v ipcs >/dev/null || need+=(util-linux)
 command -v timeout >/dev/null || need+=(coreutils)
 command -v strace >/dev/null || need+=(strace)
 command -v python3 >/dev/null || need+=(python3)
@@ -35,6 +36,8 @@ echo "== fast paths make no system call"
 bash scripts/fastpath.sh
 echo "== the ipcbox command, and refusal of bad regions"
 bash scripts/cli.sh
+echo "== util-linux ipcmk, ipcs and ipcrm in a box"
+bash scripts/tools.sh
 
 host_ipc_after=$(host_ipc)
 if [ "$host_ipc_before" != "$host_ipc_after" ]; then

@@ -46,6 +46,13 @@ enum Cmd {
     #[command(after_help = "The exit status is the command's, or 128+N if a signal N killed it.\n\
         ipcbox's own failures exit 125; a command that cannot be executed 126; one not found 127.")]
     Run {
+        /// Set one of the box's limits (repeatable); the defaults are Linux's.
+        /// NAME is a System V IPC sysctl: shmmax, shmall, shmmni, msgmax,
+        /// msgmnb, msgmni, sem (four values, SEMMSL,SEMMNS,SEMOPM,SEMMNI),
+        /// or one of sem's values: semmsl, semmns, semopm, semmni. Inside the
+        /// box, /proc/sys/kernel/NAME reads and sets the same limit.
+        #[arg(long = "limit", value_name = "NAME=VALUE")]
+        limits: Vec<String>,
         /// The command and its arguments (put them after `--`).
         #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
         command: Vec<OsString>,
@@ -60,7 +67,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Run { command } => run(command),
+        Cmd::Run { limits, command } => run(&limits, command),
     }
 }
 
@@ -140,7 +147,7 @@ fn install_signal_handlers() {
 
 extern "C" fn ignore_signal(_sig: libc::c_int) {}
 
-fn run(command: Vec<OsString>) -> ExitCode {
+fn run(limits: &[String], command: Vec<OsString>) -> ExitCode {
     let library = match library_path() {
         Ok(path) => path,
         Err(e) => return fail(e),
@@ -154,6 +161,14 @@ fn run(command: Vec<OsString>) -> ExitCode {
         Ok(ns) => std::sync::Arc::new(ns),
         Err(e) => return fail(e.to_string().trim_start_matches("ipcbox: ")),
     };
+    for limit in limits {
+        let Some((name, value)) = limit.split_once('=') else {
+            return fail(format!("--limit {limit}: expected NAME=VALUE, as in --limit msgmni=64"));
+        };
+        if let Err(e) = namespace.set_limit(name, value) {
+            return fail(format!("--limit {e}"));
+        }
+    }
     // Repair what a dead process leaves (SEM_UNDO, attachments) at once, as
     // the kernel does at exit, rather than at the next call of a survivor.
     if let Err(e) = namespace.watch_deaths() {

@@ -22,6 +22,7 @@
 //! - `wait`: sleeping on a futex in the region until another process acts.
 //! - `sem`: semaphore sets, waiters and SEM_UNDO.
 //! - `msg`: message queues, their messages and sleepers.
+//! - `procfs`: the box's /proc/sysvipc files and IPC sysctls.
 //! - `supervise`: the supervisor's prompt repair after deaths.
 //! - `check`: the region's invariants, checked on demand.
 //! - `collect`: holds, and the collection of blocks lost to deaths.
@@ -40,6 +41,7 @@ pub mod lock;
 pub mod magazine;
 pub mod msg;
 pub mod ns;
+pub mod procfs;
 pub mod procs;
 pub mod region;
 pub mod sem;

@@ -658,28 +658,39 @@ impl Namespace {
 
     /// Resident pages of all segments, as SHM_INFO's shm_rss. Facility lock held.
     fn resident_pages(&self) -> u64 {
-        let region = &self.region;
-        let initialised = region.facility().initialised.load(Acquire);
-        let mut resident = 0;
-        for i in 0..initialised {
-            let slot = region.live_shm_slot(i);
-            if !slot.head.is_live() {
-                continue;
+        let initialised = self.region.facility().initialised.load(Acquire);
+        (0..initialised).map(|index| self.shm_resident_pages(index)).sum()
+    }
+
+    /// Bytes of segment `index` in memory (0 if none lives there): Linux's
+    /// `rss` column of /proc/sysvipc/shm.
+    pub(crate) fn shm_resident_bytes(&self, index: u32) -> u64 {
+        if index >= self.region.facility().initialised.load(Acquire) {
+            return 0;
+        }
+        self.shm_resident_pages(index) * PAGE_SIZE
+    }
+
+    /// Pages of the segment in slot `index` (below `initialised`) that are
+    /// in memory: the data ranges of its part of the memfd.
+    fn shm_resident_pages(&self, index: u32) -> u64 {
+        let slot = self.region.live_shm_slot(index);
+        if !slot.head.is_live() {
+            return 0;
+        }
+        let start = slot.offset.load(Relaxed);
+        let end = start + pages_of(slot.segsz.load(Relaxed)) * PAGE_SIZE;
+        let (mut at, mut resident) = (start, 0);
+        while at < end {
+            let Ok(data) = sys::seek(self.fd(), at, libc::SEEK_DATA) else {
+                break;
+            };
+            if data >= end {
+                break;
             }
-            let start = slot.offset.load(Relaxed);
-            let end = start + pages_of(slot.segsz.load(Relaxed)) * PAGE_SIZE;
-            let mut at = start;
-            while at < end {
-                let Ok(data) = sys::seek(self.fd(), at, libc::SEEK_DATA) else {
-                    break;
-                };
-                if data >= end {
-                    break;
-                }
-                let hole = sys::seek(self.fd(), data, libc::SEEK_HOLE).unwrap_or(end).min(end);
-                resident += (hole - data) / PAGE_SIZE;
-                at = hole;
-            }
+            let hole = sys::seek(self.fd(), data, libc::SEEK_HOLE).unwrap_or(end).min(end);
+            resident += (hole - data) / PAGE_SIZE;
+            at = hole;
         }
         resident
     }

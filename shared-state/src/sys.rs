@@ -287,6 +287,11 @@ pub fn pread(fd: i32, buf: &mut [u8], offset: u64) -> SysResult<usize> {
     unsafe { sc!(libc::SYS_pread64, fd, buf.as_mut_ptr(), buf.len(), offset) }
 }
 
+pub fn pwrite(fd: i32, buf: &[u8], offset: u64) -> SysResult<usize> {
+    // SAFETY: buf is readable for its length.
+    unsafe { sc!(libc::SYS_pwrite64, fd, buf.as_ptr(), buf.len(), offset) }
+}
+
 pub fn close(fd: i32) -> SysResult<()> {
     // SAFETY: plain integer.
     unsafe { sc!(libc::SYS_close, fd) }.map(drop)

@@ -2,7 +2,7 @@
 //!
 //! Owns: the exported libc names (shm*, sem*, msg*, and the wrappers that
 //! keep the box's bookkeeping: fork, exec, close, mmap, credentials,
-//! signal dispositions), errno,
+//! signal dispositions, and the /proc files of `procfs`), errno,
 //! joining the box at load, the fork wrapper, and keeping the region's
 //! descriptor alive in programs that close descriptors they do not know.
 //! All semantics live in `shared_state`; each export here converts arguments,
@@ -76,6 +76,7 @@ macro_rules! next {
 }
 
 mod exec;
+mod procfs;
 
 // ---------------------------------------------------------------- load
 
@@ -414,6 +415,7 @@ pub extern "C" fn close(fd: c_int) -> c_int {
     if region_fd() == Some(fd) {
         return 0;
     }
+    procfs::forget(fd);
     match next!(c"close", as extern "C" fn(c_int) -> c_int) {
         Some(f) => f(fd),
         None => ret_int(sys::close(fd).map(|()| 0)),
@@ -476,10 +478,14 @@ pub extern "C" fn dup2(oldfd: c_int, newfd: c_int) -> c_int {
     if oldfd != newfd {
         vacate(newfd);
     }
-    match next!(c"dup2", as extern "C" fn(c_int, c_int) -> c_int) {
+    let result = match next!(c"dup2", as extern "C" fn(c_int, c_int) -> c_int) {
         Some(f) => f(oldfd, newfd),
         None => ret_int(Err(libc::ENOSYS)),
+    };
+    if result >= 0 && oldfd != newfd {
+        procfs::duplicated(oldfd, newfd);
     }
+    result
 }
 
 #[no_mangle]
@@ -487,10 +493,14 @@ pub extern "C" fn dup3(oldfd: c_int, newfd: c_int, flags: c_int) -> c_int {
     if oldfd != newfd {
         vacate(newfd);
     }
-    match next!(c"dup3", as extern "C" fn(c_int, c_int, c_int) -> c_int) {
+    let result = match next!(c"dup3", as extern "C" fn(c_int, c_int, c_int) -> c_int) {
         Some(f) => f(oldfd, newfd, flags),
         None => ret_int(Err(libc::ENOSYS)),
+    };
+    if result >= 0 {
+        procfs::duplicated(oldfd, newfd);
     }
+    result
 }
 
 // ---------------------------------------------------------------- credentials

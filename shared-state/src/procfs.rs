@@ -1,0 +1,328 @@
+//! The box's own view of the procfs files that describe System V IPC:
+//! `/proc/sysvipc/{shm,sem,msg}` (what `ipcs` reads) and the IPC sysctls
+//! under `/proc/sys/kernel` (the limits, which a write changes for the box
+//! alone, as it would for a Linux IPC namespace).
+//!
+//! Owns: the files' paths, their text in Linux's exact format, and the
+//! parsing and checking of sysctl writes (Linux's `proc_dointvec_minmax`,
+//! `proc_doulongvec_minmax` and the `sem` vector's rules). The shim opens a
+//! memory file with this text in place of the real one.
+//!
+//! Locking: the objects' rows come from the facilities' `*_STAT_ANY`
+//! commands, one object at a time under its own locks, as Linux's procfs
+//! walk shows each object as it is when reached. Limits are atomics.
+
+use crate::abi::*;
+use crate::ns::Namespace;
+use crate::region::IPCMNI;
+use crate::sys::SysResult;
+use core::fmt::Write;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// One of the files the box answers for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcFile {
+    SysvipcShm,
+    SysvipcSem,
+    SysvipcMsg,
+    Sysctl(Sysctl),
+}
+
+/// An IPC sysctl of `/proc/sys/kernel`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sysctl {
+    Shmmax,
+    Shmall,
+    Shmmni,
+    Sem,
+    Msgmax,
+    Msgmnb,
+    Msgmni,
+}
+
+impl ProcFile {
+    /// The file an absolute path names, if the box answers for it.
+    pub fn of_path(path: &[u8]) -> Option<ProcFile> {
+        Some(match path {
+            b"/proc/sysvipc/shm" => ProcFile::SysvipcShm,
+            b"/proc/sysvipc/sem" => ProcFile::SysvipcSem,
+            b"/proc/sysvipc/msg" => ProcFile::SysvipcMsg,
+            b"/proc/sys/kernel/shmmax" => ProcFile::Sysctl(Sysctl::Shmmax),
+            b"/proc/sys/kernel/shmall" => ProcFile::Sysctl(Sysctl::Shmall),
+            b"/proc/sys/kernel/shmmni" => ProcFile::Sysctl(Sysctl::Shmmni),
+            b"/proc/sys/kernel/sem" => ProcFile::Sysctl(Sysctl::Sem),
+            b"/proc/sys/kernel/msgmax" => ProcFile::Sysctl(Sysctl::Msgmax),
+            b"/proc/sys/kernel/msgmnb" => ProcFile::Sysctl(Sysctl::Msgmnb),
+            b"/proc/sys/kernel/msgmni" => ProcFile::Sysctl(Sysctl::Msgmni),
+            _ => return None,
+        })
+    }
+
+    /// Whether a write may change it (the sysctls). Linux's sysvipc files
+    /// are read-only (mode 0444: a process that may override file modes
+    /// opens one for writing, and its writes fail with EIO).
+    pub fn writable(self) -> bool {
+        matches!(self, ProcFile::Sysctl(_))
+    }
+}
+
+impl Namespace {
+    /// The text of `file` as Linux would show it in this box now.
+    pub fn proc_file_text(&self, file: ProcFile) -> String {
+        match file {
+            ProcFile::SysvipcShm => self.sysvipc_shm_text(),
+            ProcFile::SysvipcSem => self.sysvipc_sem_text(),
+            ProcFile::SysvipcMsg => self.sysvipc_msg_text(),
+            ProcFile::Sysctl(sysctl) => self.sysctl_text(sysctl),
+        }
+    }
+
+    fn sysvipc_shm_text(&self) -> String {
+        let mut text = String::from(
+            "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n",
+        );
+        let mut info = ShmInfo::default();
+        let Ok(max_index) = self.shmctl(0, SHM_INFO, &mut info as *mut ShmInfo as usize) else { return text };
+        for index in 0..=max_index {
+            let mut ds = ShmidDs::default();
+            let Ok(id) = self.shmctl(index, SHM_STAT_ANY, &mut ds as *mut ShmidDs as usize) else { continue };
+            let rss = self.shm_resident_bytes(index as u32);
+            let p = &ds.perm;
+            let _ = writeln!(
+                text,
+                "{:10} {:10}  {:4o} {:21} {:5} {:5}  {:5} {:5} {:5} {:5} {:5} {:10} {:10} {:10} {:21} {:21}",
+                p.key,
+                id,
+                p.mode,
+                ds.segsz,
+                ds.cpid,
+                ds.lpid,
+                ds.nattch,
+                p.uid,
+                p.gid,
+                p.cuid,
+                p.cgid,
+                ds.atime as u64,
+                ds.dtime as u64,
+                ds.ctime as u64,
+                rss,
+                0
+            );
+        }
+        text
+    }
+
+    fn sysvipc_sem_text(&self) -> String {
+        use crate::sem::{SemInfo, SemidDs, SEM_INFO, SEM_STAT_ANY};
+        let mut text =
+            String::from("       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n");
+        let mut info = SemInfo::default();
+        let Ok(max_index) = self.semctl(0, 0, SEM_INFO, &mut info as *mut SemInfo as usize) else { return text };
+        for index in 0..=max_index {
+            let mut ds = SemidDs::default();
+            let Ok(id) = self.semctl(index, 0, SEM_STAT_ANY, &mut ds as *mut SemidDs as usize) else { continue };
+            let p = &ds.perm;
+            let _ = writeln!(
+                text,
+                "{:10} {:10}  {:4o} {:10} {:5} {:5} {:5} {:5} {:10} {:10}",
+                p.key, id, p.mode, ds.nsems, p.uid, p.gid, p.cuid, p.cgid, ds.otime as u64, ds.ctime as u64
+            );
+        }
+        text
+    }
+
+    fn sysvipc_msg_text(&self) -> String {
+        use crate::msg::{MsgInfo, MsqidDs, MSG_INFO, MSG_STAT_ANY};
+        let mut text = String::from(
+            "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n",
+        );
+        let mut info = MsgInfo::default();
+        let Ok(max_index) = self.msgctl(0, MSG_INFO, &mut info as *mut MsgInfo as usize) else { return text };
+        for index in 0..=max_index {
+            let mut ds = MsqidDs::default();
+            let Ok(id) = self.msgctl(index, MSG_STAT_ANY, &mut ds as *mut MsqidDs as usize) else { continue };
+            let p = &ds.perm;
+            let _ = writeln!(
+                text,
+                "{:10} {:10}  {:4o}  {:10} {:10} {:5} {:5} {:5} {:5} {:5} {:5} {:10} {:10} {:10}",
+                p.key,
+                id,
+                p.mode,
+                ds.cbytes,
+                ds.qnum,
+                ds.lspid,
+                ds.lrpid,
+                p.uid,
+                p.gid,
+                p.cuid,
+                p.cgid,
+                ds.stime as u64,
+                ds.rtime as u64,
+                ds.ctime as u64
+            );
+        }
+        text
+    }
+
+    fn sysctl_text(&self, sysctl: Sysctl) -> String {
+        let limits = self.region().limits();
+        let value = |cell: &AtomicU64| cell.load(Relaxed);
+        match sysctl {
+            Sysctl::Shmmax => format!("{}\n", value(&limits.shmmax)),
+            Sysctl::Shmall => format!("{}\n", value(&limits.shmall)),
+            Sysctl::Shmmni => format!("{}\n", value(&limits.shmmni)),
+            Sysctl::Sem => format!(
+                "{}\t{}\t{}\t{}\n",
+                value(&limits.semmsl),
+                value(&limits.semmns),
+                value(&limits.semopm),
+                value(&limits.semmni)
+            ),
+            Sysctl::Msgmax => format!("{}\n", value(&limits.msgmax)),
+            Sysctl::Msgmnb => format!("{}\n", value(&limits.msgmnb)),
+            Sysctl::Msgmni => format!("{}\n", value(&limits.msgmni)),
+        }
+    }
+
+    /// A write of `text` at the start of a sysctl file: the new value(s),
+    /// checked as Linux checks them (EINVAL, nothing changed, for text that
+    /// is not numbers or a value out of range; for `sem`, see below).
+    pub fn write_sysctl(&self, sysctl: Sysctl, text: &[u8]) -> SysResult<()> {
+        let limits = self.region().limits();
+        let int_max = i32::MAX as u64;
+        match sysctl {
+            Sysctl::Shmmax | Sysctl::Shmall => {
+                let [value] = parse_values::<1>(text, u64::MAX)?;
+                let cell = if sysctl == Sysctl::Shmmax { &limits.shmmax } else { &limits.shmall };
+                store_given(&[cell], &[value]);
+            }
+            Sysctl::Shmmni | Sysctl::Msgmni => {
+                let [value] = parse_values::<1>(text, int_max)?;
+                if value.is_some_and(|v| v > IPCMNI as u64) {
+                    return Err(libc::EINVAL);
+                }
+                let cell = if sysctl == Sysctl::Shmmni { &limits.shmmni } else { &limits.msgmni };
+                store_given(&[cell], &[value]);
+            }
+            Sysctl::Msgmax | Sysctl::Msgmnb => {
+                let [value] = parse_values::<1>(text, int_max)?;
+                let cell = if sysctl == Sysctl::Msgmax { &limits.msgmax } else { &limits.msgmnb };
+                store_given(&[cell], &[value]);
+            }
+            Sysctl::Sem => {
+                // Linux stores the four values, then puts SEMMNI back and
+                // fails with ERANGE if it is out of range.
+                let values = parse_values::<4>(text, int_max)?;
+                let cells = [&limits.semmsl, &limits.semmns, &limits.semopm, &limits.semmni];
+                let semmni_ok = values[3].is_none_or(|v| v <= IPCMNI as u64);
+                let stored = if semmni_ok { values } else { [values[0], values[1], values[2], None] };
+                store_given(&cells, &stored);
+                if !semmni_ok {
+                    return Err(libc::ERANGE);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The limits `set_limit` knows: the sysctls, and each of `sem`'s four
+/// values by its own name.
+pub const LIMIT_NAMES: [&str; 11] =
+    ["shmmax", "shmall", "shmmni", "sem", "semmsl", "semmns", "semopm", "semmni", "msgmax", "msgmnb", "msgmni"];
+
+impl Namespace {
+    /// Sets limit `name` to `value` (for `sem`, four values separated by
+    /// commas or blanks), checked as a write to its sysctl is; Err says
+    /// what is wrong in words.
+    pub fn set_limit(&self, name: &str, value: &str) -> Result<(), String> {
+        let sem_position = ["semmsl", "semmns", "semopm", "semmni"].iter().position(|&n| n == name);
+        let (sysctl, text) = match (name, sem_position) {
+            (_, Some(position)) => {
+                let limits = self.region().limits();
+                let mut values: Vec<String> = [&limits.semmsl, &limits.semmns, &limits.semopm, &limits.semmni]
+                    .iter()
+                    .map(|cell| cell.load(Relaxed).to_string())
+                    .collect();
+                values[position] = value.to_string();
+                (Sysctl::Sem, values.join(" "))
+            }
+            ("sem", _) => (Sysctl::Sem, value.replace(',', " ")),
+            _ => {
+                let file = format!("/proc/sys/kernel/{name}");
+                match ProcFile::of_path(file.as_bytes()) {
+                    Some(ProcFile::Sysctl(sysctl)) => (sysctl, value.to_string()),
+                    _ => {
+                        return Err(format!("{name}={value}: unknown limit {name} (known: {})", LIMIT_NAMES.join(", ")))
+                    }
+                }
+            }
+        };
+        let range = match name {
+            "shmmax" | "shmall" => "0 to 18446744073709551615".to_string(),
+            "shmmni" | "msgmni" | "semmni" => format!("0 to {IPCMNI}"),
+            "sem" => format!("four numbers, the last 0 to {IPCMNI}"),
+            _ => "0 to 2147483647".to_string(),
+        };
+        // All or nothing: `sem` may take three values and refuse the fourth.
+        let before = self.sysctl_text(sysctl);
+        self.write_sysctl(sysctl, text.as_bytes()).map_err(|_| {
+            let _ = self.write_sysctl(sysctl, before.as_bytes());
+            format!("{name}={value}: not a valid value ({range})")
+        })
+    }
+}
+
+fn store_given(cells: &[&AtomicU64], values: &[Option<u64>]) {
+    for (cell, value) in cells.iter().zip(values) {
+        if let Some(value) = value {
+            cell.store(*value, Relaxed);
+        }
+    }
+}
+
+/// Up to N whitespace-separated decimal values, each at most `max` (Linux's
+/// `proc_do*vec_minmax`): None for those not given. EINVAL for anything
+/// else, a negative value, one out of range, or none at all.
+fn parse_values<const N: usize>(text: &[u8], max: u64) -> SysResult<[Option<u64>; N]> {
+    let text = core::str::from_utf8(text).map_err(|_| libc::EINVAL)?;
+    let text = text.trim_end_matches('\0');
+    let mut values = [None; N];
+    let mut words = text.split_ascii_whitespace();
+    for value in values.iter_mut() {
+        let Some(word) = words.next() else { break };
+        let parsed: u64 = word.strip_prefix('+').unwrap_or(word).parse().map_err(|_| libc::EINVAL)?;
+        if parsed > max {
+            return Err(libc::EINVAL);
+        }
+        *value = Some(parsed);
+    }
+    if values[0].is_none() {
+        return Err(libc::EINVAL);
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_parse_as_linux_does() {
+        assert_eq!(parse_values::<1>(b"5\n", 10), Ok([Some(5)]));
+        assert_eq!(parse_values::<1>(b"  7", 10), Ok([Some(7)]));
+        assert_eq!(parse_values::<1>(b"11\n", 10), Err(libc::EINVAL));
+        assert_eq!(parse_values::<1>(b"-1\n", 10), Err(libc::EINVAL));
+        assert_eq!(parse_values::<1>(b"x\n", 10), Err(libc::EINVAL));
+        assert_eq!(parse_values::<1>(b"\n", 10), Err(libc::EINVAL));
+        assert_eq!(parse_values::<4>(b"1 2\t3\n", 10), Ok([Some(1), Some(2), Some(3), None]));
+    }
+
+    #[test]
+    fn paths_name_the_files() {
+        assert_eq!(ProcFile::of_path(b"/proc/sysvipc/msg"), Some(ProcFile::SysvipcMsg));
+        assert_eq!(ProcFile::of_path(b"/proc/sys/kernel/sem"), Some(ProcFile::Sysctl(Sysctl::Sem)));
+        assert_eq!(ProcFile::of_path(b"/proc/sys/kernel/shmmax2"), None);
+        assert!(!ProcFile::SysvipcShm.writable());
+    }
+}
