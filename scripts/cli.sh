@@ -31,6 +31,16 @@ check "--limit sem takes four values, semopm one" "1 2 3 4 / 32000 1024000000 7 
   "$("$ipcbox" run --limit sem=1,2,3,4 -- cat /proc/sys/kernel/sem | xargs) / $("$ipcbox" run --limit semopm=7 -- cat /proc/sys/kernel/sem | xargs)"
 check "the defaults are Linux's" "$(unshare --ipc cat /proc/sys/kernel/{shmmax,shmall,shmmni,sem,msgmax,msgmnb,msgmni} | xargs)" \
   "$("$ipcbox" run -- cat /proc/sys/kernel/{shmmax,shmall,shmmni,sem,msgmax,msgmnb,msgmni} | xargs)"
+# --strict: a raw SysV system call fails with ENOSYS (it reaches the kernel
+# without it: shown in a fresh namespace), while libc's calls and syscall()
+# are answered by the box.
+cc -O1 -Wall -Werror -o "$work/rawsys" "$root/ctests/tool_rawsys.c"
+check "a raw msgget reaches the kernel (fresh namespace)" created "$(unshare --ipc "$work/rawsys")"
+check "--strict: a raw msgget fails with ENOSYS" ENOSYS "$("$ipcbox" run --strict -- "$work/rawsys")"
+msgget_nr=$(printf '#include <sys/syscall.h>\nSYS_msgget\n' | cc -E -P - | tail -n 1)
+check "--strict: the box still answers libc and syscall() (ids 0 and 1)" "1 1" \
+  "$(NR=$msgget_nr "$ipcbox" run --strict -- sh -c 'ipcmk -Q >/dev/null; ipcs -q | grep -c 0x
+    python3 -c "import ctypes, os; print(ctypes.CDLL(None).syscall(int(os.environ[\"NR\"]), 0, 0o1600))"' | xargs)"
 for bad in bogus=1 msgmni=99999 semmni=40000 msgmax=-1 shmmax=lots msgmni; do
   check "--limit $bad is refused (125, one line)" "125 1" \
     "$(status "$ipcbox" run --limit "$bad" -- true) $("$ipcbox" run --limit "$bad" -- true 2>&1 | wc -l)"

@@ -10,6 +10,8 @@
 //! Exit codes of its own: 125 when ipcbox itself fails, 126 when the command
 //! cannot be executed, 127 when it is not found (as `env` and `timeout` do).
 
+mod strict;
+
 use clap::{Parser, Subcommand};
 use shared_state::{LimitValues, Namespace};
 use std::ffi::OsString;
@@ -53,6 +55,13 @@ enum Cmd {
         /// box, /proc/sys/kernel/NAME reads and sets the same limit.
         #[arg(long = "limit", value_name = "NAME=VALUE")]
         limits: Vec<String>,
+        /// Make every System V IPC system call that bypasses the box (a raw
+        /// system call, a static or setuid program) fail with ENOSYS, through
+        /// a seccomp filter, so nothing reaches the host's namespace. Programs
+        /// of another ABI (32-bit) cannot run, and setuid programs run
+        /// without their privileges (no_new_privs).
+        #[arg(long)]
+        strict: bool,
         /// The command and its arguments (put them after `--`).
         #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
         command: Vec<OsString>,
@@ -67,7 +76,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Run { limits, command } => run(&limits, command),
+        Cmd::Run { limits, strict, command } => run(&limits, strict, command),
     }
 }
 
@@ -147,7 +156,7 @@ fn install_signal_handlers() {
 
 extern "C" fn ignore_signal(_sig: libc::c_int) {}
 
-fn run(limits: &[String], command: Vec<OsString>) -> ExitCode {
+fn run(limits: &[String], strict: bool, command: Vec<OsString>) -> ExitCode {
     let library = match library_path() {
         Ok(path) => path,
         Err(e) => return fail(e),
@@ -191,13 +200,18 @@ fn run(limits: &[String], command: Vec<OsString>) -> ExitCode {
         .env("LD_PRELOAD", preload)
         .env("IPCBOX_FD", box_fd.to_string())
         .env("IPCBOX_ID", format!("{:x}", namespace.region().box_id()));
-    // The child starts with the caller's mask, not the blocked one.
+    // The child starts with the caller's mask, not the blocked one, and
+    // under --strict with the filter.
     // SAFETY: the closure runs in the child between fork and exec and calls
-    // only pthread_sigmask, which is async-signal-safe.
+    // only pthread_sigmask and prctl, which are async-signal-safe.
+    let filter = strict.then(strict::filter);
     unsafe {
         child.pre_exec(move || {
             restore_signal_mask(&previous_mask);
-            Ok(())
+            match &filter {
+                Some(filter) => strict::install(filter),
+                None => Ok(()),
+            }
         })
     };
     let spawned = child.spawn();

@@ -385,6 +385,64 @@ pub extern "C" fn msgctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int {
     }
 }
 
+// ---------------------------------------------------------------- syscall()
+
+/// The box's answer to a SysV system call made through libc's `syscall()`,
+/// as the kernel's (a result, or -errno); None for any other number.
+fn box_syscall(ns: &Namespace, number: libc::c_long, a: [usize; 6]) -> Option<Result<isize, i32>> {
+    let int = |r: Result<i32, i32>| r.map(|v| v as isize);
+    Some(match number {
+        libc::SYS_shmget => int(ns.shmget(a[0] as i32, a[1], a[2] as i32)),
+        libc::SYS_shmat => ns.shmat(a[0] as i32, a[1], a[2] as i32).map(|addr| addr as isize),
+        libc::SYS_shmdt => ns.shmdt(a[0]).map(|()| 0),
+        libc::SYS_shmctl => int(ns.shmctl(a[0] as i32, a[1] as i32, a[2])),
+        libc::SYS_semget => int(ns.semget(a[0] as i32, a[1] as i32, a[2] as i32)),
+        libc::SYS_semop => int(ns.semtimedop(a[0] as i32, a[1], a[2], 0)),
+        libc::SYS_semtimedop => int(ns.semtimedop(a[0] as i32, a[1], a[2], a[3])),
+        libc::SYS_semctl => int(ns.semctl(a[0] as i32, a[1] as i32, a[2] as i32, a[3])),
+        libc::SYS_msgget => int(ns.msgget(a[0] as i32, a[1] as i32)),
+        libc::SYS_msgsnd => int(ns.msgsnd(a[0] as i32, a[1], a[2], a[3] as i32)),
+        libc::SYS_msgrcv => ns.msgrcv(a[0] as i32, a[1], a[2], a[3] as libc::c_long, a[4] as i32),
+        libc::SYS_msgctl => int(ns.msgctl(a[0] as i32, a[1] as i32, a[2])),
+        _ => return None,
+    })
+}
+
+/// syscall(2): the SysV numbers are answered by the box, as the libc
+/// functions are; every other number goes to libc. Up to six arguments
+/// travel in registers (x86_64, aarch64), so they are received as words.
+///
+/// # Safety
+/// C callers' contract for the system call they make.
+#[no_mangle]
+pub unsafe extern "C" fn syscall(
+    number: libc::c_long,
+    a0: usize,
+    a1: usize,
+    a2: usize,
+    a3: usize,
+    a4: usize,
+    a5: usize,
+) -> libc::c_long {
+    if let Some(result) = namespace().and_then(|ns| box_syscall(ns, number, [a0, a1, a2, a3, a4, a5])) {
+        return match result {
+            Ok(v) => v as libc::c_long,
+            Err(e) => {
+                set_errno(e);
+                -1
+            }
+        };
+    }
+    match next!(c"syscall", as unsafe extern "C" fn(libc::c_long, ...) -> libc::c_long) {
+        // SAFETY: libc's syscall, called with the arguments it was given.
+        Some(f) => unsafe { f(number, a0, a1, a2, a3, a4, a5) },
+        None => {
+            set_errno(libc::ENOSYS);
+            -1
+        }
+    }
+}
+
 // ---------------------------------------------------------------- fork
 
 #[no_mangle]
