@@ -41,6 +41,18 @@ msgget_nr=$(printf '#include <sys/syscall.h>\nSYS_msgget\n' | cc -E -P - | tail 
 check "--strict: the box still answers libc and syscall() (ids 0 and 1)" "1 1" \
   "$(NR=$msgget_nr "$ipcbox" run --strict -- sh -c 'ipcmk -Q >/dev/null; ipcs -q | grep -c 0x
     python3 -c "import ctypes, os; print(ctypes.CDLL(None).syscall(int(os.environ[\"NR\"]), 0, 0o1600))"' | xargs)"
+# --trace: one line per call answered by the box, from every process.
+"$ipcbox" run --trace "$work/trace" -- sh -c 'ipcmk -Q >/dev/null; ipcrm -q 0; ipcrm -q 12345 2>/dev/null
+  python3 -c "import ctypes; b = ctypes.create_string_buffer(b\"\\x05\" + bytes(7) + b\"hi\"); l = ctypes.CDLL(None); q = l.msgget(0, 0o1600); l.msgsnd(q, b, 2, 0); l.msgrcv(q, b, 64, 0, 0o4000)"' >/dev/null 2>&1
+trace_has() { grep -cE "^[0-9]+ $1\$" "$work/trace"; }
+check "--trace: msgget with its flags" 1 "$(trace_has 'msgget\(0x[0-9a-f]+, IPC_CREAT\|0644\) = 0')"
+check "--trace: msgctl by command name" 1 "$(trace_has 'msgctl\(0, IPC_RMID, NULL\) = 0')"
+check "--trace: an error by name and description" 1 "$(trace_has 'msgctl\(12345, IPC_RMID, NULL\) = -1 EINVAL \(Invalid argument\)')"
+check "--trace: messages decoded" "1 1" \
+  "$(trace_has 'msgsnd\([0-9]+, \{mtype=5, mtext="hi"\}, 2, 0\) = 0') $(trace_has 'msgrcv\([0-9]+, \{mtype=5, mtext="hi"\}, 64, 0, IPC_NOWAIT\) = 2')"
+check "--trace: lines from each process of the box" 4 "$(cut -d' ' -f1 "$work/trace" | sort -u | wc -l)"
+check "--trace to a file that cannot be made: 125, one line" "125 1" \
+  "$(status "$ipcbox" run --trace /nonexistent/dir/x -- true) $("$ipcbox" run --trace /nonexistent/dir/x -- true 2>&1 | wc -l)"
 for bad in bogus=1 msgmni=99999 semmni=40000 msgmax=-1 shmmax=lots msgmni; do
   check "--limit $bad is refused (125, one line)" "125 1" \
     "$(status "$ipcbox" run --limit "$bad" -- true) $("$ipcbox" run --limit "$bad" -- true 2>&1 | wc -l)"

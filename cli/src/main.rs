@@ -62,6 +62,11 @@ enum Cmd {
         /// without their privileges (no_new_privs).
         #[arg(long)]
         strict: bool,
+        /// Log every call the box answers to FILE, one line each in the
+        /// manner of strace (PID, call, arguments, result); FILE is emptied
+        /// first. Setting IPCBOX_TRACE=FILE in the environment does the same.
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
         /// The command and its arguments (put them after `--`).
         #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
         command: Vec<OsString>,
@@ -76,7 +81,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Run { limits, strict, command } => run(&limits, strict, command),
+        Cmd::Run { limits, strict, trace, command } => run(&limits, strict, trace, command),
     }
 }
 
@@ -156,7 +161,7 @@ fn install_signal_handlers() {
 
 extern "C" fn ignore_signal(_sig: libc::c_int) {}
 
-fn run(limits: &[String], strict: bool, command: Vec<OsString>) -> ExitCode {
+fn run(limits: &[String], strict: bool, trace: Option<PathBuf>, command: Vec<OsString>) -> ExitCode {
     let library = match library_path() {
         Ok(path) => path,
         Err(e) => return fail(e),
@@ -194,7 +199,16 @@ fn run(limits: &[String], strict: bool, command: Vec<OsString>) -> ExitCode {
         preload.push(":");
         preload.push(existing);
     }
+    let trace =
+        match trace.map(|path| std::path::absolute(&path).and_then(|abs| std::fs::File::create(&abs).map(|_| abs))) {
+            None => None,
+            Some(Ok(path)) => Some(path),
+            Some(Err(e)) => return fail(format!("--trace: cannot create the trace file: {e}")),
+        };
     let mut child = Command::new(&command[0]);
+    if let Some(path) = &trace {
+        child.env("IPCBOX_TRACE", path);
+    }
     child
         .args(&command[1..])
         .env("LD_PRELOAD", preload)

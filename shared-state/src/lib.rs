@@ -24,6 +24,7 @@
 //! - `msg`: message queues, their messages and sleepers.
 //! - `procfs`: the box's /proc/sysvipc files and IPC sysctls.
 //! - `supervise`: the supervisor's prompt repair after deaths.
+//! - `trace`: one line per call answered, for `ipcbox run --trace`.
 //! - `check`: the region's invariants, checked on demand.
 //! - `collect`: holds, and the collection of blocks lost to deaths.
 //! - `faults`: points where tests make a process die mid-call.
@@ -49,6 +50,7 @@ pub mod shm;
 pub mod supervise;
 pub mod sys;
 pub mod table;
+pub mod trace;
 pub mod usercopy;
 pub mod wait;
 

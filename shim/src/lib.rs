@@ -22,6 +22,7 @@
 //! the next definition of the functions wrapped here.
 
 use shared_state::sys;
+use shared_state::trace;
 use shared_state::Namespace;
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,6 +32,7 @@ static NAMESPACE: OnceLock<Namespace> = OnceLock::new();
 
 const ENV_FD: &[u8] = b"IPCBOX_FD=";
 const ENV_ID: &[u8] = b"IPCBOX_ID=";
+const ENV_TRACE: &[u8] = b"IPCBOX_TRACE=";
 /// Lowest descriptor number the region is moved to when a program takes its number.
 const FD_FLOOR: usize = 100;
 
@@ -112,6 +114,8 @@ extern "C" fn on_load(_argc: c_int, _argv: *const *const c_char, envp: *const *c
             fd = std::str::from_utf8(v).ok().and_then(|v| v.parse::<i32>().ok());
         } else if let Some(v) = bytes.strip_prefix(ENV_ID) {
             box_id = std::str::from_utf8(v).ok().and_then(|v| u64::from_str_radix(v, 16).ok());
+        } else if let Some(path) = bytes.strip_prefix(ENV_TRACE).filter(|p| !p.is_empty()) {
+            shared_state::trace::set_path(path);
         }
     }
     let Some(fd) = fd else { return };
@@ -211,11 +215,28 @@ fn namespace() -> Option<&'static Namespace> {
 }
 
 // ---------------------------------------------------------------- shm
+//
+// Each call answered by the box is traced when tracing is on (see
+// shared_state::trace); calls outside a box go to libc untraced.
+
+/// Writes a trace line when tracing is on; `line` builds it only then.
+fn traced(line: impl FnOnce() -> String) {
+    if trace::enabled() {
+        trace::emit(&line());
+    }
+}
 
 #[no_mangle]
 pub extern "C" fn shmget(key: libc::key_t, size: libc::size_t, flags: c_int) -> c_int {
     match namespace() {
-        Some(ns) => ret_int(ns.shmget(key, size, flags)),
+        Some(ns) => {
+            let r = ns.shmget(key, size, flags);
+            traced(|| {
+                let flags = trace::flags(flags, &trace::SHMGET_FLAGS, 0o777);
+                format!("shmget({}, {size}, {flags}){}", trace::key(key), trace::result(&r))
+            });
+            ret_int(r)
+        }
         None => match next!(c"shmget", as extern "C" fn(libc::key_t, libc::size_t, c_int) -> c_int) {
             Some(f) => f(key, size, flags),
             None => ret_int(Err(libc::ENOSYS)),
@@ -226,13 +247,21 @@ pub extern "C" fn shmget(key: libc::key_t, size: libc::size_t, flags: c_int) -> 
 #[no_mangle]
 pub extern "C" fn shmat(id: c_int, addr: *const c_void, flags: c_int) -> *mut c_void {
     match namespace() {
-        Some(ns) => match ns.shmat(id, addr as usize, flags) {
-            Ok(a) => a as *mut c_void,
-            Err(e) => {
-                set_errno(e);
-                usize::MAX as *mut c_void
+        Some(ns) => {
+            let r = ns.shmat(id, addr as usize, flags);
+            traced(|| {
+                let shown = trace::flags(flags, &trace::SHMAT_FLAGS, 0);
+                let result = trace::result(&r.map(trace::pointer));
+                format!("shmat({id}, {}, {shown}){result}", trace::pointer(addr as usize))
+            });
+            match r {
+                Ok(a) => a as *mut c_void,
+                Err(e) => {
+                    set_errno(e);
+                    usize::MAX as *mut c_void
+                }
             }
-        },
+        }
         None => match next!(c"shmat", as extern "C" fn(c_int, *const c_void, c_int) -> *mut c_void) {
             Some(f) => f(id, addr, flags),
             None => {
@@ -246,7 +275,11 @@ pub extern "C" fn shmat(id: c_int, addr: *const c_void, flags: c_int) -> *mut c_
 #[no_mangle]
 pub extern "C" fn shmdt(addr: *const c_void) -> c_int {
     match namespace() {
-        Some(ns) => ret_int(ns.shmdt(addr as usize).map(|()| 0)),
+        Some(ns) => {
+            let r = ns.shmdt(addr as usize).map(|()| 0);
+            traced(|| format!("shmdt({}){}", trace::pointer(addr as usize), trace::result(&r)));
+            ret_int(r)
+        }
         None => match next!(c"shmdt", as extern "C" fn(*const c_void) -> c_int) {
             Some(f) => f(addr),
             None => ret_int(Err(libc::ENOSYS)),
@@ -257,7 +290,14 @@ pub extern "C" fn shmdt(addr: *const c_void) -> c_int {
 #[no_mangle]
 pub extern "C" fn shmctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int {
     match namespace() {
-        Some(ns) => ret_int(ns.shmctl(id, cmd, buf as usize)),
+        Some(ns) => {
+            let r = ns.shmctl(id, cmd, buf as usize);
+            traced(|| {
+                let (cmd, buf) = (trace::command('m', cmd), trace::pointer(buf as usize));
+                format!("shmctl({id}, {cmd}, {buf}){}", trace::result(&r))
+            });
+            ret_int(r)
+        }
         None => match next!(c"shmctl", as extern "C" fn(c_int, c_int, *mut c_void) -> c_int) {
             Some(f) => f(id, cmd, buf),
             None => ret_int(Err(libc::ENOSYS)),
@@ -270,7 +310,14 @@ pub extern "C" fn shmctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int {
 #[no_mangle]
 pub extern "C" fn semget(key: libc::key_t, nsems: c_int, flags: c_int) -> c_int {
     match namespace() {
-        Some(ns) => ret_int(ns.semget(key, nsems, flags)),
+        Some(ns) => {
+            let r = ns.semget(key, nsems, flags);
+            traced(|| {
+                let flags = trace::flags(flags, &trace::GET_FLAGS, 0o777);
+                format!("semget({}, {nsems}, {flags}){}", trace::key(key), trace::result(&r))
+            });
+            ret_int(r)
+        }
         None => match next!(c"semget", as extern "C" fn(libc::key_t, c_int, c_int) -> c_int) {
             Some(f) => f(key, nsems, flags),
             None => ret_int(Err(libc::ENOSYS)),
@@ -281,7 +328,11 @@ pub extern "C" fn semget(key: libc::key_t, nsems: c_int, flags: c_int) -> c_int 
 #[no_mangle]
 pub extern "C" fn semop(id: c_int, ops: *mut c_void, nsops: libc::size_t) -> c_int {
     match namespace() {
-        Some(ns) => ret_int(ns.semtimedop(id, ops as usize, nsops, 0)),
+        Some(ns) => {
+            let r = ns.semtimedop(id, ops as usize, nsops, 0);
+            traced(|| format!("semop({id}, {}, {nsops}){}", trace::sembufs(ops as usize, nsops), trace::result(&r)));
+            ret_int(r)
+        }
         None => semtimedop(id, ops, nsops, std::ptr::null()),
     }
 }
@@ -294,7 +345,14 @@ pub extern "C" fn semtimedop(
     timeout: *const libc::timespec,
 ) -> c_int {
     match namespace() {
-        Some(ns) => ret_int(ns.semtimedop(id, ops as usize, nsops, timeout as usize)),
+        Some(ns) => {
+            let r = ns.semtimedop(id, ops as usize, nsops, timeout as usize);
+            traced(|| {
+                let (ops, timeout) = (trace::sembufs(ops as usize, nsops), trace::timespec(timeout as usize));
+                format!("semtimedop({id}, {ops}, {nsops}, {timeout}){}", trace::result(&r))
+            });
+            ret_int(r)
+        }
         None => match next!(
             c"semtimedop",
             as extern "C" fn(c_int, *mut c_void, libc::size_t, *const libc::timespec) -> c_int
@@ -312,7 +370,18 @@ pub extern "C" fn semtimedop(
 #[no_mangle]
 pub extern "C" fn semctl(id: c_int, num: c_int, cmd: c_int, arg: usize) -> c_int {
     match namespace() {
-        Some(ns) => ret_int(ns.semctl(id, num, cmd, arg)),
+        Some(ns) => {
+            let r = ns.semctl(id, num, cmd, arg);
+            traced(|| {
+                let arg = match shared_state::sem::semctl_takes_arg(cmd) {
+                    Some(true) if cmd == shared_state::sem::SETVAL => format!(", {}", arg as c_int),
+                    Some(true) => format!(", {}", trace::pointer(arg)),
+                    _ => String::new(),
+                };
+                format!("semctl({id}, {num}, {}{arg}){}", trace::command('s', cmd), trace::result(&r))
+            });
+            ret_int(r)
+        }
         None => match next!(c"semctl", as unsafe extern "C" fn(c_int, c_int, c_int, ...) -> c_int) {
             // SAFETY: libc's semctl, called with the argument it was given.
             Some(f) => unsafe { f(id, num, cmd, arg) },
@@ -326,7 +395,14 @@ pub extern "C" fn semctl(id: c_int, num: c_int, cmd: c_int, arg: usize) -> c_int
 #[no_mangle]
 pub extern "C" fn msgget(key: libc::key_t, flags: c_int) -> c_int {
     match namespace() {
-        Some(ns) => ret_int(ns.msgget(key, flags)),
+        Some(ns) => {
+            let r = ns.msgget(key, flags);
+            traced(|| {
+                let flags = trace::flags(flags, &trace::GET_FLAGS, 0o777);
+                format!("msgget({}, {flags}){}", trace::key(key), trace::result(&r))
+            });
+            ret_int(r)
+        }
         None => match next!(c"msgget", as extern "C" fn(libc::key_t, c_int) -> c_int) {
             Some(f) => f(key, flags),
             None => ret_int(Err(libc::ENOSYS)),
@@ -337,7 +413,15 @@ pub extern "C" fn msgget(key: libc::key_t, flags: c_int) -> c_int {
 #[no_mangle]
 pub extern "C" fn msgsnd(id: c_int, msgp: *const c_void, msgsz: libc::size_t, flags: c_int) -> c_int {
     match namespace() {
-        Some(ns) => ret_int(ns.msgsnd(id, msgp as usize, msgsz, flags)),
+        Some(ns) => {
+            let r = ns.msgsnd(id, msgp as usize, msgsz, flags);
+            traced(|| {
+                let (message, flags) =
+                    (trace::message(msgp as usize, msgsz), trace::flags(flags, &trace::MSG_FLAGS, 0));
+                format!("msgsnd({id}, {message}, {msgsz}, {flags}){}", trace::result(&r))
+            });
+            ret_int(r)
+        }
         None => match next!(c"msgsnd", as extern "C" fn(c_int, *const c_void, libc::size_t, c_int) -> c_int) {
             Some(f) => f(id, msgp, msgsz, flags),
             None => ret_int(Err(libc::ENOSYS)),
@@ -354,13 +438,24 @@ pub extern "C" fn msgrcv(
     flags: c_int,
 ) -> libc::ssize_t {
     match namespace() {
-        Some(ns) => match ns.msgrcv(id, msgp as usize, msgsz, msgtyp, flags) {
-            Ok(n) => n,
-            Err(e) => {
-                set_errno(e);
-                -1
+        Some(ns) => {
+            let r = ns.msgrcv(id, msgp as usize, msgsz, msgtyp, flags);
+            traced(|| {
+                let message = match r {
+                    Ok(n) => trace::message(msgp as usize, n as usize),
+                    Err(_) => trace::pointer(msgp as usize),
+                };
+                let flags = trace::flags(flags, &trace::MSG_FLAGS, 0);
+                format!("msgrcv({id}, {message}, {msgsz}, {msgtyp}, {flags}){}", trace::result(&r))
+            });
+            match r {
+                Ok(n) => n,
+                Err(e) => {
+                    set_errno(e);
+                    -1
+                }
             }
-        },
+        }
         None => match next!(
             c"msgrcv",
             as extern "C" fn(c_int, *mut c_void, libc::size_t, libc::c_long, c_int) -> libc::ssize_t
@@ -377,7 +472,14 @@ pub extern "C" fn msgrcv(
 #[no_mangle]
 pub extern "C" fn msgctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int {
     match namespace() {
-        Some(ns) => ret_int(ns.msgctl(id, cmd, buf as usize)),
+        Some(ns) => {
+            let r = ns.msgctl(id, cmd, buf as usize);
+            traced(|| {
+                let (cmd, buf) = (trace::command('q', cmd), trace::pointer(buf as usize));
+                format!("msgctl({id}, {cmd}, {buf}){}", trace::result(&r))
+            });
+            ret_int(r)
+        }
         None => match next!(c"msgctl", as extern "C" fn(c_int, c_int, *mut c_void) -> c_int) {
             Some(f) => f(id, cmd, buf),
             None => ret_int(Err(libc::ENOSYS)),
@@ -387,30 +489,10 @@ pub extern "C" fn msgctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int {
 
 // ---------------------------------------------------------------- syscall()
 
-/// The box's answer to a SysV system call made through libc's `syscall()`,
-/// as the kernel's (a result, or -errno); None for any other number.
-fn box_syscall(ns: &Namespace, number: libc::c_long, a: [usize; 6]) -> Option<Result<isize, i32>> {
-    let int = |r: Result<i32, i32>| r.map(|v| v as isize);
-    Some(match number {
-        libc::SYS_shmget => int(ns.shmget(a[0] as i32, a[1], a[2] as i32)),
-        libc::SYS_shmat => ns.shmat(a[0] as i32, a[1], a[2] as i32).map(|addr| addr as isize),
-        libc::SYS_shmdt => ns.shmdt(a[0]).map(|()| 0),
-        libc::SYS_shmctl => int(ns.shmctl(a[0] as i32, a[1] as i32, a[2])),
-        libc::SYS_semget => int(ns.semget(a[0] as i32, a[1] as i32, a[2] as i32)),
-        libc::SYS_semop => int(ns.semtimedop(a[0] as i32, a[1], a[2], 0)),
-        libc::SYS_semtimedop => int(ns.semtimedop(a[0] as i32, a[1], a[2], a[3])),
-        libc::SYS_semctl => int(ns.semctl(a[0] as i32, a[1] as i32, a[2] as i32, a[3])),
-        libc::SYS_msgget => int(ns.msgget(a[0] as i32, a[1] as i32)),
-        libc::SYS_msgsnd => int(ns.msgsnd(a[0] as i32, a[1], a[2], a[3] as i32)),
-        libc::SYS_msgrcv => ns.msgrcv(a[0] as i32, a[1], a[2], a[3] as libc::c_long, a[4] as i32),
-        libc::SYS_msgctl => int(ns.msgctl(a[0] as i32, a[1] as i32, a[2])),
-        _ => return None,
-    })
-}
-
-/// syscall(2): the SysV numbers are answered by the box, as the libc
-/// functions are; every other number goes to libc. Up to six arguments
-/// travel in registers (x86_64, aarch64), so they are received as words.
+/// syscall(2): the SysV numbers are answered by the box through the
+/// wrappers above (traced as they are); every other number goes to libc.
+/// Up to six arguments travel in registers (x86_64, aarch64), so they are
+/// received as words.
 ///
 /// # Safety
 /// C callers' contract for the system call they make.
@@ -424,14 +506,30 @@ pub unsafe extern "C" fn syscall(
     a4: usize,
     a5: usize,
 ) -> libc::c_long {
-    if let Some(result) = namespace().and_then(|ns| box_syscall(ns, number, [a0, a1, a2, a3, a4, a5])) {
-        return match result {
-            Ok(v) => v as libc::c_long,
-            Err(e) => {
-                set_errno(e);
-                -1
+    if namespace().is_some() {
+        let (i0, i1, i2) = (a0 as c_int, a1 as c_int, a2 as c_int);
+        let boxed = match number {
+            libc::SYS_shmget => Some(shmget(i0, a1, i2) as libc::c_long),
+            libc::SYS_shmat => Some(shmat(i0, a1 as *const c_void, i2) as libc::c_long),
+            libc::SYS_shmdt => Some(shmdt(a0 as *const c_void) as libc::c_long),
+            libc::SYS_shmctl => Some(shmctl(i0, i1, a2 as *mut c_void) as libc::c_long),
+            libc::SYS_semget => Some(semget(i0, i1, i2) as libc::c_long),
+            libc::SYS_semop => Some(semop(i0, a1 as *mut c_void, a2) as libc::c_long),
+            libc::SYS_semtimedop => {
+                Some(semtimedop(i0, a1 as *mut c_void, a2, a3 as *const libc::timespec) as libc::c_long)
             }
+            libc::SYS_semctl => Some(semctl(i0, i1, i2, a3) as libc::c_long),
+            libc::SYS_msgget => Some(msgget(i0, i1) as libc::c_long),
+            libc::SYS_msgsnd => Some(msgsnd(i0, a1 as *const c_void, a2, a3 as c_int) as libc::c_long),
+            libc::SYS_msgrcv => {
+                Some(msgrcv(i0, a1 as *mut c_void, a2, a3 as libc::c_long, a4 as c_int) as libc::c_long)
+            }
+            libc::SYS_msgctl => Some(msgctl(i0, i1, a2 as *mut c_void) as libc::c_long),
+            _ => None,
         };
+        if let Some(result) = boxed {
+            return result;
+        }
     }
     match next!(c"syscall", as unsafe extern "C" fn(libc::c_long, ...) -> libc::c_long) {
         // SAFETY: libc's syscall, called with the arguments it was given.
