@@ -38,6 +38,8 @@ echo "== the ipcbox command, and refusal of bad regions"
 bash scripts/cli.sh
 echo "== util-linux ipcmk, ipcs and ipcrm in a box"
 bash scripts/tools.sh
+echo "== named boxes"
+bash scripts/named.sh
 
 host_ipc_after=$(host_ipc)
 if [ "$host_ipc_before" != "$host_ipc_after" ]; then

@@ -10,6 +10,7 @@
 //! Exit codes of its own: 125 when ipcbox itself fails, 126 when the command
 //! cannot be executed, 127 when it is not found (as `env` and `timeout` do).
 
+mod named;
 mod strict;
 
 use clap::{Parser, Subcommand};
@@ -67,10 +68,53 @@ enum Cmd {
         /// first. Setting IPCBOX_TRACE=FILE in the environment does the same.
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+        /// Create box NAME, or join it if it exists, so that other process
+        /// trees can join it too (`ipcbox run --name NAME` elsewhere). It
+        /// disappears when its last process exits, unless --keep.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// With --name: keep the box after its last process exits, until
+        /// `ipcbox rm NAME`.
+        #[arg(long, requires = "name")]
+        keep: bool,
         /// The command and its arguments (put them after `--`).
         #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
         command: Vec<OsString>,
     },
+    /// List your named boxes: whether a process is in each, and their objects.
+    Ls,
+    /// Show a named box's objects from outside it, as ipcs does.
+    Ipcs {
+        /// The box's name.
+        name: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a named box: its name goes at once; processes still in it go on.
+    Rm {
+        /// The box's name.
+        name: String,
+    },
+}
+
+/// The exit of an inspection command: 0, or 1 after one line on stderr.
+fn report(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ipcbox: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+struct RunOptions {
+    limits: Vec<String>,
+    strict: bool,
+    trace: Option<PathBuf>,
+    name: Option<String>,
+    keep: bool,
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -81,7 +125,12 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Run { limits, strict, trace, command } => run(&limits, strict, trace, command),
+        Cmd::Run { limits, strict, trace, name, keep, command } => {
+            run(&RunOptions { limits, strict, trace, name, keep }, command)
+        }
+        Cmd::Ls => report(named::list()),
+        Cmd::Ipcs { name, json } => report(named::show(&name, json)),
+        Cmd::Rm { name } => report(named::remove(&name)),
     }
 }
 
@@ -161,7 +210,8 @@ fn install_signal_handlers() {
 
 extern "C" fn ignore_signal(_sig: libc::c_int) {}
 
-fn run(limits: &[String], strict: bool, trace: Option<PathBuf>, command: Vec<OsString>) -> ExitCode {
+fn run(options: &RunOptions, command: Vec<OsString>) -> ExitCode {
+    let RunOptions { limits, strict, trace, name, keep } = options;
     let library = match library_path() {
         Ok(path) => path,
         Err(e) => return fail(e),
@@ -171,9 +221,15 @@ fn run(limits: &[String], strict: bool, trace: Option<PathBuf>, command: Vec<OsS
     // supervisor's watcher threads are created meanwhile and keep them blocked
     // for good, so only this thread, which knows the pid, ever takes one.
     let previous_mask = block_forwarded_signals();
-    let namespace = match Namespace::create(&LimitValues::default()) {
-        Ok(ns) => std::sync::Arc::new(ns),
-        Err(e) => return fail(e.to_string().trim_start_matches("ipcbox: ")),
+    let (namespace, named) = match name {
+        Some(name) => match named::create_or_join(name, *keep) {
+            Ok((ns, named)) => (std::sync::Arc::new(ns), Some(named)),
+            Err(e) => return fail(e),
+        },
+        None => match Namespace::create(&LimitValues::default()) {
+            Ok(ns) => (std::sync::Arc::new(ns), None),
+            Err(e) => return fail(e.to_string().trim_start_matches("ipcbox: ")),
+        },
     };
     for limit in limits {
         let Some((name, value)) = limit.split_once('=') else {
@@ -190,7 +246,21 @@ fn run(limits: &[String], strict: bool, trace: Option<PathBuf>, command: Vec<OsS
     }
     // The region's memfd is close-on-exec; the box gets an inheritable copy.
     // SAFETY: F_DUPFD on a descriptor we own.
-    let box_fd = unsafe { libc::fcntl(namespace.fd(), libc::F_DUPFD, REGION_FD_FLOOR) };
+    // A named box's command gets a descriptor of its own, which marks the
+    // box as in use while any of its processes lives (see `named`).
+    let source = match &named {
+        Some(named) => match named.descriptor_for_command(&namespace) {
+            Ok(fd) => fd,
+            Err(e) => return fail(format!("cannot hand the box on: {e}")),
+        },
+        None => namespace.fd(),
+    };
+    // SAFETY: F_DUPFD on a descriptor we own.
+    let box_fd = unsafe { libc::fcntl(source, libc::F_DUPFD, REGION_FD_FLOOR) };
+    if named.is_some() {
+        // SAFETY: closing our own duplicate; box_fd shares its file description.
+        unsafe { libc::close(source) };
+    }
     if box_fd < 0 {
         return fail(format!("cannot hand the region on: {}", std::io::Error::last_os_error()));
     }
@@ -199,12 +269,14 @@ fn run(limits: &[String], strict: bool, trace: Option<PathBuf>, command: Vec<OsS
         preload.push(":");
         preload.push(existing);
     }
-    let trace =
-        match trace.map(|path| std::path::absolute(&path).and_then(|abs| std::fs::File::create(&abs).map(|_| abs))) {
-            None => None,
-            Some(Ok(path)) => Some(path),
-            Some(Err(e)) => return fail(format!("--trace: cannot create the trace file: {e}")),
-        };
+    let trace = match trace
+        .as_ref()
+        .map(|path| std::path::absolute(path).and_then(|abs| std::fs::File::create(&abs).map(|_| abs)))
+    {
+        None => None,
+        Some(Ok(path)) => Some(path),
+        Some(Err(e)) => return fail(format!("--trace: cannot create the trace file: {e}")),
+    };
     let mut child = Command::new(&command[0]);
     if let Some(path) = &trace {
         child.env("IPCBOX_TRACE", path);
@@ -250,6 +322,9 @@ fn run(limits: &[String], strict: bool, trace: Option<PathBuf>, command: Vec<OsS
             Err(e) => return fail(format!("waiting for the command failed: {e}")),
         }
     };
+    if let Some(named) = &named {
+        named.leave(&namespace);
+    }
     drop(namespace);
     match (status.code(), status.signal()) {
         (Some(code), _) => ExitCode::from(code as u8),

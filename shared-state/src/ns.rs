@@ -63,6 +63,11 @@ impl Namespace {
         Ok(Self::from_region(Region::create(limits)?))
     }
 
+    /// Creates a new box region in the empty file behind `fd` (named boxes).
+    pub fn create_on(fd: i32, limits: &LimitValues) -> Result<Namespace, RegionError> {
+        Ok(Self::from_region(Region::create_on(fd, limits)?))
+    }
+
     /// Joins the box whose region is behind `fd`.
     pub fn attach(fd: i32) -> Result<Namespace, RegionError> {
         let ns = Self::from_region(Region::attach(fd)?);

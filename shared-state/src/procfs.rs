@@ -226,6 +226,57 @@ impl Namespace {
     }
 }
 
+/// One object of a box, as `ipcs` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectRow {
+    /// "shm", "sem" or "msg".
+    pub facility: &'static str,
+    pub key: i32,
+    pub id: i32,
+    pub uid: u32,
+    /// Permission bits, with SHM_DEST and SHM_LOCKED for segments.
+    pub mode: u32,
+    /// Segment bytes, semaphores in the set, or bytes queued.
+    pub size: u64,
+    /// Attachments of a segment, messages in a queue (0 for a set).
+    pub count: u64,
+}
+
+impl Namespace {
+    /// Every object of the box, segments first, then sets, then queues,
+    /// each by slot (what `ipcbox ipcs` shows from outside the box).
+    pub fn objects(&self) -> Vec<ObjectRow> {
+        use crate::msg::{MsgInfo, MsqidDs, MSG_INFO, MSG_STAT_ANY};
+        use crate::sem::{SemInfo, SemidDs, SEM_INFO, SEM_STAT_ANY};
+        let mut rows = Vec::new();
+        let mut shm_info = ShmInfo::default();
+        for index in 0..=self.shmctl(0, SHM_INFO, &mut shm_info as *mut ShmInfo as usize).unwrap_or(-1) {
+            let mut ds = ShmidDs::default();
+            if let Ok(id) = self.shmctl(index, SHM_STAT_ANY, &mut ds as *mut ShmidDs as usize) {
+                let (key, uid, mode) = (ds.perm.key, ds.perm.uid, ds.perm.mode);
+                rows.push(ObjectRow { facility: "shm", key, id, uid, mode, size: ds.segsz, count: ds.nattch });
+            }
+        }
+        let mut sem_info = SemInfo::default();
+        for index in 0..=self.semctl(0, 0, SEM_INFO, &mut sem_info as *mut SemInfo as usize).unwrap_or(-1) {
+            let mut ds = SemidDs::default();
+            if let Ok(id) = self.semctl(index, 0, SEM_STAT_ANY, &mut ds as *mut SemidDs as usize) {
+                let (key, uid, mode) = (ds.perm.key, ds.perm.uid, ds.perm.mode);
+                rows.push(ObjectRow { facility: "sem", key, id, uid, mode, size: ds.nsems, count: 0 });
+            }
+        }
+        let mut msg_info = MsgInfo::default();
+        for index in 0..=self.msgctl(0, MSG_INFO, &mut msg_info as *mut MsgInfo as usize).unwrap_or(-1) {
+            let mut ds = MsqidDs::default();
+            if let Ok(id) = self.msgctl(index, MSG_STAT_ANY, &mut ds as *mut MsqidDs as usize) {
+                let (key, uid, mode) = (ds.perm.key, ds.perm.uid, ds.perm.mode);
+                rows.push(ObjectRow { facility: "msg", key, id, uid, mode, size: ds.cbytes, count: ds.qnum });
+            }
+        }
+        rows
+    }
+}
+
 /// The limits `set_limit` knows: the sysctls, and each of `sem`'s four
 /// values by its own name.
 pub const LIMIT_NAMES: [&str; 11] =

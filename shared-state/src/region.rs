@@ -149,6 +149,10 @@ pub struct Header {
     pub msg: crate::msg::MsgFacility,
     /// The heap's header (its own lock).
     pub heap: crate::heap::HeapHeader,
+    /// 1 if a named box stays after its last process exits (`ipcbox run
+    /// --name NAME --keep`). Written by its creator before the box's file
+    /// is published under its name.
+    pub keep: AtomicU32,
     /// The collector of lost heap blocks: holds, gate, its lock.
     pub collect: crate::collect::CollectHeader,
 }
@@ -229,6 +233,12 @@ impl Region {
     /// decides how to hand it on) with the given limits.
     pub fn create(limits: &LimitValues) -> Result<Region, RegionError> {
         let fd = sys::memfd_create(c"ipcbox", libc::MFD_CLOEXEC).map_err(|e| RegionError::System("memfd_create", e))?;
+        Self::create_on(fd, limits)
+    }
+
+    /// Makes a fresh region in the empty file behind `fd` (a named box's
+    /// file on a tmpfs), which it then owns.
+    pub fn create_on(fd: i32, limits: &LimitValues) -> Result<Region, RegionError> {
         sys::ftruncate(fd, META_SIZE as u64).map_err(|e| RegionError::System("ftruncate of the region", e))?;
         let region = Self::map(fd)?;
         // SAFETY: the mapping starts with a Header and is not yet shared with
