@@ -13,6 +13,8 @@ command -v ipcs >/dev/null || need+=(util-linux)
 command -v timeout >/dev/null || need+=(coreutils)
 command -v strace >/dev/null || need+=(strace)
 command -v python3 >/dev/null || need+=(python3)
+command -v stress-ng >/dev/null || need+=(stress-ng)
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
@@ -40,6 +42,8 @@ echo "== util-linux ipcmk, ipcs and ipcrm in a box"
 bash scripts/tools.sh
 echo "== named boxes"
 bash scripts/named.sh
+echo "== real clients: stress-ng, Python's sysv_ipc test suite"
+bash scripts/clients.sh
 
 host_ipc_after=$(host_ipc)
 if [ "$host_ipc_before" != "$host_ipc_after" ]; then

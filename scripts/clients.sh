@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# clients.sh - real clients of System V IPC, unchanged, in a box:
+#   - stress-ng's SysV stressors (--shm-sysv, --sem-sysv, --msg) with
+#     --verify, under `ipcbox run --strict` (so nothing of theirs can reach
+#     the kernel's namespace unseen): a successful run, no failure;
+#   - the Python sysv_ipc package's own test suite, on the kernel in a fresh
+#     `unshare --ipc` namespace and under `ipcbox run --strict`: both pass,
+#     with the same counts.
+# Installs what is missing: stress-ng (apt, by scripts/test.sh), and the
+# sysv_ipc source release (pip), whose tests are not in its wheel.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+ipcbox=${IPCBOX:-$root/target/release/ipcbox}
+sysv_ipc_version=1.2.0
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+status=0
+
+out=$(timeout 120 "$ipcbox" run --strict -- stress-ng --shm-sysv 2 --sem-sysv 2 --msg 2 --verify -t 5s 2>&1) || {
+  echo "FAIL stress-ng exited with status $?"
+  status=1
+}
+if grep -q "successful run completed" <<<"$out" && ! grep -qiE "fail|error" <<<"$out"; then
+  echo "PASS stress-ng --shm-sysv --sem-sysv --msg --verify in a box"
+else
+  echo "FAIL stress-ng in a box:"
+  sed 's/^/   | /' <<<"$out"
+  status=1
+fi
+
+python3 -m pip download -q --no-binary :all: --no-deps "sysv_ipc==$sysv_ipc_version" -d "$work" 2>/dev/null
+tar xzf "$work/sysv_ipc-$sysv_ipc_version.tar.gz" -C "$work"
+if ! python3 -c "import sysv_ipc; assert sysv_ipc.VERSION == '$sysv_ipc_version'" 2>/dev/null; then
+  python3 -m pip install -q --root-user-action=ignore "$work/sysv_ipc-$sysv_ipc_version.tar.gz" 2>/dev/null ||
+    python3 -m pip install -q "$work/sysv_ipc-$sysv_ipc_version.tar.gz"
+fi
+cd "$work/sysv_ipc-$sysv_ipc_version"
+summary() { grep -E '^(Ran [0-9]+ tests|OK|FAILED)' | sed -E 's/ in [0-9.]+s//' | xargs; }
+kernel=$(timeout 300 unshare --ipc python3 -m unittest discover -s tests -t . 2>&1 | summary)
+box=$(timeout 300 "$ipcbox" run --strict -- python3 -m unittest discover -s tests -t . 2>&1 | summary)
+if [ "$kernel" = "$box" ] && [[ "$box" == *OK* ]]; then
+  echo "PASS sysv_ipc $sysv_ipc_version's test suite in a box as on the kernel ($box)"
+else
+  echo "FAIL sysv_ipc's test suite: kernel [$kernel], box [$box]"
+  status=1
+fi
+exit $status
