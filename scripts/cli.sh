@@ -22,6 +22,11 @@ check "command not executable gives 126" 126 "$(status "$ipcbox" run -- "$work/n
 check "missing library gives 125" 125 "$(IPCBOX_LIB=$work/missing.so status "$ipcbox" run -- true)"
 check "missing library: one line" 1 "$(IPCBOX_LIB=$work/missing.so "$ipcbox" run -- true 2>&1 | wc -l)"
 check "unknown option is refused" 2 "$(status "$ipcbox" run --bogus -- true)"
+check "unknown option: one line" 1 "$("$ipcbox" run --bogus -- true 2>&1 | wc -l)"
+check "unknown subcommand: 2, one line" "2 1" "$(status "$ipcbox" frobnicate) $("$ipcbox" frobnicate 2>&1 | wc -l)"
+for sub in ls ipcs rm; do
+  check "$sub --help succeeds" 0 "$(status "$ipcbox" $sub --help)"
+done
 check "--help succeeds" 0 "$(status "$ipcbox" --help)"
 check "run --help succeeds" 0 "$(status "$ipcbox" run --help)"
 check "works from another directory" 0 "$(cd / && status "$ipcbox" run -- true)"

@@ -35,8 +35,12 @@ const EXIT_IPCBOX_FAILED: u8 = 125;
         Every process started under `ipcbox run` (children, grandchildren, across fork and exec) \
         shares one private set of System V shared memory segments, semaphore sets and message queues, invisible to \
         the host and to other boxes, and gone when the last process of the box exits.",
-    after_help = "Examples:\n  ipcbox run -- ./my-test-suite\n  ipcbox run -- sh -c './server & ./client'\n\n\
-        Environment:\n  IPCBOX_LIB  path of libipcbox.so (default: beside the ipcbox executable)"
+    after_help = "Examples:\n  ipcbox run -- ./my-test-suite\n  ipcbox run -- sh -c './server & ./client'\n  \
+        ipcbox run --name demo -- ./server    (then, elsewhere: ipcbox run --name demo -- ./client)\n  \
+        ipcbox run --limit msgmni=64 --trace /tmp/ipc.log -- ./my-daemon\n\n\
+        Environment:\n  IPCBOX_LIB    path of libipcbox.so (default: beside the ipcbox executable)\n  \
+        IPCBOX_DIR    directory of named boxes (default: /dev/shm/ipcbox-UID)\n  \
+        IPCBOX_TRACE  trace file, as --trace (inherited by the box's processes)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -45,7 +49,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run a command in a new box and exit with its status.
+    /// Run a command in a box (a new one, or a named one) and exit with its status.
     #[command(after_help = "The exit status is the command's, or 128+N if a signal N killed it.\n\
         ipcbox's own failures exit 125; a command that cannot be executed 126; one not found 127.")]
     Run {
@@ -123,7 +127,20 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind::*;
+            if matches!(e.kind(), DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand) {
+                e.exit();
+            }
+            // A usage error in one line, as Unix tools give it.
+            let text = e.render().to_string();
+            let words: Vec<&str> = text.lines().take_while(|line| !line.trim().is_empty()).map(str::trim).collect();
+            eprintln!("ipcbox: {} (see `ipcbox --help`)", words.join(" ").trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
     match cli.command {
         Cmd::Run { limits, strict, trace, name, keep, command } => {
             run(&RunOptions { limits, strict, trace, name, keep }, command)
