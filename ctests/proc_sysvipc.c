@@ -13,7 +13,9 @@
  *     ENOSPC; an out of range or non-numeric value fails the write with
  *     EINVAL and changes nothing; for sem, an out of range SEMMNI fails
  *     the write but the other three values are taken
- *   - /proc/sysvipc files cannot be opened for writing
+ *   - a value written through stdio (fprintf) is taken when the stream is
+ *     closed, and a refused one makes fclose fail with EINVAL
+ *   - /proc/sysvipc files cannot be written
  * Every limit is put back at the end.
  */
 #include "common.h"
@@ -252,6 +254,24 @@ int main(void)
 	T_INT(semop(sem1, three, 3));
 	write_sysctl("sem", "300\n", 0);
 	show_sysctl("sem");
+
+	/* through stdio: the value is taken at fclose, or refused there */
+	FILE *sf = fopen("/proc/sys/kernel/msgmnb", "w");
+	if (!sf)
+		ct_fatal("fopen msgmnb");
+	fprintf(sf, "%d\n", 12345);
+	errno = 0;
+	int closed = fclose(sf);
+	printf("fprintf msgmnb 12345, fclose = %s\n", closed == 0 ? "0" : ct_errname(errno));
+	show_sysctl("msgmnb");
+	sf = fopen("/proc/sys/kernel/msgmnb", "w");
+	if (!sf)
+		ct_fatal("fopen msgmnb");
+	fprintf(sf, "-5\n");
+	errno = 0;
+	closed = fclose(sf);
+	printf("fprintf msgmnb -5, fclose = %s\n", closed == 0 ? "0" : ct_errname(errno));
+	show_sysctl("msgmnb");
 
 	/* shmmax: a bigger segment is refused */
 	write_sysctl("shmmax", "8192\n", 0);

@@ -2,12 +2,14 @@
 //! opening one of those paths inside a box gives a memory file holding the
 //! box's text instead; a `write` to an open sysctl file sets the box's limit.
 //!
-//! Owns: the wrappers of libc's `open` family, `fopen`, and `write`, and the
-//! process-private list of descriptors open on sysctl files for writing
-//! (followed through `dup2`, `dup3` and `close`, and checked by inode at each
-//! write, so a number reused behind our back is not mistaken for one).
-//! Writes through stdio (`fprintf` on a `fopen`ed sysctl) go through
-//! glibc's internal `write` and are not seen (README: known deviations).
+//! Owns: the wrappers of libc's `open` family, `fopen`, `write` and
+//! `fclose`, and the process-private list of descriptors open on sysctl
+//! files for writing (followed through `dup2`, `dup3` and `close`, and
+//! checked by inode at each write, so a number reused behind our back is
+//! not mistaken for one). Writes through stdio (`fprintf` on a `fopen`ed
+//! sysctl) go through glibc's internal `write`, past ours, into the memory
+//! file: `fclose` applies what they wrote, and fails as the kernel's flush
+//! would if the value is refused.
 
 use crate::{namespace, next_symbol, ret_int, set_errno};
 use shared_state::procfs::{ProcFile, Sysctl};
@@ -287,6 +289,47 @@ pub extern "C" fn write(fd: c_int, buf: *const c_void, count: libc::size_t) -> l
                 r
             }
         }
+    }
+}
+
+/// fclose(3): for a stream open for writing on a sysctl file, applies what
+/// stdio wrote into the memory file (EOF and errno, as the kernel's refusal
+/// of the flush would give, if the value is refused).
+///
+/// # Safety
+/// C callers' contract: `stream` is an open stream.
+#[no_mangle]
+pub unsafe extern "C" fn fclose(stream: *mut libc::FILE) -> c_int {
+    let next = next!(c"fclose", as unsafe extern "C" fn(*mut libc::FILE) -> c_int);
+    let mut refused = None;
+    if SYSCTL_WRITER_COUNT.load(Ordering::Relaxed) != 0 && !stream.is_null() {
+        // SAFETY: an open stream (caller's contract).
+        let fd = unsafe { libc::fileno(stream) };
+        let entry = writers().iter().find(|&&(open, _, _)| open == fd).copied();
+        if let (Some((_, Some(sysctl), inode)), Some(ns)) = (entry, namespace()) {
+            // SAFETY: as above; pushes stdio's buffer into the memory file.
+            unsafe { libc::fflush(stream) };
+            let mut text = [0u8; 4096];
+            let unchanged = sys::fstat(fd).map_or(false, |st| st.st_ino == inode);
+            if let (true, Ok(n)) = (unchanged, sys::pread(fd, &mut text, 0)) {
+                if n > 0 {
+                    refused = ns.write_sysctl(sysctl, &text[..n]).err();
+                }
+            }
+        }
+        forget(fd);
+    }
+    let result = match next {
+        // SAFETY: libc's fclose on the caller's stream.
+        Some(f) => unsafe { f(stream) },
+        None => ret_int(Err(libc::ENOSYS)),
+    };
+    match refused {
+        Some(e) => {
+            set_errno(e);
+            libc::EOF
+        }
+        None => result,
     }
 }
 
