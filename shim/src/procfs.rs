@@ -310,7 +310,7 @@ pub unsafe extern "C" fn fclose(stream: *mut libc::FILE) -> c_int {
             // SAFETY: as above; pushes stdio's buffer into the memory file.
             unsafe { libc::fflush(stream) };
             let mut text = [0u8; 4096];
-            let unchanged = sys::fstat(fd).map_or(false, |st| st.st_ino == inode);
+            let unchanged = sys::fstat(fd).is_ok_and(|st| st.st_ino == inode);
             if let (true, Ok(n)) = (unchanged, sys::pread(fd, &mut text, 0)) {
                 if n > 0 {
                     refused = ns.write_sysctl(sysctl, &text[..n]).err();
