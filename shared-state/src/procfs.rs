@@ -77,15 +77,34 @@ impl Namespace {
         }
     }
 
+    /// Every segment of the box as (index, id, IPC_STAT data), by slot.
+    fn all_segments(&self) -> Vec<(i32, i32, ShmidDs)> {
+        let mut info = ShmInfo::default();
+        let max_index = self.shmctl(0, SHM_INFO, &mut info as *mut ShmInfo as usize).unwrap_or(-1);
+        stat_each(max_index, |index, ds: &mut ShmidDs| self.shmctl(index, SHM_STAT_ANY, ds as *mut ShmidDs as usize))
+    }
+
+    /// Every semaphore set of the box as (index, id, IPC_STAT data).
+    fn all_sets(&self) -> Vec<(i32, i32, crate::sem::SemidDs)> {
+        use crate::sem::{SemInfo, SemidDs, SEM_INFO, SEM_STAT_ANY};
+        let mut info = SemInfo::default();
+        let max_index = self.semctl(0, 0, SEM_INFO, &mut info as *mut SemInfo as usize).unwrap_or(-1);
+        stat_each(max_index, |index, ds: &mut SemidDs| self.semctl(index, 0, SEM_STAT_ANY, ds as *mut SemidDs as usize))
+    }
+
+    /// Every message queue of the box as (index, id, IPC_STAT data).
+    fn all_queues(&self) -> Vec<(i32, i32, crate::msg::MsqidDs)> {
+        use crate::msg::{MsgInfo, MsqidDs, MSG_INFO, MSG_STAT_ANY};
+        let mut info = MsgInfo::default();
+        let max_index = self.msgctl(0, MSG_INFO, &mut info as *mut MsgInfo as usize).unwrap_or(-1);
+        stat_each(max_index, |index, ds: &mut MsqidDs| self.msgctl(index, MSG_STAT_ANY, ds as *mut MsqidDs as usize))
+    }
+
     fn sysvipc_shm_text(&self) -> String {
         let mut text = String::from(
             "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n",
         );
-        let mut info = ShmInfo::default();
-        let Ok(max_index) = self.shmctl(0, SHM_INFO, &mut info as *mut ShmInfo as usize) else { return text };
-        for index in 0..=max_index {
-            let mut ds = ShmidDs::default();
-            let Ok(id) = self.shmctl(index, SHM_STAT_ANY, &mut ds as *mut ShmidDs as usize) else { continue };
+        for (index, id, ds) in self.all_segments() {
             let rss = self.shm_resident_bytes(index as u32);
             let p = &ds.perm;
             let _ = writeln!(
@@ -113,14 +132,9 @@ impl Namespace {
     }
 
     fn sysvipc_sem_text(&self) -> String {
-        use crate::sem::{SemInfo, SemidDs, SEM_INFO, SEM_STAT_ANY};
         let mut text =
             String::from("       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n");
-        let mut info = SemInfo::default();
-        let Ok(max_index) = self.semctl(0, 0, SEM_INFO, &mut info as *mut SemInfo as usize) else { return text };
-        for index in 0..=max_index {
-            let mut ds = SemidDs::default();
-            let Ok(id) = self.semctl(index, 0, SEM_STAT_ANY, &mut ds as *mut SemidDs as usize) else { continue };
+        for (_, id, ds) in self.all_sets() {
             let p = &ds.perm;
             let _ = writeln!(
                 text,
@@ -132,15 +146,10 @@ impl Namespace {
     }
 
     fn sysvipc_msg_text(&self) -> String {
-        use crate::msg::{MsgInfo, MsqidDs, MSG_INFO, MSG_STAT_ANY};
         let mut text = String::from(
             "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n",
         );
-        let mut info = MsgInfo::default();
-        let Ok(max_index) = self.msgctl(0, MSG_INFO, &mut info as *mut MsgInfo as usize) else { return text };
-        for index in 0..=max_index {
-            let mut ds = MsqidDs::default();
-            let Ok(id) = self.msgctl(index, MSG_STAT_ANY, &mut ds as *mut MsqidDs as usize) else { continue };
+        for (_, id, ds) in self.all_queues() {
             let p = &ds.perm;
             let _ = writeln!(
                 text,
@@ -246,34 +255,19 @@ impl Namespace {
     /// Every object of the box, segments first, then sets, then queues,
     /// each by slot (what `ipcbox ipcs` shows from outside the box).
     pub fn objects(&self) -> Vec<ObjectRow> {
-        use crate::msg::{MsgInfo, MsqidDs, MSG_INFO, MSG_STAT_ANY};
-        use crate::sem::{SemInfo, SemidDs, SEM_INFO, SEM_STAT_ANY};
-        let mut rows = Vec::new();
-        let mut shm_info = ShmInfo::default();
-        for index in 0..=self.shmctl(0, SHM_INFO, &mut shm_info as *mut ShmInfo as usize).unwrap_or(-1) {
-            let mut ds = ShmidDs::default();
-            if let Ok(id) = self.shmctl(index, SHM_STAT_ANY, &mut ds as *mut ShmidDs as usize) {
-                let (key, uid, mode) = (ds.perm.key, ds.perm.uid, ds.perm.mode);
-                rows.push(ObjectRow { facility: "shm", key, id, uid, mode, size: ds.segsz, count: ds.nattch });
-            }
-        }
-        let mut sem_info = SemInfo::default();
-        for index in 0..=self.semctl(0, 0, SEM_INFO, &mut sem_info as *mut SemInfo as usize).unwrap_or(-1) {
-            let mut ds = SemidDs::default();
-            if let Ok(id) = self.semctl(index, 0, SEM_STAT_ANY, &mut ds as *mut SemidDs as usize) {
-                let (key, uid, mode) = (ds.perm.key, ds.perm.uid, ds.perm.mode);
-                rows.push(ObjectRow { facility: "sem", key, id, uid, mode, size: ds.nsems, count: 0 });
-            }
-        }
-        let mut msg_info = MsgInfo::default();
-        for index in 0..=self.msgctl(0, MSG_INFO, &mut msg_info as *mut MsgInfo as usize).unwrap_or(-1) {
-            let mut ds = MsqidDs::default();
-            if let Ok(id) = self.msgctl(index, MSG_STAT_ANY, &mut ds as *mut MsqidDs as usize) {
-                let (key, uid, mode) = (ds.perm.key, ds.perm.uid, ds.perm.mode);
-                rows.push(ObjectRow { facility: "msg", key, id, uid, mode, size: ds.cbytes, count: ds.qnum });
-            }
-        }
-        rows
+        let row = |facility, perm: &IpcPerm, id, size, count| ObjectRow {
+            facility,
+            key: perm.key,
+            id,
+            uid: perm.uid,
+            mode: perm.mode,
+            size,
+            count,
+        };
+        let segments = self.all_segments().into_iter().map(|(_, id, ds)| row("shm", &ds.perm, id, ds.segsz, ds.nattch));
+        let sets = self.all_sets().into_iter().map(|(_, id, ds)| row("sem", &ds.perm, id, ds.nsems, 0));
+        let queues = self.all_queues().into_iter().map(|(_, id, ds)| row("msg", &ds.perm, id, ds.cbytes, ds.qnum));
+        segments.chain(sets).chain(queues).collect()
     }
 }
 
@@ -322,6 +316,17 @@ impl Namespace {
             format!("{name}={value}: not a valid value ({range})")
         })
     }
+}
+
+/// `stat(index, &mut ds)` for every index up to `max_index`: the objects
+/// found, as (index, id, data).
+fn stat_each<T: Default>(max_index: i32, stat: impl Fn(i32, &mut T) -> SysResult<i32>) -> Vec<(i32, i32, T)> {
+    (0..=max_index)
+        .filter_map(|index| {
+            let mut ds = T::default();
+            stat(index, &mut ds).ok().map(|id| (index, id, ds))
+        })
+        .collect()
 }
 
 fn store_given(cells: &[&AtomicU64], values: &[Option<u64>]) {
