@@ -292,6 +292,12 @@ pub fn pwrite(fd: i32, buf: &[u8], offset: u64) -> SysResult<usize> {
     unsafe { sc!(libc::SYS_pwrite64, fd, buf.as_ptr(), buf.len(), offset) }
 }
 
+/// Lets another runnable thread have this core.
+pub fn sched_yield() {
+    // SAFETY: no arguments.
+    let _ = unsafe { sc!(libc::SYS_sched_yield) };
+}
+
 pub fn close(fd: i32) -> SysResult<()> {
     // SAFETY: plain integer.
     unsafe { sc!(libc::SYS_close, fd) }.map(drop)
