@@ -10,6 +10,7 @@
  *               two cores, for 2 seconds: wall time per P+V pair, all
  *               processes together (short runs swing by 10x, as convoys
  *               form and dissolve)
+ *   mutex8      the same with eight processes
  * With n = argv[1] (default 1000000): ping_pong n/50 hand-off pairs; the
  * first three run as 5 batches of n/5 operations each, one batch of each
  * per round, and the median batch is printed (a single run moves by 30%
@@ -77,6 +78,39 @@ static double median(double *samples)
 	return samples[BATCHES / 2];
 }
 
+/* `procs` processes take and give semaphore 2 of `id` as a mutex for 2 s;
+ * wall time per P+V pair, all processes together. */
+static double mutex(int id, int procs)
+{
+	if (semctl(id, 2, SETVAL, 1))
+		die("semctl");
+	long *done = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (done == MAP_FAILED)
+		die("mmap");
+	fflush(stdout);
+	double t0 = now_ns(), until = t0 + 2e9;
+	for (int p = 0; p < procs; p++) {
+		if (fork() == 0) {
+			struct sembuf down = { 2, -1, SEM_UNDO }, up = { 2, 1, SEM_UNDO };
+			long pairs = 0;
+			do {
+				for (int i = 0; i < 64; i++, pairs++)
+					if (semop(id, &down, 1) || semop(id, &up, 1))
+						die("semop");
+			} while (now_ns() < until);
+			done[p] = pairs;
+			_exit(0);
+		}
+	}
+	double pairs = 0;
+	for (int p = 0; p < procs; p++)
+		wait(NULL);
+	for (int p = 0; p < procs; p++)
+		pairs += done[p];
+	munmap(done, 4096);
+	return (now_ns() - t0) / pairs;
+}
+
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 1000000;
@@ -111,31 +145,8 @@ int main(int argc, char **argv)
 	waitpid(child, NULL, 0);
 	printf("ping_pong %.1f\n", elapsed / (2.0 * rounds));
 
-	if (semctl(id, 2, SETVAL, 1))
-		die("semctl");
-	long *done = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (done == MAP_FAILED)
-		die("mmap");
-	fflush(stdout);
-	t0 = now_ns();
-	double until = t0 + 2e9;
-	for (int p = 0; p < 4; p++) {
-		if (fork() == 0) {
-			struct sembuf down = { 2, -1, SEM_UNDO }, up = { 2, 1, SEM_UNDO };
-			long pairs = 0;
-			do {
-				for (int i = 0; i < 64; i++, pairs++)
-					if (semop(id, &down, 1) || semop(id, &up, 1))
-						die("semop");
-			} while (now_ns() < until);
-			done[p] = pairs;
-			_exit(0);
-		}
-	}
-	for (int p = 0; p < 4; p++)
-		wait(NULL);
-	double pairs = done[0] + done[1] + done[2] + done[3];
-	printf("mutex4 %.1f\n", (now_ns() - t0) / pairs);
+	printf("mutex4 %.1f\n", mutex(id, 4));
+	printf("mutex8 %.1f\n", mutex(id, 8));
 	semctl(id, 0, IPC_RMID);
 	return 0;
 }

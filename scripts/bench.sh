@@ -63,6 +63,7 @@ join "$work/kernel" "$work/box" | while read -r name kernel boxed; do
     four_ops) label="one semop of 4 operations" ;;
     ping_pong) label="two-process ping-pong, per hand-off" ;;
     mutex4) label="4 processes, 1 mutex, per P+V pair" ;;
+    mutex8) label="8 processes, 1 mutex, per P+V pair" ;;
     *) label=$name ;;
   esac
   printf '  %-34s %10s %10s %9sx\n' "$label" "$kernel" "$boxed" "$(awk -v k="$kernel" -v b="$boxed" 'BEGIN { printf "%.1f", k / b }')"

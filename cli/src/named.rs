@@ -117,13 +117,20 @@ pub fn create_or_join(name: &str, keep: bool) -> Result<(Namespace, Named), Stri
                     close(fd);
                     continue;
                 }
-                if remove_if_abandoned(&path, fd) {
+                let namespace = match Namespace::attach(fd) {
+                    Ok(ns) => ns,
+                    Err(e) => {
+                        close(fd);
+                        return Err(format!("box {name}: {}", strip(&e.to_string())));
+                    }
+                };
+                if occupancy(&path, fd, &namespace) == Occupancy::Removed {
+                    drop(namespace);
                     close(fd);
                     continue;
                 }
                 // Ours: joined (a lock converts in place, even from exclusive).
                 flock(fd, libc::LOCK_SH);
-                let namespace = Namespace::attach(fd).map_err(|e| format!("box {name}: {}", strip(&e.to_string())))?;
                 if keep {
                     namespace.region().header().keep.store(1, std::sync::atomic::Ordering::Release);
                 }
@@ -181,41 +188,40 @@ impl Named {
     pub fn leave(&self, namespace: &Namespace) {
         flock(namespace.fd(), libc::LOCK_UN);
         let Ok(fd) = open(&self.path, libc::O_RDWR, 0) else { return };
-        if inode(fd) == Some(self.inode)
-            && flock(fd, libc::LOCK_EX | libc::LOCK_NB)
-            && namespace.region().header().keep.load(std::sync::atomic::Ordering::Acquire) == 0
-        {
+        if inode(fd) == Some(self.inode) && flock(fd, libc::LOCK_EX | libc::LOCK_NB) && !is_kept(namespace) {
             let _ = std::fs::remove_file(&self.path);
         }
         close(fd);
     }
 }
 
-/// Removes the box file at `path` (open at `fd`) if no process of the box
-/// is left and it was not made to be kept: the leftover of a box whose
-/// last process outlived every supervisor. Leaves `fd` locked exclusively
-/// if no process is left, so that no one joins meanwhile.
-fn remove_if_abandoned(path: &std::path::Path, fd: i32) -> bool {
-    if !flock(fd, libc::LOCK_EX | libc::LOCK_NB) {
-        return false;
-    }
-    let kept = Namespace::attach(fd)
-        .map_or(true, |ns| ns.region().header().keep.load(std::sync::atomic::Ordering::Acquire) != 0);
-    if kept {
-        return false;
-    }
-    let _ = std::fs::remove_file(path);
-    true
+/// Whether a box is in use, from its file `path`, open at `fd` and mapped
+/// as `namespace`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Occupancy {
+    /// Some supervisor or process of the box holds the shared lock.
+    Active,
+    /// No process is left, and the box was made to be kept (`fd` is then
+    /// left locked exclusively, so that no one joins meanwhile).
+    Kept,
+    /// No process was left and the box was not to be kept: the leftover of
+    /// a box whose last process outlived every supervisor, now removed.
+    Removed,
 }
 
-/// Whether some process of the box behind `fd` lives (holds the shared lock).
-fn active(fd: i32) -> bool {
-    if flock(fd, libc::LOCK_EX | libc::LOCK_NB) {
-        flock(fd, libc::LOCK_UN);
-        false
-    } else {
-        true
+fn occupancy(path: &std::path::Path, fd: i32, namespace: &Namespace) -> Occupancy {
+    if !flock(fd, libc::LOCK_EX | libc::LOCK_NB) {
+        return Occupancy::Active;
     }
+    if is_kept(namespace) {
+        return Occupancy::Kept;
+    }
+    let _ = std::fs::remove_file(path);
+    Occupancy::Removed
+}
+
+fn is_kept(namespace: &Namespace) -> bool {
+    namespace.region().header().keep.load(std::sync::atomic::Ordering::Acquire) != 0
 }
 
 /// Opens box `name` to look at it from outside.
@@ -242,16 +248,14 @@ pub fn list() -> Result<(), String> {
     println!("{:<24} {:<8} {:>5} {:>5} {:>5}", "NAME", "STATE", "SHM", "SEM", "MSG");
     for name in names {
         let Ok((namespace, fd)) = look(&name) else { continue };
-        if remove_if_abandoned(&dir.join(&name), fd) {
-            close(fd);
-            continue;
-        }
-        let state = if active(fd) {
-            "active"
-        } else if namespace.region().header().keep.load(std::sync::atomic::Ordering::Acquire) != 0 {
-            "kept"
-        } else {
-            "idle"
+        let state = match occupancy(&dir.join(&name), fd, &namespace) {
+            Occupancy::Active => "active",
+            Occupancy::Kept => "kept",
+            Occupancy::Removed => {
+                drop(namespace);
+                close(fd);
+                continue;
+            }
         };
         let objects = namespace.objects();
         let count = |facility: &str| objects.iter().filter(|row| row.facility == facility).count();

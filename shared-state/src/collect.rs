@@ -191,7 +191,7 @@ impl Namespace {
 
 impl Region {
     /// See `Namespace::collect_lost`.
-    pub fn collect_lost(&self) -> Option<u64> {
+    pub(crate) fn collect_lost(&self) -> Option<u64> {
         let collect = &self.header().collect;
         if collect.lost_pending.load(Acquire) == 0 {
             return Some(0);
