@@ -29,7 +29,7 @@ cargo build --release --workspace
 echo "== cargo test"
 cargo test --release --workspace
 echo "== cargo test: deaths at chosen points inside critical sections"
-cargo test --release -p shared-state --features fault-injection --test crash
+cargo test --release -p shared-state --features fault-injection --test crash --test crash_procs
 echo "== C conformance suite: kernel vs ipcbox"
 bash scripts/ctest.sh
 echo "== isolation"

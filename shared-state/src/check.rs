@@ -74,6 +74,7 @@ impl Region {
     /// Exact while no other thread works in the box, as in the tests that
     /// run it after each step.
     pub fn check_invariants(&self) -> Result<(), String> {
+        self.check_procs()?;
         self.check_shm()?;
         self.check_sems()?;
         self.check_msgs()?;

@@ -71,8 +71,8 @@ pub struct CollectHeader {
     /// (`note_repair`): a thread outside any hold may run one, so the
     /// collector frees nothing if one began during its walk.
     pub repairs: AtomicU64,
-    /// The hold word of processes that have no record (a supervisor, or
-    /// one that found the process table full). Their own atomic adds.
+    /// The hold word of processes that have no record (one that found the
+    /// process table full). Their own atomic adds.
     pub unrecorded_holds: AtomicU64,
 }
 
@@ -211,8 +211,10 @@ impl Region {
 
     /// Notes that a repair after a dead lock holder begins (see
     /// `CollectHeader::repairs`). The repairing thread holds the lock.
+    /// A lock's holder died: that is also a death to reap (see `procs`).
     pub(crate) fn note_repair(&self) {
         self.header().collect.repairs.fetch_add(1, SeqCst);
+        self.note_death();
     }
 
     /// Whether no thread of the box is inside a hold. Gate closed.

@@ -13,13 +13,13 @@
 
 #[cfg(feature = "fault-injection")]
 mod imp {
-    use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::Relaxed};
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
     use std::sync::Mutex;
 
+    /// Armed points: (name, passes left before it fires, signal). A fork
+    /// child inherits them, so one arming can reach both sides of a fork.
     static ARMED: AtomicBool = AtomicBool::new(false);
-    static POINT: Mutex<&'static str> = Mutex::new("");
-    static COUNTDOWN: AtomicU32 = AtomicU32::new(0);
-    static SIGNAL: AtomicI32 = AtomicI32::new(libc::SIGKILL);
+    static POINTS: Mutex<Vec<(&'static str, u32, i32)>> = Mutex::new(Vec::new());
 
     /// Makes the process die at the `nth` pass of point `name`.
     pub fn arm(name: &'static str, nth: u32) {
@@ -33,9 +33,9 @@ mod imp {
     }
 
     fn arm_with(name: &'static str, nth: u32, signal: i32) {
-        *POINT.lock().unwrap_or_else(|p| p.into_inner()) = name;
-        COUNTDOWN.store(nth.max(1), Relaxed);
-        SIGNAL.store(signal, Relaxed);
+        let mut points = POINTS.lock().unwrap_or_else(|p| p.into_inner());
+        points.retain(|&(point, _, _)| point != name);
+        points.push((name, nth.max(1), signal));
         ARMED.store(true, Relaxed);
     }
 
@@ -45,15 +45,19 @@ mod imp {
             return;
         }
         // try_lock: a point may be passed while the test's thread arms.
-        let Ok(point) = POINT.try_lock() else { return };
-        if *point == name && COUNTDOWN.fetch_sub(1, Relaxed) == 1 {
-            let signal = SIGNAL.load(Relaxed);
-            // SAFETY: plain system call.
-            unsafe { libc::kill(libc::getpid(), signal) };
-            if signal == libc::SIGKILL {
-                loop {
-                    std::hint::spin_loop();
-                }
+        let Ok(mut points) = POINTS.try_lock() else { return };
+        let Some(point) = points.iter_mut().find(|(point, _, _)| *point == name) else { return };
+        point.1 -= 1;
+        if point.1 != 0 {
+            return;
+        }
+        let signal = point.2;
+        drop(points);
+        // SAFETY: plain system call.
+        unsafe { libc::kill(libc::getpid(), signal) };
+        if signal == libc::SIGKILL {
+            loop {
+                std::hint::spin_loop();
             }
         }
     }

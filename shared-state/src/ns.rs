@@ -12,7 +12,7 @@
 //! operation that reports or depends on attachment counts, so what a caller
 //! sees already accounts for every process that died before the call.
 
-use crate::procs::{Liveness, RecordRef, PROC_FORKING};
+use crate::procs::{Liveness, RecordRef, PROC_FORKING, PROC_LIVE};
 use crate::region::{LimitValues, Region, RegionError};
 use crate::sys::{self, SysResult};
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
@@ -112,20 +112,23 @@ impl Namespace {
         self.local.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// This process's record, created and armed on first need, re-armed if
-    /// the thread that held it has exited.
+    /// This process's record, created on first need, re-armed if the
+    /// thread that held it has exited. Also kept as the lock-free hint
+    /// (`known_record`), so that a hold taken under a region lock later
+    /// finds it.
     pub(crate) fn own_record(&self, local: &mut Local) -> SysResult<RecordRef> {
         if let Some(rec) = local.record {
             if self.region.record_current(rec) {
                 if self.region.liveness(rec.index) == Liveness::AliveUnarmed {
                     self.region.rearm_record(rec);
                 }
+                self.magazine_record.store(rec.packed(), Relaxed);
                 return Ok(rec);
             }
         }
-        let rec = self.region.alloc_record()?;
-        self.region.arm_record(rec, self.owner.load(Relaxed));
+        let rec = self.region.alloc_live_record(self.owner.load(Relaxed))?;
         local.record = Some(rec);
+        self.magazine_record.store(rec.packed(), Relaxed);
         Ok(rec)
     }
 
@@ -147,10 +150,10 @@ impl Namespace {
         if hint == 0 || hint == NO_RECORD {
             return None;
         }
-        let (index, generation) = (hint as u32 - 1, (hint >> 32) as u32);
-        let record = self.region.record(index);
-        (record.generation.load(Relaxed) == generation && record.liveness.held_by(record.holder_tid.load(Relaxed)))
-            .then_some(index)
+        let rec = RecordRef::unpacked(hint)?;
+        let record = self.region.record(rec.index);
+        (record.generation.load(Relaxed) == rec.generation && record.liveness.held_by(record.holder_tid.load(Relaxed)))
+            .then_some(rec.index)
     }
 
     #[cold]
@@ -170,12 +173,13 @@ impl Namespace {
     }
 
     fn magazine_record_locked(&self, local: &mut Local) -> Option<u32> {
-        let (hint, index) = match self.own_record(local) {
-            Ok(rec) => (((rec.generation as u64) << 32) | (rec.index as u64 + 1), Some(rec.index)),
-            Err(_) => (NO_RECORD, None),
-        };
-        self.magazine_record.store(hint, Relaxed);
-        index
+        match self.own_record(local) {
+            Ok(rec) => Some(rec.index),
+            Err(_) => {
+                self.magazine_record.store(NO_RECORD, Relaxed);
+                None
+            }
+        }
     }
 
     /// A heap block of `size` bytes, uninitialised, from this process's
@@ -202,7 +206,7 @@ impl Namespace {
         let pid = sys::getpid();
         for rec in self.region.suspect_records() {
             let stale = self.region.record(rec.index);
-            if stale.pid.load(Relaxed) != pid {
+            if stale.state.load(Acquire) != PROC_LIVE || stale.pid.load(Relaxed) != pid {
                 continue;
             }
             let undos = stale.sem_undos.swap(0, Relaxed);
@@ -217,45 +221,63 @@ impl Namespace {
         }
     }
 
-    /// Records of processes that have died. Memory reads only, unless a
-    /// record looks stale.
-    fn dead_records(&self) -> Vec<RecordRef> {
-        let mut suspects = self.region.suspect_records();
-        suspects.retain(|rec| self.region.liveness(rec.index) == Liveness::Dead);
-        suspects
+    /// Records of processes that have died, and whether a record is left
+    /// pending (a FORKING record whose parent died while someone still
+    /// holds its ticket). Memory reads only, unless a record looks stale.
+    fn dead_records(&self) -> (Vec<RecordRef>, bool) {
+        let mut pending = false;
+        let mut dead = self.region.suspect_records();
+        dead.retain(|rec| match self.region.liveness(rec.index) {
+            Liveness::Dead => true,
+            Liveness::AliveUnarmed => {
+                pending |= self.region.record(rec.index).state.load(Acquire) == PROC_FORKING;
+                false
+            }
+            Liveness::Alive => false,
+        });
+        (dead, pending)
     }
 
-    /// Repairs the state of every process of the box that has died.
+    /// Repairs the state of every process of the box whose death was
+    /// noticed (see `procs`: one check of two words while none was).
     ///
-    /// A record whose process lives on unarmed (its holder thread exited,
-    /// or it runs a program without the shim) stays suspect, and each call
-    /// then confirms it with /proc: system calls on every call while such
-    /// a process lives, but no call ever sees its death late, which is what
-    /// Linux's exit-time SEM_UNDO promises (`ctests/sem_exec_noshim`).
+    /// Where no supervisor watches, every call looks: a record whose
+    /// process lives on unarmed (its holder thread exited, or it runs a
+    /// program without the shim) stays suspect, and each call then
+    /// confirms it with /proc, but no call ever sees a death late, which is
+    /// what Linux's exit-time SEM_UNDO promises (`ctests/sem_exec_noshim`).
     ///
     /// Also tries, now and then, a pending collection of blocks the dead
     /// left in hand (see `collect`).
     #[inline(always)]
     pub(crate) fn reap_dead(&self) {
-        // Fast paths call this on every operation: nothing to look at while
-        // no process holds state in the table.
-        if self.region.procs().live.load(Relaxed) != 0 && self.region.any_suspect() {
-            self.reap_dead_slow();
+        if self.region.deaths_unreaped() {
+            self.reap_dead_slow(false);
         }
         self.collect_now_and_then();
     }
 
-    /// Repairs after every process of the box that has died, and collects
-    /// what they held in hand, now (what the next call that checks for the
-    /// dead would do; for tests and inspection).
+    /// Repairs after every process of the box that has died, whether or
+    /// not its death was noticed, then every lock a dead holder left and
+    /// what the dead held in hand (the supervisor after a death; tests and
+    /// inspection).
     pub fn repair_dead(&self) {
-        self.reap_dead();
+        self.reap_dead_slow(true);
+        self.collect_now_and_then();
+    }
+
+    /// Notes that a child of this process was seen to end (the shim's
+    /// wait wrappers): the next call reaps it, as Linux had by then.
+    pub fn note_child_ended(&self) {
+        if self.region.procs().live.load(Relaxed) != 0 {
+            self.region.note_death();
+        }
     }
 
     /// For a sleeper (see `wait::wait_done`): whether a supervisor watches
     /// the box; if none does, repairs after the dead now.
     pub(crate) fn supervised_or_repair(&self) -> bool {
-        if self.region.procs().supervisor.is_held() {
+        if self.region.procs().watch.supervisor.is_held() {
             return true;
         }
         self.reap_dead();
@@ -263,8 +285,10 @@ impl Namespace {
     }
 
     #[inline(never)]
-    fn reap_dead_slow(&self) {
-        let dead = self.dead_records();
+    fn reap_dead_slow(&self, repair_locks: bool) {
+        let watch = &self.region.procs().watch;
+        let noticed = watch.noticed.load(Acquire);
+        let (dead, pending) = if self.region.any_suspect() { self.dead_records() } else { (Vec::new(), false) };
         if !dead.is_empty() {
             let hold = self.hold();
             {
@@ -277,6 +301,12 @@ impl Namespace {
             drop(hold);
             // What it held in hand can be collected now, if the box is quiet.
             let _ = self.collect_lost();
+        } else if repair_locks {
+            let _hold = self.hold();
+            self.region.repair_abandoned_locks();
+        }
+        if !pending {
+            watch.reaped.fetch_max(noticed, Release);
         }
     }
 
@@ -291,10 +321,16 @@ impl Namespace {
     }
 
     /// As `reap_dead`, for a caller that holds the shm facility lock.
+    /// Leaves `reaped` as it is: the next call's scan, finding these gone,
+    /// raises it.
     pub(crate) fn reap_dead_with_shm_locked(&self) {
-        let dead = self.dead_records();
+        if !self.region.deaths_unreaped() || !self.region.any_suspect() {
+            return;
+        }
+        let (dead, _) = self.dead_records();
         if !dead.is_empty() {
             let _hold = self.hold_under_lock();
+            crate::faults::crash_point("reap.shm_locked.held");
             dead.into_iter().for_each(|rec| self.reap_with_shm_locked(rec));
         }
     }
@@ -310,7 +346,15 @@ impl Namespace {
         if !self.region.record_current(rec) {
             return;
         }
-        let pid = self.region.record(rec.index).pid.load(Relaxed);
+        let record = self.region.record(rec.index);
+        let mut pid = record.pid.load(Relaxed);
+        if pid == 0 {
+            // A child that died before its parent learned its pid: its
+            // detaches are the forking process's last word.
+            if let Some(parent) = RecordRef::unpacked(record.parent.load(Relaxed)) {
+                pid = self.region.record(parent.index).pid.load(Relaxed);
+            }
+        }
         self.shm_drop_record_locked(rec, pid);
         self.region.apply_undos(rec, pid);
         self.region.drop_sem_waiters(rec);
@@ -339,54 +383,96 @@ impl Namespace {
 
     /// fork(2) with the box's bookkeeping: `real_fork` is libc's fork.
     /// The child's inherited attachments are counted before this returns in
-    /// either process, as Linux counts them during fork.
+    /// either process, as Linux counts them during fork; a death of either
+    /// process at any instruction of it is repaired (see `procs`: FORKING).
     pub fn fork_with(&self, real_fork: impl FnOnce() -> i32) -> i32 {
         let mut local = self.local();
-        if local.attachments.is_empty() {
-            let pid = real_fork();
-            if pid == 0 {
-                self.owner.store(sys::getpid(), Relaxed);
-                self.magazine_record.store(0, Relaxed);
-                local.record = None;
-            }
-            return pid;
-        }
-        let prepared = self.shm_prepare_child(&local);
+        let prepared = if local.attachments.is_empty() { None } else { Some(self.prepare_fork(&mut local)) };
         let pid = real_fork();
-        let Ok((child, entries)) = prepared else {
-            // No room to count the child's attachments: it runs uncounted.
+        // No attachments, or no room to count the child's: it runs uncounted.
+        let Some(Ok(fork)) = prepared else {
             if pid == 0 {
-                self.owner.store(sys::getpid(), Relaxed);
-                self.magazine_record.store(0, Relaxed);
-                local.record = None;
+                self.become_child(&mut local, None);
             }
             return pid;
         };
         match pid {
             0 => {
-                self.owner.store(sys::getpid(), Relaxed);
-                self.magazine_record.store(0, Relaxed);
-                self.region.arm_record(child, sys::getpid());
-                local.record = Some(child);
-                for (attachment, entry) in local.attachments.iter_mut().zip(entries) {
+                crate::faults::crash_point("fork.child.forked");
+                self.become_child(&mut local, Some(fork.child));
+                crate::faults::crash_point("fork.child.armed");
+                let _ = sys::close(fork.ticket);
+                for (attachment, entry) in local.attachments.iter_mut().zip(fork.entries) {
                     attachment.entry = entry;
                 }
             }
             pid if pid > 0 => {
-                let record = self.region.record(child.index);
+                let record = self.region.record(fork.child.index);
                 record.pid.store(pid, Relaxed);
+                crate::faults::crash_point("fork.parent.forked");
                 while record.state.load(Acquire) == PROC_FORKING {
                     let _ = sys::futex_wait(&record.state, PROC_FORKING, Some(20_000_000));
                     if record.state.load(Acquire) == PROC_FORKING && sys::child_has_exited(pid) {
-                        self.reap(child);
+                        self.reap(fork.child);
                         break;
                     }
                 }
+                crate::faults::crash_point("fork.parent.settled");
+                let _ = sys::close(fork.ticket);
             }
-            _ => self.reap(child),
+            _ => {
+                self.reap(fork.child);
+                let _ = sys::close(fork.ticket);
+            }
         }
         pid
     }
+
+    /// Before fork: the child's FORKING record, its ticket, and a copy of
+    /// each of this process's attachments counted for it.
+    fn prepare_fork(&self, local: &mut Local) -> SysResult<PreparedFork> {
+        let parent = self.own_record(local)?;
+        let child = self.region.alloc_forking_record(parent)?;
+        crate::faults::crash_point("fork.prepare.allocated");
+        let ticket = match self.region.take_fork_ticket(child) {
+            Ok(fd) => fd,
+            Err(e) => {
+                self.reap(child);
+                return Err(e);
+            }
+        };
+        crate::faults::crash_point("fork.prepare.ticket");
+        match self.shm_prepare_child(child, local) {
+            Ok(entries) => Ok(PreparedFork { child, ticket, entries }),
+            Err(e) => {
+                self.reap(child);
+                let _ = sys::close(ticket);
+                Err(e)
+            }
+        }
+    }
+
+    /// In a fork child: this process is now its own, with `record` (armed
+    /// here) or none.
+    fn become_child(&self, local: &mut Local, record: Option<RecordRef>) {
+        let pid = sys::getpid();
+        self.owner.store(pid, Relaxed);
+        self.magazine_record.store(record.map_or(0, RecordRef::packed), Relaxed);
+        if let Some(rec) = record {
+            self.region.arm_forked_record(rec, pid);
+        }
+        local.record = record;
+    }
+}
+
+/// What `prepare_fork` made for a child about to be forked.
+struct PreparedFork {
+    child: RecordRef,
+    /// The descriptor that holds the child's fork ticket.
+    ticket: i32,
+    /// The attachment entries counted for the child, in the order of the
+    /// parent's attachments.
+    entries: Vec<u32>,
 }
 
 impl Drop for Namespace {

@@ -1,13 +1,15 @@
-//! The process table: which processes of the box hold state in the region.
+//! The process table: which processes of the box hold state in the region,
+//! and how their deaths are noticed.
 //!
-//! Owns: `ProcRecord`s, their allocation, and the answer to "is this process
-//! still there?". A process gets a record only when it first holds state that
-//! must be undone at its death (shm attachments, SEM_UNDO adjustments,
-//! sleepers in semop, msgsnd and msgrcv, the free blocks of its magazine),
-//! before it changes a set or queue on a slow path (so that its death,
-//! holding that object's lock, is noticed at once), or before a call that
-//! may move heap blocks (so that its death with one in hand is noticed: see
-//! `collect`), so programs that do not use SysV IPC never touch the table.
+//! Owns: `ProcRecord`s, their allocation, the answer to "is this process
+//! still there?", and the death watch (`DeathWatch`). A process gets a
+//! record only when it first holds state that must be undone at its death
+//! (shm attachments, SEM_UNDO adjustments, sleepers in semop, msgsnd and
+//! msgrcv, the free blocks of its magazine), before it changes a set or
+//! queue on a slow path (so that its death, holding that object's lock, is
+//! noticed at once), or before a call that may move heap blocks (so that
+//! its death with one in hand is noticed: see `collect`), so programs that
+//! do not use SysV IPC never touch the table.
 //!
 //! A record stands for an address space, which is what holds attachments:
 //! its `pid` is the process that owns the address space (normally the
@@ -15,33 +17,68 @@
 //! shares), so a thread or a CLONE_VM child that exits leaves the record to
 //! its owner, who re-arms it.
 //!
-//! Liveness without system calls: each record's `LivenessLock` is a robust
-//! mutex held by one thread of the process for the record's life. When that
-//! thread dies (exit, SIGKILL) or the process execs (which drops every
-//! mapping, and so every attachment), the kernel marks the lock owner-died
-//! before the process's parent can observe the exit. Reading the lock word is
-//! therefore enough to know a record is stale. Only when the word says
-//! "gone" do we confirm with /proc/PID/stat (pid plus start time), because the
-//! holding thread may have been a worker that exited while the process lives
-//! on; the process re-arms its own record at its next call in that case. A
-//! process that execs a new image with the shim reaps its own stale records
-//! at load; one that execs an image without the shim keeps its records until
-//! it dies (README: known deviations).
+//! States, and who answers for a record in each:
+//! - FREE: on the free list (or about to be: see the repair below).
+//! - LIVE: its process, through `liveness`, a robust mutex held by one
+//!   thread of the process for the record's life. When that thread dies
+//!   (exit, SIGKILL) or the process execs (which drops every mapping, and so
+//!   every attachment), the kernel marks the lock owner-died before the
+//!   process's parent can observe the exit, so reading the lock word tells a
+//!   stale record without a system call. Only when the word says "gone" do
+//!   we confirm with /proc/PID/stat (pid plus start time), because the
+//!   holding thread may have been a worker that exited while the process
+//!   lives on; the process re-arms its own record at its next call then. A
+//!   process that execs a new image with the shim reaps its own stale
+//!   records at load; one that execs an image without the shim keeps its
+//!   records until it dies (README: known deviations). A LIVE record is
+//!   made whole under the table lock, its liveness lock taken there, so a
+//!   death at any instruction leaves it either FREE or LIVE and owned.
+//! - FORKING: a child's record made by its parent before fork, so that the
+//!   child's inherited attachments are counted when fork returns, as Linux
+//!   counts them. Its `parent` names the forking process's record, which
+//!   answers for it while it lives. The parent also takes a *ticket* before
+//!   fork: a shared lock (an open file description lock) on the record's
+//!   byte of the region's file, through a descriptor of its own that the
+//!   child inherits. The lock lasts while the parent or the child keeps
+//!   that descriptor: the child closes it once it has armed the record
+//!   (FORKING to LIVE), the parent once it saw that, or the child's death,
+//!   or fork fail (the parent then frees the record itself). So a FORKING
+//!   record whose parent is dead is dead too once no one holds its ticket
+//!   (nobody can arm it any more), and still pending while someone does
+//!   (the child may be about to arm it). The kernel drops the ticket at
+//!   any death, at any instruction, and no pid is needed: a parent killed
+//!   between the fork system call and learning its child's pid leaves
+//!   nothing unknowable.
 //!
-//! Records born in fork: the parent creates the child's record (state
-//! FORKING) before fork so that the child's inherited attachments are counted
-//! when fork returns, as Linux counts them; the child arms the record at once
-//! and the parent waits for that (or for the child's death) before returning.
+//! Deaths noticed without a scan (`DeathWatch`): reaping used to look at
+//! every record on every call, a cost that grew with the box. Now each
+//! death is noticed once, by whoever learns of it first, and the one who
+//! notices bumps `noticed`: the supervisor (a pidfd per LIVE record), a
+//! process that waits for a child (the shim's wait wrappers: a parent that
+//! reaped a child's exit must see its SEM_UNDO applied and attachments
+//! dropped, as on Linux), a thread that finds a region lock owner-died, a
+//! sleeper's watch. A call compares `noticed` with `reaped` (two loads of
+//! a line no one writes between deaths) and only if they differ scans the
+//! table and reaps; the scan then raises `reaped` to the `noticed` it read
+//! before it began. Where no supervisor holds `supervisor`, a death may go
+//! unnoticed (a process killed whose parent is outside the box, a death
+//! seen through a pipe's end), so calls fall back to the scan every time,
+//! as exact as before and as costly.
 //!
 //! Locking: the table lock guards allocation (`high_water`, `free_head`,
 //! `next_free`, `live`, and `state` changes to and from FREE). A record's
-//! other fields are written by its own process (or the forking parent) before
-//! `state` becomes LIVE with Release, and are read after an Acquire load of
-//! `state`. `generation` changes at each allocation, so a reaper that decided
-//! from a snapshot re-checks it under the lock. `shm_attachments` is guarded
-//! by the shm facility lock. Lock order: facility lock, then table lock.
+//! other fields are written under it before `state` leaves FREE with
+//! Release, and are read after an Acquire load of `state`; a FORKING
+//! record's `pid` is written after, by the parent and the child.
+//! `generation` changes at each allocation, so a reaper that decided from a
+//! snapshot re-checks it under the shm facility lock. If a holder of the
+//! table lock died, the next holder rebuilds the free list and `live` from
+//! the records' states (`repair_table`): a record popped but not yet made
+//! LIVE or FORKING, or made FREE but not yet pushed, goes back on the list.
+//! `shm_attachments` is guarded by the shm facility lock. Lock order:
+//! facility lock, then table lock, then a new record's liveness lock.
 
-use crate::lock::{LivenessLock, RobustMutex};
+use crate::lock::{Guard, LivenessLock, RobustMutex};
 use crate::region::{Region, MAX_PROCS, PROCS_OFFSET};
 use crate::sys::{self, SysResult};
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering::*};
@@ -50,6 +87,10 @@ pub const PROC_FREE: u32 = 0;
 pub const PROC_FORKING: u32 = 1;
 pub const PROC_LIVE: u32 = 2;
 
+/// Byte of the region's file whose lock is record `index`'s fork ticket:
+/// far past any data, where no one reads or writes.
+const TICKET_BASE: u64 = 1 << 62;
+
 #[repr(C)]
 pub struct ProcTable {
     pub lock: RobustMutex,
@@ -57,14 +98,27 @@ pub struct ProcTable {
     pub high_water: AtomicU32,
     /// Free list head: record index + 1, 0 for none. Table lock.
     pub free_head: AtomicU32,
-    /// Records not FREE. Table lock to write; read lock-free to skip scans.
+    /// Records not FREE. Table lock to write; read lock-free.
     pub live: AtomicU32,
     /// Bumped (and woken) each time a record becomes LIVE, so a supervisor
     /// can start watching its process.
     pub registrations: AtomicU32,
+    /// Read by every call: on a cache line of its own.
+    pub watch: DeathWatch,
+}
+
+/// How calls learn, with two loads, that a process of the box died (see
+/// the module notes).
+#[repr(C, align(64))]
+pub struct DeathWatch {
+    /// Deaths noticed: bumped by whoever learns of one. Atomic adds.
+    pub noticed: AtomicU64,
+    /// Every death noticed up to this count has been reaped. Raised (never
+    /// lowered) by reapers after a complete scan.
+    pub reaped: AtomicU64,
     /// Held for good by a supervisor (`watch_deaths`) while one watches the
-    /// box: sleepers then leave repairs after the dead to it, and otherwise
-    /// repair themselves now and then (see `wait::wait_done`).
+    /// box: deaths are then always noticed, and sleepers leave repairs to
+    /// it. Otherwise calls scan for the dead every time.
     pub supervisor: LivenessLock,
 }
 
@@ -74,25 +128,30 @@ impl ProcTable {
     pub(crate) unsafe fn init(&self) {
         crate::region::init_lock(&self.lock);
         // SAFETY: forwarded: the region is not shared yet.
-        unsafe { self.supervisor.init() };
+        unsafe { self.watch.supervisor.init() };
     }
 }
 
 #[repr(C)]
 pub struct ProcRecord {
     /// Held by `holder_tid` for as long as the record's process lives.
+    /// Taken under the table lock as the record becomes LIVE.
     pub liveness: LivenessLock,
     /// PROC_FREE, PROC_FORKING or PROC_LIVE. See the module notes; also the
     /// futex the forking parent sleeps on.
     pub state: AtomicU32,
     /// Bumped at each allocation. Table lock.
     pub generation: AtomicU32,
-    /// The process. Written before LIVE.
+    /// The process. LIVE: written before LIVE. FORKING: 0 until the parent
+    /// learns its child's pid (or the child arms the record).
     pub pid: AtomicI32,
     /// The thread holding `liveness`. Written by the record's process.
     pub holder_tid: AtomicI32,
     /// Start time in clock ticks (field 22 of /proc/PID/stat). Written before LIVE.
     pub start_time: AtomicU64,
+    /// FORKING: the forking process's record (`RecordRef::packed`).
+    /// Written under the table lock before FORKING.
+    pub parent: AtomicU64,
     /// Free list link. Table lock.
     pub next_free: AtomicU32,
     /// First shm attachment entry + 1, 0 for none. Shm facility lock.
@@ -124,10 +183,24 @@ pub struct RecordRef {
     pub generation: u32,
 }
 
+impl RecordRef {
+    /// One word: (generation << 32) | (index + 1); 0 names no record.
+    pub fn packed(self) -> u64 {
+        ((self.generation as u64) << 32) | (self.index as u64 + 1)
+    }
+
+    pub fn unpacked(word: u64) -> Option<RecordRef> {
+        let index = (word as u32).checked_sub(1)?;
+        Some(RecordRef { index, generation: (word >> 32) as u32 })
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Liveness {
     Alive,
-    /// The holder thread is gone but the process lives on (or exec'd).
+    /// LIVE: the holder thread is gone but the process lives on (or
+    /// exec'd). FORKING: the parent is gone but its ticket is still held,
+    /// so the child may yet arm the record.
     AliveUnarmed,
     Dead,
 }
@@ -143,10 +216,42 @@ impl Region {
         unsafe { self.table_entry(PROCS_OFFSET, index) }
     }
 
-    /// Allocates a record in state FORKING (not yet anyone's). Returns its reference.
-    pub fn alloc_record(&self) -> SysResult<RecordRef> {
+    /// The table lock, the free list and counts rebuilt first if its last
+    /// holder died holding it.
+    fn lock_table(&self) -> Guard<'_> {
+        let guard = self.procs().lock.lock();
+        if guard.owner_died {
+            self.repair_table();
+            self.note_death();
+        }
+        guard
+    }
+
+    /// Rebuilds the free list and `live` from the records' states. Table
+    /// lock held, its last holder dead: a record it had popped but not yet
+    /// given a state, or made FREE but not yet pushed, is FREE and off the
+    /// list; either way the walk puts it back.
+    fn repair_table(&self) {
         let table = self.procs();
-        let _guard = table.lock.lock();
+        let high = table.high_water.load(Relaxed).min(MAX_PROCS);
+        let (mut free_head, mut live) = (0, 0);
+        for index in (0..high).rev() {
+            let record = self.record(index);
+            if record.state.load(Relaxed) == PROC_FREE {
+                record.next_free.store(free_head, Relaxed);
+                free_head = index + 1;
+            } else {
+                live += 1;
+            }
+        }
+        table.free_head.store(free_head, Relaxed);
+        table.live.store(live, Relaxed);
+    }
+
+    /// Takes a FREE record off the list and resets it for a new life.
+    /// Table lock held.
+    fn pop_free_record(&self) -> SysResult<RecordRef> {
+        let table = self.procs();
         let free = table.free_head.load(Relaxed);
         let index = if free != 0 {
             let index = free - 1;
@@ -160,34 +265,90 @@ impl Region {
             table.high_water.store(index + 1, Relaxed);
             index
         };
+        crate::faults::crash_point("procs.alloc.popped");
         let record = self.record(index);
         let generation = record.generation.load(Relaxed).wrapping_add(1);
         record.generation.store(generation, Relaxed);
         record.pid.store(0, Relaxed);
         record.holder_tid.store(0, Relaxed);
+        record.parent.store(0, Relaxed);
         record.shm_attachments.store(0, Relaxed);
         record.sem_undos.store(0, Relaxed);
         record.sem_waiters.store(0, Relaxed);
         record.msg_waiters.store(0, Relaxed);
         record.magazine.reset();
-        record.state.store(PROC_FORKING, Release);
-        table.live.fetch_add(1, Relaxed);
         Ok(RecordRef { index, generation })
     }
 
-    /// Makes a FORKING record the calling process's own and LIVE.
-    /// `owner` is the process whose address space the record stands for
-    /// (the caller itself, unless it shares its owner's memory through
-    /// clone(CLONE_VM)).
-    pub fn arm_record(&self, rec: RecordRef, owner: i32) {
+    /// A LIVE record for the calling thread's process, `owner` (the caller
+    /// itself, unless it shares its owner's memory through
+    /// clone(CLONE_VM)), its liveness lock held by the calling thread.
+    pub fn alloc_live_record(&self, owner: i32) -> SysResult<RecordRef> {
+        let start_time = start_time_of(owner);
+        let rec = {
+            let _guard = self.lock_table();
+            let rec = self.pop_free_record()?;
+            let record = self.record(rec.index);
+            // SAFETY: the record is FREE and off the list: no thread holds
+            // or waits on its liveness lock.
+            unsafe { record.liveness.init_and_hold() };
+            record.holder_tid.store(record.liveness.holder(), Relaxed);
+            record.pid.store(owner, Relaxed);
+            record.start_time.store(start_time, Relaxed);
+            crate::faults::crash_point("procs.alloc.held");
+            record.state.store(PROC_LIVE, Release);
+            self.procs().live.fetch_add(1, Relaxed);
+            rec
+        };
+        self.announce_registration();
+        Ok(rec)
+    }
+
+    /// A FORKING record for a child of the process of record `parent`
+    /// (see the module notes: the parent then takes its ticket).
+    pub fn alloc_forking_record(&self, parent: RecordRef) -> SysResult<RecordRef> {
+        let _guard = self.lock_table();
+        let rec = self.pop_free_record()?;
         let record = self.record(rec.index);
-        // SAFETY: the record is FORKING: no thread holds or waits on its liveness lock.
+        record.parent.store(parent.packed(), Relaxed);
+        record.state.store(PROC_FORKING, Release);
+        self.procs().live.fetch_add(1, Relaxed);
+        Ok(rec)
+    }
+
+    /// Takes the fork ticket of FORKING record `rec`: a descriptor of the
+    /// region's file of its own, locked on the record's byte. The caller
+    /// forks with it open, and both parent and child close it when done.
+    pub fn take_fork_ticket(&self, rec: RecordRef) -> SysResult<i32> {
+        let fd = sys::reopen_read_only(self.fd())?;
+        if let Err(e) = sys::ofd_read_lock(fd, TICKET_BASE + rec.index as u64) {
+            let _ = sys::close(fd);
+            return Err(e);
+        }
+        Ok(fd)
+    }
+
+    /// Whether anyone still holds the fork ticket of record `index`.
+    fn fork_ticket_held(&self, index: u32) -> bool {
+        sys::ofd_lock_held(self.fd(), TICKET_BASE + index as u64)
+    }
+
+    /// Makes a FORKING record the calling process's own and LIVE (the
+    /// child, right after fork; it closes its ticket after this).
+    pub fn arm_forked_record(&self, rec: RecordRef, owner: i32) {
+        let record = self.record(rec.index);
+        // SAFETY: the record is FORKING: no thread holds or waits on its
+        // liveness lock (the parent only reads the state).
         unsafe { record.liveness.init_and_hold() };
         record.holder_tid.store(record.liveness.holder(), Relaxed);
         record.pid.store(owner, Relaxed);
         record.start_time.store(start_time_of(owner), Relaxed);
         record.state.store(PROC_LIVE, Release);
         sys::futex_wake(&record.state, i32::MAX);
+        self.announce_registration();
+    }
+
+    fn announce_registration(&self) {
         let table = self.procs();
         table.registrations.fetch_add(1, Release);
         sys::futex_wake(&table.registrations, i32::MAX);
@@ -223,23 +384,38 @@ impl Region {
     /// Returns a record to the free list. The caller has already undone its state.
     pub fn free_record(&self, rec: RecordRef) {
         let table = self.procs();
-        let _guard = table.lock.lock();
+        let _guard = self.lock_table();
         let record = self.record(rec.index);
         if record.generation.load(Relaxed) != rec.generation || record.state.load(Relaxed) == PROC_FREE {
             return;
         }
         self.reset_holds(&record.holds.0);
         record.state.store(PROC_FREE, Release);
+        crate::faults::crash_point("procs.free.unlisted");
         record.next_free.store(table.free_head.load(Relaxed), Relaxed);
         table.free_head.store(rec.index + 1, Relaxed);
         table.live.fetch_sub(1, Relaxed);
     }
 
-    /// Whether the process of a record is still there.
+    /// Whether the process of a record is still there. May read /proc (a
+    /// LIVE record whose holder thread is gone) or ask the kernel about a
+    /// fork ticket (a FORKING record whose parent is gone).
     pub fn liveness(&self, index: u32) -> Liveness {
         let record = self.record(index);
         match record.state.load(Acquire) {
-            PROC_FORKING => Liveness::Alive,
+            PROC_FORKING => {
+                if self.parent_alive(record) {
+                    Liveness::Alive
+                } else if self.fork_ticket_held(index) || record.state.load(Acquire) != PROC_FORKING {
+                    // Held: the child may still arm it. Armed meanwhile: it
+                    // is the child's now, and its death will be noticed.
+                    Liveness::AliveUnarmed
+                } else {
+                    // No one holds the ticket and it is still FORKING: the
+                    // child never armed it and never will.
+                    Liveness::Dead
+                }
+            }
             PROC_LIVE => {
                 if record.liveness.held_by(record.holder_tid.load(Relaxed)) {
                     Liveness::Alive
@@ -253,8 +429,22 @@ impl Region {
         }
     }
 
-    /// Records that look stale: LIVE ones whose liveness lock lost its holder,
-    /// with their generation. Costs memory reads only.
+    /// Whether the process that made FORKING `record` still lives (memory
+    /// reads only): it then answers for the record.
+    fn parent_alive(&self, record: &ProcRecord) -> bool {
+        let Some(parent) = RecordRef::unpacked(record.parent.load(Relaxed)) else { return false };
+        if parent.index >= MAX_PROCS {
+            return false;
+        }
+        let owner = self.record(parent.index);
+        owner.generation.load(Relaxed) == parent.generation
+            && owner.state.load(Acquire) == PROC_LIVE
+            && owner.liveness.held_by(owner.holder_tid.load(Relaxed))
+    }
+
+    /// Records that look stale, with their generation: LIVE ones whose
+    /// liveness lock lost its holder, FORKING ones whose parent is gone.
+    /// Costs memory reads only, over the whole table.
     pub fn suspect_records(&self) -> Vec<RecordRef> {
         let table = self.procs();
         if table.live.load(Relaxed) == 0 {
@@ -269,22 +459,77 @@ impl Region {
             .collect()
     }
 
-    /// Whether `suspect_records` would name any record; no allocation, for
-    /// the check every operation makes.
-    #[inline]
+    /// Whether `suspect_records` would name any record; no allocation.
     pub fn any_suspect(&self) -> bool {
+        if self.procs().live.load(Relaxed) == 0 {
+            return false;
+        }
         let high = self.procs().high_water.load(Acquire);
         (0..high).any(|index| self.is_suspect(index))
     }
 
     fn is_suspect(&self, index: u32) -> bool {
         let record = self.record(index);
-        record.state.load(Acquire) == PROC_LIVE && !record.liveness.held_by(record.holder_tid.load(Relaxed))
+        match record.state.load(Acquire) {
+            PROC_LIVE => !record.liveness.held_by(record.holder_tid.load(Relaxed)),
+            PROC_FORKING => !self.parent_alive(record),
+            _ => false,
+        }
+    }
+
+    /// Notes that a process of the box may have died (see `DeathWatch`):
+    /// the next call of any process reaps.
+    pub fn note_death(&self) {
+        self.procs().watch.noticed.fetch_add(1, Release);
+    }
+
+    /// Whether a call must look for the dead before it acts: a death was
+    /// noticed and not yet reaped, or no supervisor notices deaths.
+    #[inline(always)]
+    pub(crate) fn deaths_unreaped(&self) -> bool {
+        let watch = &self.procs().watch;
+        watch.noticed.load(Acquire) != watch.reaped.load(Acquire) || !watch.supervisor.is_held()
     }
 
     /// Indices of the records in use (not FREE), as of now.
     pub(crate) fn records_in_use(&self) -> impl Iterator<Item = u32> + '_ {
         (0..self.procs().high_water.load(Acquire)).filter(|&index| self.record(index).state.load(Acquire) != PROC_FREE)
+    }
+
+    /// The table's free list holds exactly the FREE records below
+    /// `high_water`, once each, and `live` counts the others. Exact while
+    /// no other thread allocates or frees.
+    pub(crate) fn check_procs(&self) -> Result<(), String> {
+        let _guard = self.lock_table();
+        let table = self.procs();
+        let high = table.high_water.load(Relaxed);
+        let mut listed = vec![false; high as usize];
+        let mut next = table.free_head.load(Relaxed);
+        while next != 0 {
+            let index = next - 1;
+            match listed.get_mut(index as usize) {
+                None => return Err(format!("procs: free list names record {index}, past {high}")),
+                Some(true) => return Err(format!("procs: record {index} is on the free list twice")),
+                Some(seen) => *seen = true,
+            }
+            if self.record(index).state.load(Relaxed) != PROC_FREE {
+                return Err(format!("procs: record {index} is on the free list but in use"));
+            }
+            next = self.record(index).next_free.load(Relaxed);
+        }
+        let mut in_use = 0;
+        for index in 0..high {
+            let free = self.record(index).state.load(Relaxed) == PROC_FREE;
+            if free && !listed[index as usize] {
+                return Err(format!("procs: record {index} is FREE but lost to the free list"));
+            }
+            in_use += u32::from(!free);
+        }
+        let live = table.live.load(Relaxed);
+        if live != in_use {
+            return Err(format!("procs: live says {live}, {in_use} records are in use"));
+        }
+        Ok(())
     }
 
     /// Whether `rec` still names the same allocation of its record.

@@ -713,33 +713,26 @@ impl Namespace {
         }
     }
 
-    /// Before fork: a FORKING record for the child with a copy of each of
-    /// this process's attachments, counted as Linux counts them at fork
-    /// (nattch, atime, and lpid set to the forking process).
-    pub(crate) fn shm_prepare_child(&self, local: &Local) -> SysResult<(RecordRef, Vec<u32>)> {
+    /// Before fork: counts a copy of each of this process's attachments
+    /// for the child's FORKING record `child`, as Linux counts them at fork
+    /// (nattch, atime, and lpid set to the forking process). On an error
+    /// the caller reaps `child`, which drops what was counted.
+    pub(crate) fn shm_prepare_child(&self, child: RecordRef, local: &Local) -> SysResult<Vec<u32>> {
         let region = &self.region;
-        let child = region.alloc_record()?;
         let _fac = region.lock_shm();
         let now = sys::realtime_seconds();
-        let pid = sys::getpid();
+        let pid = self.pid();
         let mut entries = Vec::with_capacity(local.attachments.len());
         for attachment in &local.attachments {
-            let entry = match region.push_attach_entry(child, attachment.slot) {
-                Ok(entry) => entry,
-                Err(e) => {
-                    self.shm_drop_record_locked(child, pid);
-                    region.free_record(child);
-                    return Err(e);
-                }
-            };
-            entries.push(entry);
+            entries.push(region.push_attach_entry(child, attachment.slot)?);
+            crate::faults::crash_point("fork.prepare.entry");
             let slot = region.live_shm_slot(attachment.slot);
             let _slot_guard = slot.head.lock.lock();
             slot.nattch.fetch_add(1, Relaxed);
             slot.atime.store(now, Relaxed);
             slot.lpid.store(pid, Relaxed);
         }
-        Ok((child, entries))
+        Ok(entries)
     }
 }
 

@@ -41,7 +41,7 @@ impl Namespace {
         }
         // Sleepers may now leave repairs to us; if a supervisor still holds
         // this, it watches too.
-        self.region().procs().supervisor.take_over();
+        self.region().procs().watch.supervisor.take_over();
         let watched: Arc<Mutex<HashMap<u64, i32>>> = Arc::default();
         let (ns, list) = (self.clone(), watched.clone());
         std::thread::Builder::new().name("ipcbox-register".into()).spawn(move || loop {
@@ -70,7 +70,8 @@ impl Namespace {
                         unsafe { libc::close(pidfd) };
                     }
                 }
-                ns.reap_dead();
+                ns.region().note_death();
+                ns.repair_dead();
                 retry_ms = next_retry(-1, ns.collect_lost().is_some());
             }
         })?;
@@ -87,13 +88,15 @@ impl Namespace {
             let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
             if pidfd < 0 {
                 // Already gone: repair now.
-                self.reap_dead();
+                self.region().note_death();
+                self.repair_dead();
                 continue;
             }
             if !self.region().process_is(pid, start_time) {
                 // SAFETY: closing the pidfd we just opened.
                 unsafe { libc::close(pidfd) };
-                self.reap_dead();
+                self.region().note_death();
+                self.repair_dead();
                 continue;
             }
             let mut event = libc::epoll_event { events: libc::EPOLLIN as u32, u64: key };

@@ -470,3 +470,34 @@ pub fn child_has_exited(pid: i32) -> bool {
         Err(_) => true, // ECHILD: already reaped, or SIGCHLD is ignored
     }
 }
+
+/// Takes a shared open-file-description lock on byte `offset` of `fd`'s
+/// file, without waiting. The lock belongs to the open file description:
+/// it lasts while any process keeps a descriptor of it open, and goes with
+/// the last one (at close, exit or SIGKILL).
+pub fn ofd_read_lock(fd: i32, offset: u64) -> SysResult<()> {
+    let mut lock = byte_lock(libc::F_RDLCK as i16, offset);
+    // SAFETY: lock is a valid struct flock for F_OFD_SETLK.
+    unsafe { sc!(libc::SYS_fcntl, fd, libc::F_OFD_SETLK, &mut lock as *mut libc::flock) }.map(drop)
+}
+
+/// Whether an open file description other than `fd`'s holds a lock on
+/// byte `offset` of the file (errors count as held: the caller then waits).
+pub fn ofd_lock_held(fd: i32, offset: u64) -> bool {
+    let mut lock = byte_lock(libc::F_WRLCK as i16, offset);
+    // SAFETY: lock is a valid struct flock for F_OFD_GETLK, which rewrites it.
+    match unsafe { sc!(libc::SYS_fcntl, fd, libc::F_OFD_GETLK, &mut lock as *mut libc::flock) } {
+        Ok(_) => lock.l_type != libc::F_UNLCK as i16,
+        Err(_) => true,
+    }
+}
+
+fn byte_lock(kind: i16, offset: u64) -> libc::flock {
+    // SAFETY: an all-zero struct flock is valid (l_pid must be 0 for OFD locks).
+    let mut lock: libc::flock = unsafe { core::mem::zeroed() };
+    lock.l_type = kind;
+    lock.l_whence = libc::SEEK_SET as i16;
+    lock.l_start = offset as i64;
+    lock.l_len = 1;
+    lock
+}

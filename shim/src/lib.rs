@@ -555,6 +555,95 @@ pub extern "C" fn fork() -> libc::pid_t {
     }
 }
 
+// ---------------------------------------------------------------- wait
+//
+// A parent that has seen its child end (through any of libc's wait calls)
+// must find the child's SEM_UNDO applied and its attachments dropped, as
+// Linux does them before the parent can see the exit. The box notices the
+// death here, and the parent's next call reaps it (see shared_state::procs).
+
+fn ended(status: c_int) -> bool {
+    libc::WIFEXITED(status) || libc::WIFSIGNALED(status)
+}
+
+fn note_if_ended(pid: libc::pid_t, status: Option<c_int>) {
+    if pid > 0 && status.is_none_or(ended) {
+        if let Some(ns) = namespace() {
+            ns.note_child_ended();
+        }
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn waitpid(pid: libc::pid_t, status: *mut c_int, options: c_int) -> libc::pid_t {
+    let mut own = 0;
+    let out = if status.is_null() { &mut own as *mut c_int } else { status };
+    let Some(real) = next!(c"waitpid", as extern "C" fn(libc::pid_t, *mut c_int, c_int) -> libc::pid_t) else {
+        set_errno(libc::ENOSYS);
+        return -1;
+    };
+    let done = real(pid, out, options);
+    // SAFETY: out is writable (the caller's, or ours), and was written if done > 0.
+    note_if_ended(done, (done > 0).then(|| unsafe { *out }));
+    done
+}
+
+#[no_mangle]
+pub extern "C" fn wait(status: *mut c_int) -> libc::pid_t {
+    waitpid(-1, status, 0)
+}
+
+#[no_mangle]
+pub extern "C" fn wait4(pid: libc::pid_t, status: *mut c_int, options: c_int, usage: *mut libc::rusage) -> libc::pid_t {
+    let mut own = 0;
+    let out = if status.is_null() { &mut own as *mut c_int } else { status };
+    let Some(real) =
+        next!(c"wait4", as extern "C" fn(libc::pid_t, *mut c_int, c_int, *mut libc::rusage) -> libc::pid_t)
+    else {
+        set_errno(libc::ENOSYS);
+        return -1;
+    };
+    let done = real(pid, out, options, usage);
+    // SAFETY: as in waitpid.
+    note_if_ended(done, (done > 0).then(|| unsafe { *out }));
+    done
+}
+
+#[no_mangle]
+pub extern "C" fn wait3(status: *mut c_int, options: c_int, usage: *mut libc::rusage) -> libc::pid_t {
+    wait4(-1, status, options, usage)
+}
+
+/// # Safety
+/// `info` is null or points to a writable siginfo_t, as for libc's waitid.
+#[no_mangle]
+pub unsafe extern "C" fn waitid(
+    idtype: libc::idtype_t,
+    id: libc::id_t,
+    info: *mut libc::siginfo_t,
+    options: c_int,
+) -> c_int {
+    let Some(real) =
+        next!(c"waitid", as extern "C" fn(libc::idtype_t, libc::id_t, *mut libc::siginfo_t, c_int) -> c_int)
+    else {
+        set_errno(libc::ENOSYS);
+        return -1;
+    };
+    let done = real(idtype, id, info, options);
+    if done == 0 {
+        // SAFETY: waitid succeeded: `info` is null or the caller's
+        // siginfo_t (see the contract), which it filled.
+        if let Some(info) = unsafe { info.as_ref() } {
+            // SAFETY: si_pid is the member waitid fills.
+            let pid = unsafe { info.si_pid() };
+            if matches!(info.si_code, libc::CLD_EXITED | libc::CLD_KILLED | libc::CLD_DUMPED) {
+                note_if_ended(pid, None);
+            }
+        }
+    }
+    done
+}
+
 // ---------------------------------------------------------------- descriptor protection
 //
 // Daemons close every descriptor they did not open (a close() loop,
