@@ -11,6 +11,9 @@
  *               processes together (short runs swing by 10x, as convoys
  *               form and dissolve)
  *   mutex8      the same with eight processes
+ *   mutex16     the same with sixteen processes
+ *   mutex64     the same with sixty-four processes
+ * Each mutex line runs for 2 seconds whatever n is (8 seconds for the four).
  * With n = argv[1] (default 1000000): ping_pong n/50 hand-off pairs; the
  * first three run as 5 batches of n/5 operations each, one batch of each
  * per round, and the median batch is printed (a single run moves by 30%
@@ -90,7 +93,10 @@ static double mutex(int id, int procs)
 	fflush(stdout);
 	double t0 = now_ns(), until = t0 + 2e9;
 	for (int p = 0; p < procs; p++) {
-		if (fork() == 0) {
+		pid_t child = fork();
+		if (child < 0)
+			die("fork");
+		if (child == 0) {
 			struct sembuf down = { 2, -1, SEM_UNDO }, up = { 2, 1, SEM_UNDO };
 			long pairs = 0;
 			do {
@@ -147,6 +153,8 @@ int main(int argc, char **argv)
 
 	printf("mutex4 %.1f\n", mutex(id, 4));
 	printf("mutex8 %.1f\n", mutex(id, 8));
+	printf("mutex16 %.1f\n", mutex(id, 16));
+	printf("mutex64 %.1f\n", mutex(id, 64));
 	semctl(id, 0, IPC_RMID);
 	return 0;
 }

@@ -3,10 +3,10 @@
 # Not part of the test command: timings depend on the machine.
 #   scripts/bench.sh            all benchmarks
 # Sections: the cost of the shim for programs that do not use SysV IPC;
-# semaphore operations and message queues (kernel in a fresh unshare --ipc
-# namespace vs a box).
+# semaphore operations, message queues, and the cost of calls with idle
+# processes in the box (kernel in a fresh unshare --ipc namespace vs a box).
 # Environment: RUNS, LOOP (shim cost), SEM_ITERATIONS (tool_bench_sem),
-# MSG_ITERATIONS (tool_bench_msg).
+# MSG_ITERATIONS (tool_bench_msg), IDLE_ITERATIONS (tool_bench_idle).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -55,7 +55,7 @@ unshare --ipc "$work/bench_sem" "$iterations" >"$work/kernel"
 "$ipcbox" run -- "$work/bench_sem" "$iterations" >"$work/box"
 echo
 echo "semaphores, ns per operation (kernel in a fresh IPC namespace vs a box)"
-printf '  %-34s %10s %10s %10s\n' "" kernel ipcbox speedup
+printf '  %-36s %10s %10s %10s\n' "" kernel ipcbox speedup
 join "$work/kernel" "$work/box" | while read -r name kernel boxed; do
   case $name in
     pv) label="uncontended P+V, per semop" ;;
@@ -64,9 +64,11 @@ join "$work/kernel" "$work/box" | while read -r name kernel boxed; do
     ping_pong) label="two-process ping-pong, per hand-off" ;;
     mutex4) label="4 processes, 1 mutex, per P+V pair" ;;
     mutex8) label="8 processes, 1 mutex, per P+V pair" ;;
+    mutex16) label="16 processes, 1 mutex, per P+V pair" ;;
+    mutex64) label="64 processes, 1 mutex, per P+V pair" ;;
     *) label=$name ;;
   esac
-  printf '  %-34s %10s %10s %9sx\n' "$label" "$kernel" "$boxed" "$(awk -v k="$kernel" -v b="$boxed" 'BEGIN { printf "%.1f", k / b }')"
+  printf '  %-36s %10s %10s %9sx\n' "$label" "$kernel" "$boxed" "$(awk -v k="$kernel" -v b="$boxed" 'BEGIN { printf "%.1f", k / b }')"
 done
 
 # ------------------------------------------------------------ message queues
@@ -100,4 +102,72 @@ if [ "$msg_status" -ne 0 ]; then
   [ "$msg_status" -eq 124 ] && why="timed out after 300 s"
   err=$(head -n 1 "$work/msg_box_err")
   echo "  the box run failed ($why)${err:+: $err}"
+fi
+
+# --------------------------------------------------- idle processes in the box
+# N idle processes (0, 64, 256, 1024), each holding a SEM_UNDO entry on the
+# semaphore set and an attachment of the segment, must not slow the calls of
+# another process: the last column is each box figure over the box figure of
+# the same operation with no idle process (target: 1.25x at most at N=1024).
+# In the kernel, SETVAL clears the adjustment of every undo structure of the
+# set, so its kernel figure grows with N too. A failing box run is handled as
+# for message queues.
+cc -O2 -o "$work/bench_idle" "$root/ctests/tool_bench_idle.c"
+iterations=${IDLE_ITERATIONS:-100000}
+unshare --ipc "$work/bench_idle" "$iterations" >"$work/idle_kernel"
+idle_status=0
+timeout 300 "$ipcbox" run -- "$work/bench_idle" "$iterations" >"$work/idle_box" 2>"$work/idle_box_err" || idle_status=$?
+echo
+echo "idle processes in the box, ns per call with N idle processes, median of 5 batches"
+printf '  %-36s %5s %10s %10s %10s %10s\n' "" N kernel ipcbox speedup "box/N=0"
+# Lines "op N kernel box box_at_N=0", grouped by operation, N in run order.
+awk 'FILENAME == ARGV[1] { box[$1] = $2; next }
+  match($1, /_idle[0-9]+$/) {
+    op = substr($1, 1, RSTART - 1); n = substr($1, RSTART + 5)
+    if (!(op in seen)) { seen[op] = 1; ops[++nops] = op }
+    if (!(n in nseen)) { nseen[n] = 1; ns[++nns] = n }
+    kernel[op, n] = $2
+  }
+  END {
+    for (i = 1; i <= nops; i++)
+      for (j = 1; j <= nns; j++) {
+        op = ops[i]; n = ns[j]; name = op "_idle" n; base = op "_idle0"
+        if ((op, n) in kernel)
+          print op, n, kernel[op, n], (name in box) ? box[name] : "-", (base in box) ? box[base] : "-"
+      }
+  }' "$work/idle_box" "$work/idle_kernel" >"$work/idle_table"
+over=()
+max_n=$(awk '{ if ($2 + 0 > m) m = $2 + 0 } END { print m + 0 }' "$work/idle_table")
+previous=
+while read -r op n kernel boxed base; do
+  case $op in
+    pv) label="uncontended P+V, per semop" ;;
+    pv_undo) label="the same with SEM_UNDO" ;;
+    stat) label="shmctl(IPC_STAT), per call" ;;
+    msg) label="msgsnd+msgrcv of 64 bytes, per pair" ;;
+    setval) label="semctl(SETVAL), per call" ;;
+    *) label=$op ;;
+  esac
+  [ "$op" = "$previous" ] && label=""
+  previous=$op
+  speedup=$(awk -v k="$kernel" -v b="$boxed" 'BEGIN {
+    if (b == "-" || k + 0 <= 0 || b + 0 <= 0) print "-"; else printf "%.1fx", k / b }')
+  growth=$(awk -v b="$boxed" -v z="$base" 'BEGIN {
+    if (b == "-" || z == "-" || z + 0 <= 0) print "-"; else printf "%.2fx", b / z }')
+  printf '  %-36s %5s %10s %10s %10s %10s\n' "$label" "$n" "$kernel" "$boxed" "$speedup" "$growth"
+  if [ "$n" = "$max_n" ] && [ "$n" != 0 ] && [ "$growth" != "-" ] &&
+    awk -v g="${growth%x}" 'BEGIN { exit !(g > 1.25) }'; then
+    over+=("$op $growth")
+  fi
+done <"$work/idle_table"
+if [ "$idle_status" -ne 0 ]; then
+  why="exit status $idle_status"
+  [ "$idle_status" -eq 124 ] && why="timed out after 300 s"
+  err=$(head -n 1 "$work/idle_box_err")
+  echo "  the box run failed ($why)${err:+: $err}"
+elif [ ${#over[@]} -gt 0 ]; then
+  list=$(printf '%s, ' "${over[@]}")
+  echo "  over 1.25x its N=0 figure in the box at N=$max_n: ${list%, }"
+else
+  echo "  every operation within 1.25x of its N=0 figure in the box at N=$max_n"
 fi
