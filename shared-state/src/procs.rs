@@ -270,6 +270,7 @@ impl Region {
         let generation = record.generation.load(Relaxed).wrapping_add(1);
         record.generation.store(generation, Relaxed);
         record.pid.store(0, Relaxed);
+        record.start_time.store(0, Relaxed);
         record.holder_tid.store(0, Relaxed);
         record.parent.store(0, Relaxed);
         record.shm_attachments.store(0, Relaxed);
@@ -296,11 +297,11 @@ impl Region {
             record.pid.store(owner, Relaxed);
             record.start_time.store(start_time, Relaxed);
             crate::faults::crash_point("procs.alloc.held");
+            self.announce_registration();
             record.state.store(PROC_LIVE, Release);
             self.procs().live.fetch_add(1, Relaxed);
             rec
         };
-        self.announce_registration();
         Ok(rec)
     }
 
@@ -343,18 +344,37 @@ impl Region {
         record.holder_tid.store(record.liveness.holder(), Relaxed);
         record.pid.store(owner, Relaxed);
         record.start_time.store(start_time_of(owner), Relaxed);
+        self.announce_registration();
+        crate::faults::crash_point("fork.child.announced");
         record.state.store(PROC_LIVE, Release);
         sys::futex_wake(&record.state, i32::MAX);
-        self.announce_registration();
     }
 
+    /// Tells a supervisor to watch a process whose pid and start time its
+    /// record now holds. Done before the record becomes LIVE: a process
+    /// that died right after would otherwise hold state no one watches.
     fn announce_registration(&self) {
         let table = self.procs();
         table.registrations.fetch_add(1, Release);
         sys::futex_wake(&table.registrations, i32::MAX);
     }
 
-    /// LIVE records as (reference, pid, start time): what a supervisor watches.
+    /// Records whose process announced itself (pid and start time set:
+    /// LIVE, or about to be), as (reference, pid, start time): what a
+    /// supervisor watches.
+    pub fn announced_records(&self) -> Vec<(RecordRef, i32, u64)> {
+        let high = self.procs().high_water.load(Acquire);
+        (0..high)
+            .filter_map(|index| {
+                let record = self.record(index);
+                let generation = record.generation.load(Acquire);
+                let (pid, start_time) = (record.pid.load(Relaxed), record.start_time.load(Relaxed));
+                (pid > 0 && start_time != 0).then_some((RecordRef { index, generation }, pid, start_time))
+            })
+            .collect()
+    }
+
+    /// LIVE records as (reference, pid, start time).
     pub fn live_records(&self) -> Vec<(RecordRef, i32, u64)> {
         let high = self.procs().high_water.load(Acquire);
         (0..high)
@@ -390,6 +410,8 @@ impl Region {
             return;
         }
         self.reset_holds(&record.holds.0);
+        record.pid.store(0, Relaxed);
+        record.start_time.store(0, Relaxed);
         record.state.store(PROC_FREE, Release);
         crate::faults::crash_point("procs.free.unlisted");
         record.next_free.store(table.free_head.load(Relaxed), Relaxed);

@@ -9,12 +9,15 @@
 //! applies undo at exit, so the supervisor does the same, promptly.
 //!
 //! How: every process that gets a record bumps `ProcTable::registrations`
-//! and wakes its futex. One thread sleeps on that futex and, at each bump,
-//! opens a pidfd for every LIVE record it does not watch yet (checking the
+//! and wakes its futex, after its pid and start time are in the record and
+//! before the record holds any state (so a process that dies at once is
+//! still watched). One thread sleeps on that futex and, at each bump,
+//! opens a pidfd for every announced record it does not watch yet (checking the
 //! start time after opening, so a reused pid is never mistaken for the dead
 //! process) and adds it to an epoll set. Another thread sleeps in
 //! epoll_wait; a pidfd becomes readable when its process exits, and the
-//! thread then reaps every dead record. No polling: both threads sleep until
+//! thread then notes the death (see `procs`: `DeathWatch`) and reaps every
+//! dead record. No polling: both threads sleep until
 //! the kernel wakes them.
 //!
 //! The reap thread also runs the collection of blocks the dead left in hand
@@ -79,7 +82,7 @@ impl Namespace {
     }
 
     fn watch_new_records(&self, epoll: i32, watched: &Mutex<HashMap<u64, i32>>) {
-        for (rec, pid, start_time) in self.region().live_records() {
+        for (rec, pid, start_time) in self.region().announced_records() {
             let key = key_of(rec);
             if watched.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&key) {
                 continue;

@@ -148,7 +148,7 @@ fn a_process_killed_at_each_step_of_fork_leaves_nattch_exact() {
 /// after: its parent lives on, and the child's attachment goes.
 #[test]
 fn a_child_killed_as_it_starts_leaves_nattch_exact() {
-    for point in ["fork.child.forked", "fork.child.armed"] {
+    for point in ["fork.child.forked", "fork.child.announced", "fork.child.armed"] {
         let ns = new_box();
         let shmid = ns.shmget(IPC_PRIVATE, 4096, 0o600).unwrap();
         let (stop_r, stop_w) = pipe();
