@@ -37,6 +37,8 @@ struct Fuzzer {
     /// A page that may be read but not written, and one that may not be touched.
     read_only: usize,
     no_access: usize,
+    /// Whether this is a fork child of a fuzzer (which forks no further).
+    forked: bool,
 }
 
 impl Fuzzer {
@@ -67,6 +69,7 @@ impl Fuzzer {
             buffer: vec![0; 3 * 65536],
             read_only,
             no_access,
+            forked: false,
         }
     }
 
@@ -131,7 +134,26 @@ impl Fuzzer {
         // SAFETY: `ns` lives as long as self; the borrow checker cannot see
         // that the other fields used below are distinct.
         let ns = unsafe { &*ns };
-        match self.rng.below(12) {
+        match self.rng.below(13) {
+            12 if !self.forked => {
+                // A child inherits the attachments: it exits at once, makes
+                // a few calls and exits, or makes a few and is killed.
+                let (steps, killed) = (self.rng.below(8), self.rng.below(3) == 0);
+                let this = self as *mut Fuzzer;
+                let pid = common::fork_child(ns, || {
+                    // SAFETY: the child's own copy of the fuzzer.
+                    let child = unsafe { &mut *this };
+                    child.forked = true;
+                    (0..steps).for_each(|_| drop(child.step()));
+                    if killed {
+                        // SAFETY: plain system call.
+                        unsafe { libc::raise(libc::SIGKILL) };
+                    }
+                    0
+                });
+                let status = common::wait_status(pid);
+                format!("fork() = child of {steps} calls, status {status:#x}")
+            }
             0 => {
                 let (key, size, flags) = (self.key(), self.size().min(1 << 20), self.flags());
                 let r = ns.shmget(key, size, flags);

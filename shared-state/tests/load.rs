@@ -148,3 +148,77 @@ fn sleepers_blocks_are_reached_and_freed_when_they_are_killed() {
     assert_eq!(ns.region().heap_account().unwrap().lost(), 0);
     assert_eq!(ns.region().heap_in_use(), baseline, "the reaper freed the waiters and the waiting message");
 }
+
+/// A box of 4096 processes at once, under a supervisor as in `ipcbox run`:
+/// each holds a SEM_UNDO adjustment, an attachment (every eighth also
+/// forks a child that inherits it and exits) and a queued message; then
+/// all exit together. Every count is exact while they live, every undo
+/// is applied once they are gone, and the region holds nothing of them
+/// (no record, no attachment, no lost heap block).
+#[test]
+fn four_thousand_processes_at_once_leave_nothing_behind() {
+    const MANY: usize = 4096;
+    let ns = std::sync::Arc::new(new_box());
+    ns.watch_deaths().unwrap();
+    let semid = ns.semget(0, 1, 0o600).unwrap();
+    let shmid = ns.shmget(0, 4096, 0o600).unwrap();
+    let qid = ns.msgget(0, 0o600).unwrap();
+    let mut ds = [0u64; 16];
+    ns.msgctl(qid, shared_state::abi::IPC_STAT, ds.as_mut_ptr() as usize).unwrap();
+    // msg_qbytes, after msg_perm (48 bytes) and stime, rtime, ctime,
+    // cbytes, qnum.
+    ds[11] = 2 * MANY as u64;
+    ns.msgctl(qid, shared_state::abi::IPC_SET, ds.as_ptr() as usize).unwrap();
+    let (ready_r, ready_w) = pipe();
+    let (release_r, release_w) = pipe();
+    let pids: Vec<i32> = (0..MANY)
+        .map(|me| {
+            fork_child(&ns, || {
+                // SAFETY: closing this child's copies of the other ends.
+                unsafe { (libc::close(ready_r), libc::close(release_w)) };
+                let mut buf = [b'x'; 9];
+                buf[..8].copy_from_slice(&1i64.to_ne_bytes());
+                let worked = ns.semop(semid, &[op(0, 1, SEM_UNDO)], None).is_ok()
+                    && ns.shmat(shmid, 0, 0).is_ok()
+                    && ns.msgsnd(qid, buf.as_ptr() as usize, 1, 0).is_ok()
+                    && (me % 8 != 0 || wait_status(fork_child(&ns, || 0)) == 0);
+                // SAFETY: one byte from a live buffer; then wait for EOF.
+                unsafe {
+                    libc::write(ready_w, [worked as u8].as_ptr() as *const libc::c_void, 1);
+                    while libc::read(release_r, buf.as_mut_ptr() as *mut libc::c_void, 1) > 0 {}
+                }
+                0
+            })
+        })
+        .collect();
+    // SAFETY: closing the parent's copies.
+    unsafe { (libc::close(ready_w), libc::close(release_r)) };
+    let mut worked = 0;
+    for _ in 0..MANY {
+        let mut byte = 0u8;
+        // SAFETY: one byte into a live buffer.
+        assert_eq!(unsafe { libc::read(ready_r, &mut byte as *mut u8 as *mut libc::c_void, 1) }, 1);
+        worked += byte as usize;
+    }
+    assert_eq!(worked, MANY, "every process's calls worked");
+    assert_eq!(ns.semctl(semid, 0, shared_state::sem::GETVAL, 0), Ok(MANY as i32));
+    ns.shmctl(shmid, shared_state::abi::IPC_STAT, ds.as_mut_ptr() as usize).unwrap();
+    assert_eq!(ds[11], MANY as u64, "nattch with all alive");
+    let mut buf = [0u8; 9];
+    let received = (0..).take_while(|_| ns.msgrcv(qid, buf.as_mut_ptr() as usize, 1, 0, IPC_NOWAIT) == Ok(1)).count();
+    assert_eq!(received, MANY);
+    // SAFETY: closing the release pipe lets every child go.
+    unsafe { libc::close(release_w) };
+    for pid in pids {
+        assert_eq!(wait_status(pid), 0);
+    }
+    let me = std::process::id() as i32;
+    eventually("every undo applied", || ns.semctl(semid, 0, shared_state::sem::GETVAL, 0) == Ok(0));
+    ns.shmctl(shmid, shared_state::abi::IPC_STAT, ds.as_mut_ptr() as usize).unwrap();
+    assert_eq!(ds[11], 0, "nattch after all exited");
+    eventually("every record freed", || ns.region().live_records().iter().all(|&(_, pid, _)| pid == me));
+    ns.region().check_invariants().unwrap();
+    ns.region().request_collection();
+    eventually("a collection", || ns.collect_lost().is_some());
+    assert_eq!(ns.region().heap_account().unwrap().lost(), 0);
+}
