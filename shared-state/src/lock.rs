@@ -195,6 +195,12 @@ impl LivenessLock {
         self.holder()
     }
 
+    /// Waits until the lock is free or its holder dies, then holds it
+    /// for good (like `init_and_hold`, on a lock already initialised).
+    pub fn wait_and_hold(&self) {
+        core::mem::forget(self.mutex.lock());
+    }
+
     /// The thread id in the lock word. glibc writes the id from its thread
     /// block, which a raw clone(CLONE_VM) child shares with its parent, so
     /// this, not gettid(), is whose death the kernel will report.

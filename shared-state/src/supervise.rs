@@ -42,9 +42,24 @@ impl Namespace {
         if epoll < 0 {
             return Err(std::io::Error::last_os_error());
         }
-        // Sleepers may now leave repairs to us; if a supervisor still holds
-        // this, it watches too.
-        self.region().procs().watch.supervisor.take_over();
+        // Calls may now count on deaths being noticed, and sleepers leave
+        // repairs to us. If another supervisor holds this (a named box
+        // joined from elsewhere), it watches too, and a thread of ours
+        // waits to take over when it ends, so that the box stays watched
+        // while any supervisor runs.
+        let supervisor = &self.region().procs().watch.supervisor;
+        if supervisor.take_over() != sys::gettid() {
+            let ns = self.clone();
+            std::thread::Builder::new().name("ipcbox-standby".into()).spawn(move || {
+                ns.region().procs().watch.supervisor.wait_and_hold();
+                // Whatever died while no one watched is reaped now.
+                ns.region().note_death();
+                ns.repair_dead();
+                loop {
+                    std::thread::park();
+                }
+            })?;
+        }
         let watched: Arc<Mutex<HashMap<u64, i32>>> = Arc::default();
         let (ns, list) = (self.clone(), watched.clone());
         std::thread::Builder::new().name("ipcbox-register".into()).spawn(move || loop {

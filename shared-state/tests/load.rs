@@ -222,3 +222,42 @@ fn four_thousand_processes_at_once_leave_nothing_behind() {
     eventually("a collection", || ns.collect_lost().is_some());
     assert_eq!(ns.region().heap_account().unwrap().lost(), 0);
 }
+
+/// Two supervisors watch one box (a named box joined from two places):
+/// when the one that holds the watch ends, the other takes it over, so the
+/// box stays watched, and a death after that is repaired by it alone.
+#[test]
+fn a_second_supervisor_takes_over_when_the_first_ends() {
+    let ns = std::sync::Arc::new(new_box());
+    let semid = ns.semget(0, 1, 0o600).unwrap();
+    let (hold_r, hold_w) = pipe();
+    let first = fork_child(&ns, || {
+        let ns = std::sync::Arc::new(Namespace::attach(ns.fd()).unwrap());
+        ns.watch_deaths().unwrap();
+        let mut byte = 0u8;
+        // SAFETY: waits on a pipe until the test ends it.
+        unsafe { libc::read(hold_r, &mut byte as *mut u8 as *mut libc::c_void, 1) };
+        0
+    });
+    let supervisor = &ns.region().procs().watch.supervisor;
+    eventually("the first supervisor to watch", || supervisor.is_held());
+    ns.watch_deaths().unwrap();
+    assert!(supervisor.held_by(first), "the first keeps the watch while it runs");
+    // SAFETY: ending the first supervisor.
+    unsafe { libc::kill(first, libc::SIGKILL) };
+    wait_status(first);
+    eventually("the second supervisor to take over", || supervisor.is_held());
+    let worker = fork_child(&ns, || {
+        ns.semop(semid, &[op(0, 1, SEM_UNDO)], None).unwrap();
+        // SAFETY: plain system call: dies with its adjustment.
+        unsafe { libc::raise(libc::SIGKILL) };
+        0
+    });
+    wait_status(worker);
+    // The test's own record (its supervisor threads reap) is the one left.
+    let undone = || ns.region().procs().live.load(std::sync::atomic::Ordering::Relaxed) == 1;
+    eventually("the supervisor to reap the worker", undone);
+    assert_eq!(ns.semctl(semid, 0, shared_state::sem::GETVAL, 0), Ok(0));
+    // SAFETY: closing our end of the pipe.
+    unsafe { (libc::close(hold_r), libc::close(hold_w)) };
+}
