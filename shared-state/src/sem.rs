@@ -1493,7 +1493,8 @@ impl Namespace {
                 }
                 let (index, _guard) = table.lock_id(id).map_err(|_| libc::EIDRM)?;
                 let slot = region.set(index);
-                let pid = sys::getpid();
+                // The cached pid: Linux's sempid without a getpid system call.
+                let pid = self.pid();
                 region.journal_reserve(slot, nsems as usize + region.count_adjustments(slot, None))?;
                 region.hold_sems(slot, 0..nsems);
                 for (n, &v) in values.iter().enumerate() {
@@ -1537,7 +1538,9 @@ impl Namespace {
                         sem.hold();
                         region.set_value_logged(slot, num as u32, arg as i32);
                         region.journal_commit(slot);
-                        sem.pid.store(sys::getpid(), Relaxed);
+                        // The cached pid: a getpid system call here cost more
+                        // than the rest of the call.
+                        sem.pid.store(self.pid(), Relaxed);
                         slot.ctime.store(sys::realtime_seconds(), Relaxed);
                         region.serve_queue(slot);
                         region.release_sems(slot, [num as u32]);
