@@ -1495,14 +1495,19 @@ impl Namespace {
                 let slot = region.set(index);
                 // The cached pid: Linux's sempid without a getpid system call.
                 let pid = self.pid();
-                region.journal_reserve(slot, nsems as usize + region.count_adjustments(slot, None))?;
+                let adjusted = region.count_adjustments(slot, None);
+                region.journal_reserve(slot, nsems as usize + adjusted)?;
                 region.hold_sems(slot, 0..nsems);
                 for (n, &v) in values.iter().enumerate() {
                     region.set_value_logged(slot, n as u32, v as i32);
                     region.sem(slot, n as u32).pid.store(pid, Relaxed);
                     crate::faults::crash_point("sem.setall.after_sem");
                 }
-                region.clear_adjustments(slot, None);
+                // Counted under this lock: with none counted, a second walk
+                // of the undo list would find nothing to clear.
+                if adjusted != 0 {
+                    region.clear_adjustments(slot, None);
+                }
                 region.journal_commit(slot);
                 slot.ctime.store(sys::realtime_seconds(), Relaxed);
                 region.serve_queue(slot);
@@ -1533,8 +1538,13 @@ impl Namespace {
                     GETNCNT => region.count_waiting(slot, num as u32, false),
                     GETZCNT => region.count_waiting(slot, num as u32, true),
                     _ => {
-                        region.journal_reserve(slot, 1 + region.count_adjustments(slot, Some(num as u32)))?;
-                        region.clear_adjustments(slot, Some(num as u32));
+                        let adjusted = region.count_adjustments(slot, Some(num as u32));
+                        region.journal_reserve(slot, 1 + adjusted)?;
+                        // Counted under this lock: with none counted, a second
+                        // walk of the undo list would find nothing to clear.
+                        if adjusted != 0 {
+                            region.clear_adjustments(slot, Some(num as u32));
+                        }
                         sem.hold();
                         region.set_value_logged(slot, num as u32, arg as i32);
                         region.journal_commit(slot);
