@@ -975,6 +975,20 @@ pub const SEM_STAT: i32 = 18;
 pub const SEM_INFO: i32 = 19;
 pub const SEM_STAT_ANY: i32 = 20;
 
+/// Sets of up to this many semaphores have GETALL and SETALL's values on
+/// the stack (Linux's SEMMSL_FAST): no heap allocation in the usual case.
+const SEMMSL_FAST: usize = 256;
+
+/// `len` bytes of `short` if they fit, else of `long`, grown to `len`.
+fn scratch<'a>(short: &'a mut [u8], long: &'a mut Vec<u8>, len: usize) -> &'a mut [u8] {
+    if len <= short.len() {
+        &mut short[..len]
+    } else {
+        long.resize(len, 0);
+        long
+    }
+}
+
 /// Whether `semctl(…, cmd, …)` reads its fourth argument (glibc's rule; any
 /// other command is EINVAL before the kernel is asked).
 pub fn semctl_takes_arg(cmd: i32) -> Option<bool> {
@@ -1474,21 +1488,24 @@ impl Namespace {
                     return Err(libc::EACCES);
                 }
                 let nsems = slot.nsems.load(Relaxed);
+                // The values as the caller's array of unsigned shorts.
+                let (mut short, mut long) = ([0u8; SEMMSL_FAST * 2], Vec::new());
+                let raw = scratch(&mut short, &mut long, nsems as usize * 2);
+                let value_at = |raw: &[u8], n: usize| u16::from_ne_bytes([raw[2 * n], raw[2 * n + 1]]);
                 if cmd == GETALL {
                     // Held, so that the values read are one state of the set.
                     region.hold_sems(slot, 0..nsems);
-                    let values: Vec<u8> =
-                        (0..nsems).flat_map(|n| (region.sem(slot, n).value() as u16).to_ne_bytes()).collect();
+                    for (n, cell) in raw.chunks_exact_mut(2).enumerate() {
+                        cell.copy_from_slice(&(region.sem(slot, n as u32).value() as u16).to_ne_bytes());
+                    }
                     region.release_sems(slot, 0..nsems);
                     drop(guard);
-                    sys::copy_to_user(arg, &values)?;
+                    sys::copy_to_user(arg, raw)?;
                     return Ok(0);
                 }
                 drop(guard);
-                let mut raw = vec![0u8; nsems as usize * 2];
-                sys::copy_from_user(&mut raw, arg)?;
-                let values: Vec<u16> = raw.chunks_exact(2).map(|c| u16::from_ne_bytes([c[0], c[1]])).collect();
-                if values.iter().any(|&v| v as i32 > SEMVMX) {
+                sys::copy_from_user(raw, arg)?;
+                if (0..nsems as usize).any(|n| value_at(raw, n) as i32 > SEMVMX) {
                     return Err(libc::ERANGE);
                 }
                 let (index, _guard) = table.lock_id(id).map_err(|_| libc::EIDRM)?;
@@ -1498,9 +1515,9 @@ impl Namespace {
                 let adjusted = region.count_adjustments(slot, None);
                 region.journal_reserve(slot, nsems as usize + adjusted)?;
                 region.hold_sems(slot, 0..nsems);
-                for (n, &v) in values.iter().enumerate() {
-                    region.set_value_logged(slot, n as u32, v as i32);
-                    region.sem(slot, n as u32).pid.store(pid, Relaxed);
+                for n in 0..nsems {
+                    region.set_value_logged(slot, n, value_at(raw, n as usize) as i32);
+                    region.sem(slot, n).pid.store(pid, Relaxed);
                     crate::faults::crash_point("sem.setall.after_sem");
                 }
                 // Counted under this lock: with none counted, a second walk
