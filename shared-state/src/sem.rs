@@ -42,7 +42,8 @@
 //! the set has lock-free semops on and the semaphore is not HELD by a
 //! locked path or a waiter (the protocol is described at `Sem`). Order:
 //! facility lock, slot lock, heap lock. Uncontended semop makes no system
-//! call.
+//! call, nor does semctl's GETVAL, GETPID, GETALL, SETVAL, SETALL or
+//! IPC_STAT while no one waits on the set (`scripts/fastpath.sh`).
 
 use crate::abi::*;
 use crate::collect::Hold;
