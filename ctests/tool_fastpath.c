@@ -6,8 +6,11 @@
  * are copied under the shim's fault guard), reads/writes through an
  * attachment, uncontended semop P and V, with and without SEM_UNDO, with
  * operations on the stack and on the heap, and msgsnd/msgrcv with no one
- * waiting (messages on the stack and on the heap), IPC_STAT of a queue. After the end marker, a bad
- * pointer must still give EFAULT (the guard catches it; its signal
+ * waiting (messages on the stack and on the heap), IPC_STAT of a queue,
+ * and semctl with no one waiting: SETVAL (one that clears a SEM_UNDO
+ * adjustment, one with none to clear), GETVAL, GETPID, IPC_STAT, GETALL
+ * into a stack array and SETALL from a heap array. After the end marker,
+ * a bad pointer must still give EFAULT (the guard catches it; its signal
  * delivery would show in the trace, so that is checked outside).
  * scripts/fastpath.sh runs it under strace in a box and fails if any
  * system call appears between the markers.
@@ -23,10 +26,17 @@
 
 static struct shmid_ds static_ds;
 
+union semun {
+	int val;
+	struct semid_ds *buf;
+	unsigned short *array;
+};
+
 int main(void)
 {
 	struct shmid_ds *heap_ds = malloc(sizeof *heap_ds);
 	struct sembuf *heap_ops = malloc(2 * sizeof *heap_ops);
+	unsigned short *heap_vals = calloc(2, sizeof *heap_vals);
 	int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
 	char *p = shmat(id, NULL, 0);
 	if (id < 0 || p == (void *)-1) {
@@ -42,6 +52,11 @@ int main(void)
 		perror("semaphore setup");
 		return 1;
 	}
+	union semun zero = { .val = 0 }, all = { .array = heap_vals };
+	if (semctl(sem, 0, SETVAL, zero) || semctl(sem, 0, SETALL, all)) { /* first ones make the set's journal */
+		perror("semctl setup");
+		return 1;
+	}
 	int q = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
 	struct qmsg {
 		long mtype;
@@ -51,6 +66,7 @@ int main(void)
 		perror("queue setup");
 		return 1;
 	}
+	pid_t self = getpid();
 	write(1, "fastpath-begin\n", 15);
 	unsigned long sum = 0;
 	for (int i = 0; i < 100; i++) {
@@ -77,6 +93,20 @@ int main(void)
 		struct sembuf vu = { 1, 1, SEM_UNDO }, pu = { 1, -1, SEM_UNDO };
 		if (semop(sem, &v, 1) || semop(sem, &pp, 1) || semop(sem, &vu, 1) || semop(sem, &pu, 1))
 			return 4;
+		union semun arg = { .val = 3 };
+		struct semid_ds sds;
+		unsigned short vals[2];
+		if (semop(sem, &vu, 1) || semctl(sem, 1, SETVAL, arg) || semctl(sem, 1, GETVAL) != 3 ||
+		    semctl(sem, 1, SETVAL, zero) || semctl(sem, 1, GETPID) != self)
+			return 7;
+		arg.buf = &sds;
+		if (semctl(sem, 0, IPC_STAT, arg) || sds.sem_nsems != 2)
+			return 7;
+		arg.array = vals;
+		heap_vals[0] = i & 1;
+		if (semctl(sem, 0, GETALL, arg) || vals[0] != 0 || vals[1] != 0 || semctl(sem, 0, SETALL, all) ||
+		    semctl(sem, 0, GETVAL) != (i & 1) || semctl(sem, 0, SETVAL, zero))
+			return 7;
 	}
 	write(1, "fastpath-end\n", 13);
 	if (shmctl(id, IPC_STAT, (struct shmid_ds *)8) != -1 || errno != EFAULT) {

@@ -42,7 +42,8 @@
 //! the set has lock-free semops on and the semaphore is not HELD by a
 //! locked path or a waiter (the protocol is described at `Sem`). Order:
 //! facility lock, slot lock, heap lock. Uncontended semop makes no system
-//! call.
+//! call, nor does semctl's GETVAL, GETPID, GETALL, SETVAL, SETALL or
+//! IPC_STAT while no one waits on the set (`scripts/fastpath.sh`).
 
 use crate::abi::*;
 use crate::collect::Hold;
@@ -975,6 +976,20 @@ pub const SEM_STAT: i32 = 18;
 pub const SEM_INFO: i32 = 19;
 pub const SEM_STAT_ANY: i32 = 20;
 
+/// Sets of up to this many semaphores have GETALL and SETALL's values on
+/// the stack (Linux's SEMMSL_FAST): no heap allocation in the usual case.
+const SEMMSL_FAST: usize = 256;
+
+/// `len` bytes of `short` if they fit, else of `long`, grown to `len`.
+fn scratch<'a>(short: &'a mut [u8], long: &'a mut Vec<u8>, len: usize) -> &'a mut [u8] {
+    if len <= short.len() {
+        &mut short[..len]
+    } else {
+        long.resize(len, 0);
+        long
+    }
+}
+
 /// Whether `semctl(…, cmd, …)` reads its fourth argument (glibc's rule; any
 /// other command is EINVAL before the kernel is asked).
 pub fn semctl_takes_arg(cmd: i32) -> Option<bool> {
@@ -1474,34 +1489,43 @@ impl Namespace {
                     return Err(libc::EACCES);
                 }
                 let nsems = slot.nsems.load(Relaxed);
+                // The values as the caller's array of unsigned shorts.
+                let (mut short, mut long) = ([0u8; SEMMSL_FAST * 2], Vec::new());
+                let raw = scratch(&mut short, &mut long, nsems as usize * 2);
+                let value_at = |raw: &[u8], n: usize| u16::from_ne_bytes([raw[2 * n], raw[2 * n + 1]]);
                 if cmd == GETALL {
                     // Held, so that the values read are one state of the set.
                     region.hold_sems(slot, 0..nsems);
-                    let values: Vec<u8> =
-                        (0..nsems).flat_map(|n| (region.sem(slot, n).value() as u16).to_ne_bytes()).collect();
+                    for (n, cell) in raw.chunks_exact_mut(2).enumerate() {
+                        cell.copy_from_slice(&(region.sem(slot, n as u32).value() as u16).to_ne_bytes());
+                    }
                     region.release_sems(slot, 0..nsems);
                     drop(guard);
-                    sys::copy_to_user(arg, &values)?;
+                    sys::copy_to_user(arg, raw)?;
                     return Ok(0);
                 }
                 drop(guard);
-                let mut raw = vec![0u8; nsems as usize * 2];
-                sys::copy_from_user(&mut raw, arg)?;
-                let values: Vec<u16> = raw.chunks_exact(2).map(|c| u16::from_ne_bytes([c[0], c[1]])).collect();
-                if values.iter().any(|&v| v as i32 > SEMVMX) {
+                sys::copy_from_user(raw, arg)?;
+                if (0..nsems as usize).any(|n| value_at(raw, n) as i32 > SEMVMX) {
                     return Err(libc::ERANGE);
                 }
                 let (index, _guard) = table.lock_id(id).map_err(|_| libc::EIDRM)?;
                 let slot = region.set(index);
-                let pid = sys::getpid();
-                region.journal_reserve(slot, nsems as usize + region.count_adjustments(slot, None))?;
+                // The cached pid: Linux's sempid without a getpid system call.
+                let pid = self.pid();
+                let adjusted = region.count_adjustments(slot, None);
+                region.journal_reserve(slot, nsems as usize + adjusted)?;
                 region.hold_sems(slot, 0..nsems);
-                for (n, &v) in values.iter().enumerate() {
-                    region.set_value_logged(slot, n as u32, v as i32);
-                    region.sem(slot, n as u32).pid.store(pid, Relaxed);
+                for n in 0..nsems {
+                    region.set_value_logged(slot, n, value_at(raw, n as usize) as i32);
+                    region.sem(slot, n).pid.store(pid, Relaxed);
                     crate::faults::crash_point("sem.setall.after_sem");
                 }
-                region.clear_adjustments(slot, None);
+                // Counted under this lock: with none counted, a second walk
+                // of the undo list would find nothing to clear.
+                if adjusted != 0 {
+                    region.clear_adjustments(slot, None);
+                }
                 region.journal_commit(slot);
                 slot.ctime.store(sys::realtime_seconds(), Relaxed);
                 region.serve_queue(slot);
@@ -1532,12 +1556,19 @@ impl Namespace {
                     GETNCNT => region.count_waiting(slot, num as u32, false),
                     GETZCNT => region.count_waiting(slot, num as u32, true),
                     _ => {
-                        region.journal_reserve(slot, 1 + region.count_adjustments(slot, Some(num as u32)))?;
-                        region.clear_adjustments(slot, Some(num as u32));
+                        let adjusted = region.count_adjustments(slot, Some(num as u32));
+                        region.journal_reserve(slot, 1 + adjusted)?;
+                        // Counted under this lock: with none counted, a second
+                        // walk of the undo list would find nothing to clear.
+                        if adjusted != 0 {
+                            region.clear_adjustments(slot, Some(num as u32));
+                        }
                         sem.hold();
                         region.set_value_logged(slot, num as u32, arg as i32);
                         region.journal_commit(slot);
-                        sem.pid.store(sys::getpid(), Relaxed);
+                        // The cached pid: a getpid system call here cost more
+                        // than the rest of the call.
+                        sem.pid.store(self.pid(), Relaxed);
                         slot.ctime.store(sys::realtime_seconds(), Relaxed);
                         region.serve_queue(slot);
                         region.release_sems(slot, [num as u32]);

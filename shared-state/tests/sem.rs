@@ -101,6 +101,30 @@ fn semctl_values_and_errors() {
 }
 
 #[test]
+fn getall_setall_on_either_side_of_the_stack_buffer() {
+    // Up to 256 semaphores the values stay on the stack, beyond they go
+    // through the heap: both move exactly nsems values.
+    let ns = new_box();
+    for nsems in [1u16, 255, 256, 257, 1000] {
+        let id = ns.semget(IPC_PRIVATE, nsems as i32, 0o600).unwrap();
+        let n = nsems as usize;
+        let mut set: Vec<u16> = (0..nsems).map(|i| i * 31 % 32768).collect();
+        set.push(0xbeef);
+        ns.semctl(id, 0, SETALL, set.as_ptr() as usize).unwrap();
+        let mut got = vec![0xdeadu16; n + 1];
+        ns.semctl(id, 0, GETALL, got.as_mut_ptr() as usize).unwrap();
+        assert_eq!(got[..n], set[..n], "{nsems} semaphores");
+        assert_eq!(got[n], 0xdead, "GETALL wrote past {nsems} values");
+        let mut bad = vec![1u16; n];
+        bad[n - 1] = 32768;
+        assert_eq!(ns.semctl(id, 0, SETALL, bad.as_ptr() as usize).unwrap_err(), libc::ERANGE);
+        ns.semctl(id, 0, GETALL, got.as_mut_ptr() as usize).unwrap();
+        assert_eq!(got[..n], set[..n], "a refused SETALL of {nsems} changed nothing");
+        ns.semctl(id, 0, IPC_RMID, 0).unwrap();
+    }
+}
+
+#[test]
 fn a_blocked_waiter_is_served_and_counted() {
     let ns = new_box();
     let id = ns.semget(IPC_PRIVATE, 2, 0o600).unwrap();
