@@ -53,6 +53,10 @@ pub struct Namespace {
     /// interval after a failed one (see `collect_now_and_then`).
     pub(crate) collect_countdown: AtomicU32,
     pub(crate) collect_interval: AtomicU32,
+    /// The last SEM_UNDO record `own_undo` found: (set id << 32) | its heap
+    /// offset, 0 for none. A hint, checked against the record and the set
+    /// before use; reset in a fork child, which inherits no undo.
+    pub(crate) undo_hint: AtomicU64,
 }
 
 const NO_RECORD: u64 = u64::MAX;
@@ -87,6 +91,7 @@ impl Namespace {
             magazine_record: AtomicU64::new(0),
             collect_countdown: AtomicU32::new(0),
             collect_interval: AtomicU32::new(0),
+            undo_hint: AtomicU64::new(0),
         }
     }
 
@@ -457,6 +462,7 @@ impl Namespace {
     fn become_child(&self, local: &mut Local, record: Option<RecordRef>) {
         let pid = sys::getpid();
         self.owner.store(pid, Relaxed);
+        self.undo_hint.store(0, Relaxed);
         self.magazine_record.store(record.map_or(0, RecordRef::packed), Relaxed);
         if let Some(rec) = record {
             self.region.arm_forked_record(rec, pid);
