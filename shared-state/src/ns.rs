@@ -75,7 +75,7 @@ impl Namespace {
     /// Joins the box whose region is behind `fd`.
     pub fn attach(fd: i32) -> Result<Namespace, RegionError> {
         let ns = Self::from_region(Region::attach(fd)?);
-        ns.reap_own_stale_records();
+        ns.adopt_own_stale_records();
         Ok(ns)
     }
 
@@ -203,26 +203,40 @@ impl Namespace {
         }
     }
 
-    /// At load after exec: records of this pid whose holder is gone belong to
-    /// the image this process replaced. Exec dropped its mappings, so its
-    /// attachments go; its SEM_UNDO adjustments stay with the process, as
-    /// on Linux, so this image adopts them.
-    fn reap_own_stale_records(&self) {
+    /// At load after exec: a record of this pid whose holder is gone
+    /// belongs to the image this process replaced. Exec dropped its
+    /// mappings and threads, so its attachments, sleepers and cached blocks
+    /// go; its SEM_UNDO adjustments stay with the process, as on Linux, so
+    /// this image takes the record over, undo list and all, where it lies:
+    /// nothing is moved, so a death at any point leaves the adjustments on
+    /// one record, applied once when the process is reaped.
+    fn adopt_own_stale_records(&self) {
         let pid = sys::getpid();
         for rec in self.region.suspect_records() {
             let stale = self.region.record(rec.index);
             if stale.state.load(Acquire) != PROC_LIVE || stale.pid.load(Relaxed) != pid {
                 continue;
             }
-            let undos = stale.sem_undos.swap(0, Relaxed);
-            if undos != 0 {
-                let mut local = self.local();
-                match self.own_record(&mut local) {
-                    Ok(own) => self.region.record(own.index).sem_undos.store(undos, Relaxed),
-                    Err(_) => stale.sem_undos.store(undos, Relaxed),
-                }
+            let mut local = self.local();
+            // Another such record (an image without the shim came between)
+            // is stripped alike and keeps its undo list until this process
+            // dies.
+            if local.record.is_none() {
+                self.region.rearm_record(rec);
+                // Threads of the old image killed inside a hold: a collection is due.
+                self.region.reset_holds(&stale.holds.0);
+                local.record = Some(rec);
+                self.magazine_record.store(rec.packed(), Relaxed);
             }
-            self.reap(rec);
+            drop(local);
+            crate::faults::crash_point("exec.adopted");
+            let _hold = self.hold_under_lock();
+            let _shm = self.region.lock_shm();
+            self.shm_drop_record_locked(rec, pid);
+            crate::faults::crash_point("exec.attachments_dropped");
+            self.region.drop_sem_waiters(rec);
+            self.region.drop_msg_waiters(rec);
+            self.region.drain_magazine(rec.index);
         }
     }
 

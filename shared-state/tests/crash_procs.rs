@@ -296,3 +296,61 @@ fn a_death_inside_each_kind_of_hold_still_lets_the_box_collect() {
     consistent(&ns);
     assert!(ns.region().live_records().iter().all(|&(_, pid, _)| pid == std::process::id() as i32));
 }
+
+/// Exec, as the shim sees it: the thread that made the record is gone
+/// (exec kills every thread and drops every mapping) and a new image of the
+/// same process joins the box. It takes the record over: the attachment
+/// goes at once, the SEM_UNDO adjustment stays with the process and is
+/// applied once when it dies, wherever in the takeover it is killed.
+#[test]
+fn an_exec_keeps_the_undo_and_drops_the_attachments_whatever_kills_it() {
+    for point in [None, Some("exec.adopted"), Some("exec.attachments_dropped")] {
+        let ns = new_box();
+        let semid = ns.semget(IPC_PRIVATE, 1, 0o600).unwrap();
+        let shmid = ns.shmget(IPC_PRIVATE, 4096, 0o600).unwrap();
+        let (adopted_r, adopted_w) = pipe();
+        let (go_r, go_w) = pipe();
+        let process = fork_child(&ns, || {
+            close(adopted_r);
+            close(go_w);
+            // The old image: its only thread to call, gone by the exec
+            // (joined, not scoped: a scope ends before its threads have
+            // left the kernel, and so before their robust locks are let go).
+            let ns_addr = &ns as *const Namespace as usize;
+            std::thread::spawn(move || {
+                // SAFETY: `ns` outlives this thread, which is joined below.
+                let ns = unsafe { &*(ns_addr as *const Namespace) };
+                ns.semop(semid, &[op(0, 1, SEM_UNDO)], None).unwrap();
+                ns.shmat(shmid, 0, 0).unwrap();
+            })
+            .join()
+            .unwrap();
+            if let Some(point) = point {
+                faults::arm(point, 1);
+            }
+            let image = Namespace::attach(ns.fd()).unwrap();
+            write_i32(adopted_w, 1);
+            let _ = read_i32(go_r);
+            drop(image);
+            0
+        });
+        close(adopted_w);
+        close(go_r);
+        let adopted = read_i32(adopted_r);
+        let what = point.unwrap_or("no death");
+        if point.is_none() {
+            assert_eq!(adopted, Some(1));
+            assert_eq!(nattch(&ns, shmid), Ok(0), "{what}: the exec dropped the attachment");
+            assert_eq!(ns.semctl(semid, 0, GETVAL, 0), Ok(1), "{what}: the adjustment waits for the exit");
+            close(go_w);
+            assert_eq!(wait_status(process), 0);
+        } else {
+            assert_eq!(adopted, None, "{what}: died in the takeover");
+            assert!(killed(wait_status(process)));
+            close(go_w);
+        }
+        assert_eq!(nattch(&ns, shmid), Ok(0), "{what}");
+        assert_eq!(ns.semctl(semid, 0, GETVAL, 0), Ok(0), "{what}: the undo applied once at the death");
+        consistent(&ns);
+    }
+}
