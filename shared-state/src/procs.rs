@@ -363,27 +363,22 @@ impl Region {
     /// LIVE, or about to be), as (reference, pid, start time): what a
     /// supervisor watches.
     pub fn announced_records(&self) -> Vec<(RecordRef, i32, u64)> {
+        self.snapshot_records(|record| record.pid.load(Relaxed) > 0 && record.start_time.load(Relaxed) != 0)
+    }
+
+    /// LIVE records as (reference, pid, start time).
+    pub fn live_records(&self) -> Vec<(RecordRef, i32, u64)> {
+        self.snapshot_records(|record| record.state.load(Acquire) == PROC_LIVE)
+    }
+
+    fn snapshot_records(&self, keep: impl Fn(&ProcRecord) -> bool) -> Vec<(RecordRef, i32, u64)> {
         let high = self.procs().high_water.load(Acquire);
         (0..high)
             .filter_map(|index| {
                 let record = self.record(index);
                 let generation = record.generation.load(Acquire);
-                let (pid, start_time) = (record.pid.load(Relaxed), record.start_time.load(Relaxed));
-                (pid > 0 && start_time != 0).then_some((RecordRef { index, generation }, pid, start_time))
-            })
-            .collect()
-    }
-
-    /// LIVE records as (reference, pid, start time).
-    pub fn live_records(&self) -> Vec<(RecordRef, i32, u64)> {
-        let high = self.procs().high_water.load(Acquire);
-        (0..high)
-            .filter_map(|index| {
-                let record = self.record(index);
-                let generation = record.generation.load(Relaxed);
-                (record.state.load(Acquire) == PROC_LIVE).then(|| {
-                    let pid = record.pid.load(Relaxed);
-                    (RecordRef { index, generation }, pid, record.start_time.load(Relaxed))
+                keep(record).then(|| {
+                    (RecordRef { index, generation }, record.pid.load(Relaxed), record.start_time.load(Relaxed))
                 })
             })
             .collect()

@@ -10,7 +10,7 @@
 //! Run with `cargo test -p shared-state --features fault-injection`.
 
 mod common;
-use common::{eventually, fork_child, new_box, op, values, wait_status};
+use common::{eventually, fork_child, nattch, new_box, op, values, wait_status};
 
 use shared_state::abi::*;
 use shared_state::faults;
@@ -283,14 +283,6 @@ fn with_a_supervisor_a_waker_that_dies_after_committing_still_wakes_the_sleeper(
     assert_eq!(exit_code_within(receiver, "msgrcv sleeper"), 0);
     assert!(start.elapsed() < Duration::from_secs(1), "woken promptly, not by a timer");
     consistent(&ns);
-}
-
-fn nattch(ns: &Namespace, shmid: i32) -> Result<u64, i32> {
-    let mut ds = [0u64; 16];
-    ns.shmctl(shmid, IPC_STAT, ds.as_mut_ptr() as usize)?;
-    // struct shmid64_ds on x86_64: ipc_perm (48 bytes), segsz, atime,
-    // dtime, ctime, cpid/lpid, then nattch.
-    Ok(ds[11])
 }
 
 #[test]

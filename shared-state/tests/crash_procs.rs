@@ -10,21 +10,13 @@
 //! Run with `cargo test -p shared-state --features fault-injection`.
 
 mod common;
-use common::{eventually, fork_child, new_box, op, pipe, wait_status};
+use common::{eventually, fork_child, nattch, new_box, op, pipe, wait_status};
 
 use shared_state::abi::*;
 use shared_state::faults;
 use shared_state::procs::PROC_FORKING;
 use shared_state::sem::*;
 use shared_state::Namespace;
-
-fn nattch(ns: &Namespace, shmid: i32) -> Result<u64, i32> {
-    let mut ds = [0u64; 16];
-    ns.shmctl(shmid, IPC_STAT, ds.as_mut_ptr() as usize)?;
-    // struct shmid64_ds on x86_64: ipc_perm (48 bytes), segsz, atime,
-    // dtime, ctime, cpid/lpid, then nattch.
-    Ok(ds[11])
-}
 
 fn consistent(ns: &Namespace) {
     ns.repair_dead();

@@ -25,6 +25,15 @@ pub fn fork_child(ns: &Namespace, child: impl FnOnce() -> i32) -> i32 {
     pid
 }
 
+/// shm_nattch of segment `shmid`, by IPC_STAT.
+pub fn nattch(ns: &Namespace, shmid: i32) -> Result<u64, i32> {
+    let mut ds = [0u64; 16];
+    ns.shmctl(shmid, shared_state::abi::IPC_STAT, ds.as_mut_ptr() as usize)?;
+    // struct shmid64_ds on x86_64: ipc_perm (48 bytes), segsz, atime,
+    // dtime, ctime, cpid/lpid, then nattch.
+    Ok(ds[11])
+}
+
 /// Reaps `pid` and returns its raw wait status.
 pub fn wait_status(pid: i32) -> i32 {
     let mut status = 0;
