@@ -28,9 +28,11 @@
 //!   we confirm with /proc/PID/stat (pid plus start time), because the
 //!   holding thread may have been a worker that exited while the process
 //!   lives on; the process re-arms its own record at its next call then. A
-//!   process that execs a new image with the shim reaps its own stale
-//!   records at load; one that execs an image without the shim keeps its
-//!   records until it dies (README: known deviations). A LIVE record is
+//!   process that execs a new image with the shim takes its stale record
+//!   over at load (its attachments dropped, its SEM_UNDO list kept where it
+//!   lies: `Namespace::adopt_own_stale_records`); one that execs an image
+//!   without the shim keeps its records until it dies (README: known
+//!   deviations). A LIVE record is
 //!   made whole under the table lock, its liveness lock taken there, so a
 //!   death at any instruction leaves it either FREE or LIVE and owned.
 //! - FORKING: a child's record made by its parent before fork, so that the
