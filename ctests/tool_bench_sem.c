@@ -18,12 +18,17 @@
  * first three run as 5 batches of n/5 operations each, one batch of each
  * per round, and the median batch is printed (a single run moves by 30%
  * from one run to the next on a shared virtual machine).
+ * With argv[1] = "mutex", only the mutex lines run: those for the process
+ * counts given after it, or all four (repeating one line many times costs
+ * 2 seconds a run instead of 10). With argv[1] = "ping_pong", only that
+ * line runs, with n = argv[2].
  */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/sem.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,26 +122,14 @@ static double mutex(int id, int procs)
 	return (now_ns() - t0) / pairs;
 }
 
-int main(int argc, char **argv)
+static void ping_pong(int id, long n)
 {
-	long n = argc > 1 ? atol(argv[1]) : 1000000;
-	int id = semget(IPC_PRIVATE, 4, IPC_CREAT | 0600);
-	if (id < 0)
-		die("semget");
-	double plain[BATCHES], undo[BATCHES], four[BATCHES];
-	for (int b = 0; b < BATCHES; b++) {
-		plain[b] = pv(id, n / BATCHES, 0);
-		undo[b] = pv(id, n / BATCHES, SEM_UNDO);
-		four[b] = four_ops(id, n / BATCHES);
-	}
-	printf("pv %.1f\n", median(plain));
-	printf("pv_undo %.1f\n", median(undo));
-	printf("four_ops %.1f\n", median(four));
-
 	long rounds = n / 50;
 	struct sembuf give0 = { 0, 1, 0 }, take0 = { 0, -1, 0 }, give1 = { 1, 1, 0 }, take1 = { 1, -1, 0 };
 	fflush(stdout);
 	pid_t child = fork();
+	if (child < 0)
+		die("fork");
 	if (child == 0) {
 		for (long i = 0; i < rounds; i++)
 			if (semop(id, &take0, 1) || semop(id, &give1, 1))
@@ -150,6 +143,43 @@ int main(int argc, char **argv)
 	double elapsed = now_ns() - t0;
 	waitpid(child, NULL, 0);
 	printf("ping_pong %.1f\n", elapsed / (2.0 * rounds));
+}
+
+int main(int argc, char **argv)
+{
+	int id = semget(IPC_PRIVATE, 4, IPC_CREAT | 0600);
+	if (id < 0)
+		die("semget");
+	if (argc > 1 && strcmp(argv[1], "mutex") == 0) {
+		static const int all[] = { 4, 8, 16, 64 };
+		for (int i = 0; i < (argc > 2 ? argc - 2 : 4); i++) {
+			int procs = argc > 2 ? atoi(argv[i + 2]) : all[i];
+			if (procs < 1) {
+				fprintf(stderr, "bench_sem: bad process count %s\n", argv[i + 2]);
+				exit(2);
+			}
+			printf("mutex%d %.1f\n", procs, mutex(id, procs));
+		}
+		semctl(id, 0, IPC_RMID);
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "ping_pong") == 0) {
+		ping_pong(id, argc > 2 ? atol(argv[2]) : 1000000);
+		semctl(id, 0, IPC_RMID);
+		return 0;
+	}
+	long n = argc > 1 ? atol(argv[1]) : 1000000;
+	double plain[BATCHES], undo[BATCHES], four[BATCHES];
+	for (int b = 0; b < BATCHES; b++) {
+		plain[b] = pv(id, n / BATCHES, 0);
+		undo[b] = pv(id, n / BATCHES, SEM_UNDO);
+		four[b] = four_ops(id, n / BATCHES);
+	}
+	printf("pv %.1f\n", median(plain));
+	printf("pv_undo %.1f\n", median(undo));
+	printf("four_ops %.1f\n", median(four));
+
+	ping_pong(id, n);
 
 	printf("mutex4 %.1f\n", mutex(id, 4));
 	printf("mutex8 %.1f\n", mutex(id, 8));

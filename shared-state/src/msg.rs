@@ -292,7 +292,8 @@ const RECEIVER: u32 = 2;
 /// is queued; afterwards changed under the queue lock until completed.
 #[repr(C)]
 pub struct MsgWaiter {
-    /// The futex of `wait`: WAITING, ASLEEP, then DONE.
+    /// The futex of `wait`: WAITING, ASLEEP (back to WAITING if woken
+    /// before DONE), then DONE.
     pub status: AtomicU32,
     /// Outcome once DONE: 0 (a receiver: `message` is its own; a sender:
     /// look again), RETRY (a receiver: look again), or an errno.
@@ -1052,7 +1053,7 @@ impl Namespace {
     /// Sleeps until `waiter` (queued under the lock just released) completes
     /// or a signal handler runs.
     fn sleep_in_queue(&self, hold: &Hold<'_>, waiter: &MsgWaiter) -> Wake {
-        match hold.released(|| wait::wait_done(&waiter.status, None, &|| self.supervised_or_repair())) {
+        match hold.released(|| wait::wait_done(&waiter.status, None, true, &|| self.supervised_or_repair())) {
             Woken::Done => Wake::Done(waiter.result.load(Relaxed)),
             _ => Wake::Interrupted,
         }

@@ -232,8 +232,9 @@ impl Sem {
 /// when its process dies.
 #[repr(C)]
 pub struct Waiter {
-    /// WAITING until the operation is done or refused; the futex the waiting
-    /// thread sleeps on.
+    /// WAITING or ASLEEP (see `wait`) until the operation is done or
+    /// refused, then DONE; the futex the waiting thread sleeps on, and the
+    /// word a wake-ahead wakes it by, without the set lock.
     pub status: AtomicU32,
     /// Outcome once DONE: 0 or an errno.
     pub result: AtomicI32,
@@ -692,13 +693,21 @@ impl Region {
 
     /// Retries queued operations in order after values changed, completing
     /// and waking those that can proceed (Linux's update_queue). Waiters of
-    /// dead processes are dropped. Slot lock held.
-    fn serve_queue(&self, slot: &SemSlot) {
+    /// dead processes are dropped. Returns the waiter to wake ahead (see
+    /// `wait`), if any: the new first waiter when it waits to decrement the
+    /// semaphore a completed single decrement has just taken (the next in
+    /// line for a mutex). Slot lock held.
+    fn serve_queue(&self, slot: &SemSlot) -> Option<u64> {
         // Semaphores of the waiters that leave the queue: released at the end.
         let mut left = Vec::new();
+        // The semaphore the last completed single decrement took.
+        let mut taken = None;
         'rescan: loop {
             let mut prev = 0u64;
             let mut at = slot.queue_head.load(Relaxed);
+            // Whether every waiter this pass has left queued is a single
+            // decrement: values that only went down cannot unblock those.
+            let mut passed_decrements = true;
             while at != 0 {
                 let waiter = self.waiter(at);
                 let next = waiter.next.load(Relaxed);
@@ -714,11 +723,21 @@ impl Region {
                     continue;
                 }
                 let nsops = waiter.nsops.load(Relaxed);
+                if nsops == 1 && self.still_blocked(slot, self.waiter_op(at, 0)) {
+                    // What try_ops would find, without its cost (the queue
+                    // of a semaphore shared by N processes is N - 1 long).
+                    passed_decrements &= self.waiter_op(at, 0).op < 0;
+                    prev = at;
+                    at = next;
+                    continue;
+                }
                 let ops: Vec<SemOp> = (0..nsops).map(|i| self.waiter_op(at, i)).collect();
                 let alter = ops.iter().any(|op| op.op != 0);
+                let one_decrement = matches!(ops[..], [op] if op.op < 0);
                 match self.try_ops(slot, &ops, waiter.undo.load(Relaxed), waiter.pid.load(Relaxed)) {
                     Err(Attempt::Blocked(i)) => {
                         waiter.blocking.store(i as u32, Relaxed);
+                        passed_decrements &= one_decrement;
                         prev = at;
                         at = next;
                     }
@@ -733,8 +752,13 @@ impl Region {
                         };
                         left.extend(nums(&ops));
                         self.complete_waiter(slot, prev, at, result);
-                        if alter && result == 0 {
-                            // Values changed: earlier waiters may proceed now.
+                        if result == 0 && one_decrement {
+                            taken = Some(ops[0].num);
+                        }
+                        // Values changed: earlier waiters may proceed now,
+                        // unless the change was one decrement and each of
+                        // them waits to decrement (as Linux's check_restart).
+                        if alter && result == 0 && !(one_decrement && passed_decrements) {
                             continue 'rescan;
                         }
                         at = next;
@@ -744,6 +768,38 @@ impl Region {
             break;
         }
         self.release_sems(slot, left);
+        let head = slot.queue_head.load(Relaxed);
+        let next_in_line = head != 0 && {
+            let op = self.waiter_op(head, self.waiter(head).blocking.load(Relaxed));
+            op.op < 0 && Some(op.num) == taken
+        };
+        next_in_line.then_some(head)
+    }
+
+    /// Whether a queued waiter's single operation still cannot proceed:
+    /// exactly when `try_ops` would find it blocked (it blocks before any
+    /// range check, and a queued operation never has IPC_NOWAIT), with room
+    /// in the journal so that try_ops could not have failed for want of it.
+    /// Its semaphore stays held, as a queued waiter's does. Slot lock held.
+    fn still_blocked(&self, slot: &SemSlot, op: SemOp) -> bool {
+        let journal = &slot.journal;
+        if journal.len.load(Relaxed) + 2 > journal.capacity.load(Relaxed) {
+            return false;
+        }
+        let sem = self.sem(slot, op.num as u32);
+        let value = sem.value();
+        let blocked = if op.op == 0 { value != 0 } else { value + (op.op as i32) < 0 };
+        if blocked {
+            sem.hold();
+        }
+        blocked
+    }
+
+    /// Wakes queued waiter `at` ahead of its turn (see `wait`). Called with
+    /// no lock held, so the block may have been completed and freed since:
+    /// heap memory is never unmapped, and a stray wake-up is harmless.
+    fn wake_ahead(&self, at: u64) {
+        wait::wake_ahead(&self.waiter(at).status);
     }
 
     fn unlink_waiter(&self, slot: &SemSlot, prev: u64, at: u64) {
@@ -1256,16 +1312,23 @@ impl Namespace {
         let pid = self.pid();
         region.vote_mode(slot, ops.len() == 1 && undo == 0);
         let outcome = region.try_ops(slot, ops, undo, pid);
+        let mut ahead = None;
         if outcome.is_ok() {
             region.journal_commit(slot);
             self.region.set_otime(slot, ops);
             if alter {
-                region.serve_queue(slot);
+                ahead = region.serve_queue(slot);
             }
         }
         region.release_sems(slot, nums(ops));
         match outcome {
-            Ok(()) => Ok(0),
+            Ok(()) => {
+                drop(guard);
+                if let Some(at) = ahead {
+                    region.wake_ahead(at);
+                }
+                Ok(0)
+            }
             Err(Attempt::Failed(e)) => Err(e),
             Err(Attempt::Blocked(_)) => {
                 drop(guard);
@@ -1300,31 +1363,47 @@ impl Namespace {
             // SAFETY: the block holds ops.len() packed operations after its header.
             unsafe { region.heap_ref::<AtomicU64>(cell) }.store(op.pack(), Relaxed);
         }
+        let spin;
         {
             // Values may have changed since the first try: try again, then queue.
             let table = self.sems();
-            let (_, _guard) = table.lock_id(id).map_err(|e| if e == libc::EINVAL { libc::EIDRM } else { e })?;
+            let (_, guard) = table.lock_id(id).map_err(|e| if e == libc::EINVAL { libc::EIDRM } else { e })?;
             let slot = region.set(index);
             // Queued, the waiter keeps its semaphores held (see `Sem`).
-            match region.try_ops(slot, ops, undo, pid) {
-                Err(Attempt::Blocked(i)) => waiter.blocking.store(i as u32, Relaxed),
+            let blocking = match region.try_ops(slot, ops, undo, pid) {
+                Err(Attempt::Blocked(i)) => i,
                 outcome => {
+                    let mut ahead = None;
                     if outcome.is_ok() {
                         region.journal_commit(slot);
                         region.set_otime(slot, ops);
                         if ops.iter().any(|op| op.op != 0) {
-                            region.serve_queue(slot);
+                            ahead = region.serve_queue(slot);
                         }
                     }
                     region.release_sems(slot, nums(ops));
+                    drop(guard);
+                    if let Some(at) = ahead {
+                        region.wake_ahead(at);
+                    }
                     return match outcome {
                         Ok(()) => Ok(0),
                         Err(Attempt::Failed(e)) => Err(e),
                         Err(Attempt::Blocked(_)) => unreachable!(),
                     };
                 }
-            }
+            };
+            waiter.blocking.store(blocking as u32, Relaxed);
             let tail = slot.queue_tail.load(Relaxed);
+            // Spin only as the first in line for the semaphore: one queued
+            // behind another waiter for it has at least a whole hand-off to
+            // wait, and spinning would take a core from the processes that
+            // hand over (it is woken ahead when its turn nears). The last
+            // waiter stands for all ahead: for a mutex, all wait alike.
+            spin = tail == 0 || {
+                let last = region.waiter_op(tail, region.waiter(tail).blocking.load(Relaxed));
+                last.num != ops[blocking].num
+            };
             if tail == 0 {
                 slot.queue_head.store(at, Relaxed);
             } else {
@@ -1333,7 +1412,7 @@ impl Namespace {
             slot.queue_tail.store(at, Relaxed);
         }
         let deadline = timeout.map(|t| wait::monotonic_ns() + t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128);
-        let woken = hold.released(|| wait::wait_done(&waiter.status, deadline, &|| self.supervised_or_repair()));
+        let woken = hold.released(|| wait::wait_done(&waiter.status, deadline, spin, &|| self.supervised_or_repair()));
         let interrupted = match woken {
             Woken::Done => None,
             Woken::Interrupted => Some(libc::EINTR),

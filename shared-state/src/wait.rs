@@ -6,15 +6,59 @@
 //! Protocol: the waiting thread sets `status` to WAITING and queues its
 //! waiter under the object's lock. Whoever completes it later (under the same
 //! lock) stores the outcome, then swaps `status` to DONE and makes a futex
-//! wake only if the waiter had gone to sleep (ASLEEP). The waiter first spins
-//! for at most `SPIN_NS` (a partner on another core usually answers within
-//! that, and the hand-off then costs no system call; short enough that a
-//! blocked process looks asleep almost at once), then moves WAITING to ASLEEP
-//! and sleeps on the futex. Past its first `YIELD_AFTER_NS`, the spin also
-//! yields the core at each look: with more runnable processes than cores,
-//! the process that will answer may be waiting for this very core, and a
-//! plain spin would keep it off (four processes sharing a mutex semaphore
-//! on two cores: 6 times the throughput, README: Benchmarks).
+//! wake only if the waiter had gone to sleep (ASLEEP). A waiter that may be
+//! answered soon (`wait_done`'s `spin`) first spins for at most `SPIN_NS` (a
+//! partner on another core usually answers within that, and the hand-off
+//! then costs no system call; short enough that a blocked process looks
+//! asleep almost at once), then moves WAITING to ASLEEP and sleeps on the
+//! futex; any other waiter sleeps at once. Past its first `YIELD_AFTER_NS`,
+//! the spin also yields the core at each look: with more runnable processes
+//! than cores, the process that will answer may be waiting for this very
+//! core, and a plain spin would keep it off.
+//!
+//! Waking ahead: whoever can tell that a sleeper is next in line (semop: the
+//! first waiter for the semaphore a queued waiter has just been given) may
+//! wake it early with `wake_ahead`, after letting go of the lock. The
+//! sleeper, finding itself woken but not DONE, moves ASLEEP back to WAITING
+//! and spins as above, so that when its turn comes it is on a core already
+//! and no wake-up (and, often, no interrupt to another core) is needed then.
+//! A wake-ahead is only a hint: a waker that dies before making it loses
+//! nothing (the sleeper is still ASLEEP, and its completer wakes it), and one
+//! that reaches a block freed and reused meanwhile makes a spurious wake-up,
+//! which every futex sleeper in the region takes in its stride.
+//!
+//! Why: with more processes than cores sharing one semaphore as a mutex
+//! (`ctests/tool_bench_sem.c`, mutexN), the semaphore passes in FIFO order,
+//! so each pair of P and V hands it to a process that has slept for a whole
+//! round. On the 2-core virtual machine of the figures below, a futex
+//! hand-off between two pinned processes costs 2.5 µs when both share a
+//! core and 12 µs (other core busy) to 21 µs (other core idle) across cores:
+//! an interrupt between virtual CPUs, and a halted one's exit. The kernel's
+//! semop pays such a wake-up on every pair. Before this change every blocked waiter spun for 20 µs,
+//! yielding, so with 8 or more processes the spinners took the cores the
+//! waker and the woken needed, and every hand-off still found its waiter
+//! asleep. Now only a waiter that queues first for its semaphore spins, the
+//! next in line is woken a hand-off ahead, and a completion finds it
+//! spinning or at least runnable (with, in `sem`, a queue that passes over
+//! waiters still blocked instead of retrying each). Measured with `tool_bench_sem mutex`
+//! (ns per P+V pair, median and range of 5 runs alternating the kernel in a
+//! fresh IPC namespace, the build before and this one, idle machine):
+//!
+//! ```text
+//!            kernel                 before                 now
+//! mutex4     14442 (11976..14780)    3895 (3448..4432)       583 (506..628)
+//! mutex8     15142 (13414..17288)   20426 (18097..21624)    9321 (8411..15290)
+//! mutex16    14155 (13956..15010)   18073 (16317..21028)   11986 (11091..16152)
+//! mutex64    15059 (14475..15906)   24613 (22604..29353)    6478 (5999..10201)
+//! ping_pong  23390 (17128..26757)     408 (258..1294)        270 (98..472)
+//! ```
+//!
+//! Sixteen processes stay short of 1.5 times the kernel's throughput: in
+//! traces, the next in line has mostly not reached a core yet when its turn
+//! comes, and the wake-ahead itself costs its waker an interrupt to the
+//! other core about half the time. Four processes rarely
+//! queue at all: a P that finds the semaphore taken tries once more before
+//! queueing, and by then its partner on the other core has given it back.
 //!
 //! The futex wait always has a timeout: the kernel silently restarts an
 //! untimed futex wait after a signal handler installed with SA_RESTART, but
@@ -66,13 +110,24 @@ pub(crate) fn monotonic_ns() -> i128 {
     now.tv_sec as i128 * 1_000_000_000 + now.tv_nsec as i128
 }
 
+/// Wakes a sleeping waiter that is not yet DONE, so that it spins while its
+/// turn comes (see the module notes). Call it with no lock held: the wake-up
+/// costs the caller several microseconds when the sleeper's core is another.
+pub(crate) fn wake_ahead(status: &AtomicU32) {
+    if status.load(Relaxed) == ASLEEP {
+        sys::futex_wake(status, 1);
+    }
+}
+
 /// Waits until `status` is DONE, a signal handler runs, or the monotonic
-/// `deadline` (ns) passes. The waiter was queued with WAITING. `watch` is
-/// called before each sleep: it says whether a supervisor watches the box,
-/// and if none does, repairs after dead processes first (which may complete
-/// this waiter).
-pub(crate) fn wait_done(status: &AtomicU32, deadline: Option<i128>, watch: &dyn Fn() -> bool) -> Woken {
-    if !spin_then_sleep(status) {
+/// `deadline` (ns) passes. The waiter was queued with WAITING; it spins
+/// first only if `spin`. `watch` is called before each sleep: it says
+/// whether a supervisor watches the box, and if none does, repairs after
+/// dead processes first (which may complete this waiter).
+pub(crate) fn wait_done(status: &AtomicU32, deadline: Option<i128>, spin: bool, watch: &dyn Fn() -> bool) -> Woken {
+    let asleep =
+        if spin { spin_then_sleep(status) } else { status.compare_exchange(WAITING, ASLEEP, Acquire, Acquire).is_ok() };
+    if !asleep {
         return Woken::Done;
     }
     loop {
@@ -90,8 +145,18 @@ pub(crate) fn wait_done(status: &AtomicU32, deadline: Option<i128>, watch: &dyn 
             }
             None => longest,
         };
-        if sys::futex_wait(status, ASLEEP, Some(slice)) == Err(libc::EINTR) {
-            return if status.load(Acquire) == DONE { Woken::Done } else { Woken::Interrupted };
+        match sys::futex_wait(status, ASLEEP, Some(slice)) {
+            Err(libc::EINTR) => {
+                return if status.load(Acquire) == DONE { Woken::Done } else { Woken::Interrupted };
+            }
+            // Woken and not done: woken ahead (or spuriously). Spin while
+            // the turn comes, on the core this wake-up has just paid for.
+            Ok(())
+                if status.compare_exchange(ASLEEP, WAITING, Acquire, Acquire).is_ok() && !spin_then_sleep(status) =>
+            {
+                return Woken::Done;
+            }
+            _ => {}
         }
     }
 }
