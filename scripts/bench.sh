@@ -109,9 +109,10 @@ fi
 # semaphore set and an attachment of the segment, must not slow the calls of
 # another process: the last column is each box figure over the box figure of
 # the same operation with no idle process (target: 1.25x at most at N=1024).
-# In the kernel, SETVAL clears the adjustment of every undo structure of the
-# set, so its kernel figure grows with N too. A failing box run is handled as
-# for message queues.
+# SETVAL clears the adjustment of every undo structure of the set, in the
+# kernel as in a box, and each idle process holds one on that very set: its
+# figures grow with N on both sides, and it is left out of the target. A
+# failing box run is handled as for message queues.
 cc -O2 -o "$work/bench_idle" "$root/ctests/tool_bench_idle.c"
 iterations=${IDLE_ITERATIONS:-100000}
 unshare --ipc "$work/bench_idle" "$iterations" >"$work/idle_kernel"
@@ -145,7 +146,7 @@ while read -r op n kernel boxed base; do
     pv_undo) label="the same with SEM_UNDO" ;;
     stat) label="shmctl(IPC_STAT), per call" ;;
     msg) label="msgsnd+msgrcv of 64 bytes, per pair" ;;
-    setval) label="semctl(SETVAL), per call" ;;
+    setval) label="semctl(SETVAL), N undos to clear" ;;
     *) label=$op ;;
   esac
   [ "$op" = "$previous" ] && label=""
@@ -155,7 +156,7 @@ while read -r op n kernel boxed base; do
   growth=$(awk -v b="$boxed" -v z="$base" 'BEGIN {
     if (b == "-" || z == "-" || z + 0 <= 0) print "-"; else printf "%.2fx", b / z }')
   printf '  %-36s %5s %10s %10s %10s %10s\n' "$label" "$n" "$kernel" "$boxed" "$speedup" "$growth"
-  if [ "$n" = "$max_n" ] && [ "$n" != 0 ] && [ "$growth" != "-" ] &&
+  if [ "$n" = "$max_n" ] && [ "$n" != 0 ] && [ "$growth" != "-" ] && [ "$op" != setval ] &&
     awk -v g="${growth%x}" 'BEGIN { exit !(g > 1.25) }'; then
     over+=("$op $growth")
   fi
@@ -167,7 +168,7 @@ if [ "$idle_status" -ne 0 ]; then
   echo "  the box run failed ($why)${err:+: $err}"
 elif [ ${#over[@]} -gt 0 ]; then
   list=$(printf '%s, ' "${over[@]}")
-  echo "  over 1.25x its N=0 figure in the box at N=$max_n: ${list%, }"
+  echo "  over 1.25x its N=0 figure in the box at N=$max_n (SETVAL aside): ${list%, }"
 else
-  echo "  every operation within 1.25x of its N=0 figure in the box at N=$max_n"
+  echo "  every operation but SETVAL (whose work grows with N in the kernel too) within 1.25x of its N=0 figure in the box at N=$max_n"
 fi

@@ -1294,9 +1294,8 @@ impl Namespace {
         let undos = ops.iter().any(|op| op.flags & SEM_UNDO != 0);
         let alter = ops.iter().any(|op| op.op != 0);
         let max = ops.iter().map(|op| op.num as u32).max().unwrap_or(0);
-        if alter {
-            self.ensure_record();
-        }
+        // The hold makes this process's record if it has none: a caller
+        // that may complete other threads' waits has one before it locks.
         let hold = self.hold();
         let cred = Cred::current();
         let undo = if undos { self.own_undo(id)? } else { 0 };
@@ -1306,7 +1305,7 @@ impl Namespace {
         if max >= slot.nsems.load(Relaxed) {
             return Err(libc::EFBIG);
         }
-        if !cred.may_access(&slot.head.perm(), if alter { 0o222 } else { 0o444 }) {
+        if !slot.head.may_access(cred, if alter { 0o222 } else { 0o444 }) {
             return Err(libc::EACCES);
         }
         let pid = self.pid();
