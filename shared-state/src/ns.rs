@@ -427,11 +427,19 @@ impl Namespace {
             }
             pid if pid > 0 => {
                 let record = self.region.record(fork.child.index);
-                record.pid.store(pid, Relaxed);
+                // The child may have armed the record, died and been reaped
+                // already, and the record may serve another process now.
+                let forking = || {
+                    record.generation.load(Relaxed) == fork.child.generation
+                        && record.state.load(Acquire) == PROC_FORKING
+                };
+                if forking() {
+                    let _ = record.pid.compare_exchange(0, pid, Relaxed, Relaxed);
+                }
                 crate::faults::crash_point("fork.parent.forked");
-                while record.state.load(Acquire) == PROC_FORKING {
+                while forking() {
                     let _ = sys::futex_wait(&record.state, PROC_FORKING, Some(20_000_000));
-                    if record.state.load(Acquire) == PROC_FORKING && sys::child_has_exited(pid) {
+                    if forking() && sys::child_has_exited(pid) {
                         self.reap(fork.child);
                         break;
                     }
