@@ -14,8 +14,10 @@
 //! - `cred`: credentials and Linux's permission rules.
 //! - `region`: the memfd layout, its versioned header, creation and attachment.
 //! - `table`: slot tables: ids, keys, allocation, lookup without global locks.
-//! - `procs`: the process table and liveness of box processes.
-//! - `ns`: a process's handle on its box, fork bookkeeping, repair after death.
+//! - `procs`: the process table, liveness of box processes, and the death
+//!   watch that tells a call in two loads whether anyone died.
+//! - `ns`: a process's handle on its box, fork and exec bookkeeping, repair
+//!   after death.
 //! - `heap`: variable-size blocks in the region.
 //! - `magazine`: per-process caches of free blocks, for message streams.
 //! - `shm`: shared memory segments.

@@ -3,14 +3,18 @@
 //! Owns: the mapping of the region in this process, the process's private
 //! view of its own state (its process record and its shm attachments, kept in
 //! private memory so that fork copies exactly what the child inherits), the
-//! fork protocol, and the repair of state left by dead processes.
+//! fork protocol (a FORKING record and its ticket, see `procs`), the
+//! takeover of its own record by an exec'd image, and the repair of state
+//! left by dead processes, which a call runs only when the death watch
+//! (`procs::DeathWatch`) says a death is unreaped.
 //!
 //! Locking: `local` (a process-private mutex) is taken first, before any lock
 //! in the region, by every operation that changes this process's attachments,
 //! and across fork, so a fork never splits an attach or detach in half.
 //! Reaping of dead processes happens under the shm facility lock, before any
 //! operation that reports or depends on attachment counts, so what a caller
-//! sees already accounts for every process that died before the call.
+//! sees already accounts for every process whose death was noticed before
+//! the call (with a supervisor: every death it or a wait call reported).
 
 use crate::procs::{Liveness, RecordRef, PROC_FORKING, PROC_LIVE};
 use crate::region::{LimitValues, Region, RegionError};
