@@ -47,7 +47,7 @@ check "--strict: a raw msgget fails with ENOSYS" ENOSYS "$("$ipcbox" run --stric
 # supervisor stopped: the wait wrappers tell the box.
 cc -O1 -Wall -Werror -o "$work/waited" "$root/ctests/tool_waited.c"
 check "after wait, waitpid, waitid, wait3, wait4: undo applied, attachment dropped (supervisor stopped)" \
-  "$(unshare --ipc "$work/waited")" "$("$ipcbox" run -- "$work/waited" --stop-supervisor)"
+  "$(unshare --ipc "$work/waited")" "$(timeout -k 5 60 "$ipcbox" run -- "$work/waited" --stop-supervisor)"
 msgget_nr=$(printf '#include <sys/syscall.h>\nSYS_msgget\n' | cc -E -P - | tail -n 1)
 check "--strict: the box still answers libc and syscall() (ids 0 and 1)" "1 1" \
   "$(NR=$msgget_nr "$ipcbox" run --strict -- sh -c 'ipcmk -Q >/dev/null; ipcs -q | grep -c 0x

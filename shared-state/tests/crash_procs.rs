@@ -82,12 +82,14 @@ fn fork_cut_short(ns: &Namespace, shmid: i32, cut: &Cut<'_>) -> (i32, Option<i32
     close(report_w);
     close(hold_r);
     let status = wait_status(parent);
-    // C, if it exists, reports at once unless stopped; a stopped C is
-    // found in the table instead.
+    // C, if it exists, reports at once unless stopped (a stopped C is
+    // found in the table instead); on a loaded machine "at once" may take
+    // a while, and a C that was never made closes the pipe at once.
     let reported = {
         let mut fds = [libc::pollfd { fd: report_r, events: libc::POLLIN, revents: 0 }];
+        let patience = if cut.stop_at.is_empty() { 10_000 } else { 200 };
         // SAFETY: fds is valid for one entry.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, 200) };
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, patience) };
         if ready == 1 {
             read_i32(report_r)
         } else {
