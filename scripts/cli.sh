@@ -48,6 +48,11 @@ check "--strict: a raw msgget fails with ENOSYS" ENOSYS "$("$ipcbox" run --stric
 cc -O1 -Wall -Werror -o "$work/waited" "$root/ctests/tool_waited.c"
 check "after wait, waitpid, waitid, wait3, wait4: undo applied, attachment dropped (supervisor stopped)" \
   "$(unshare --ipc "$work/waited")" "$(timeout -k 5 60 "$ipcbox" run -- "$work/waited" --stop-supervisor)"
+# A process that learns of a child's normal exit by the end of a pipe, not
+# by waiting, finds the same: the exiting process undoes its state itself.
+cc -O1 -Wall -Werror -o "$work/exitpipe" "$root/ctests/tool_exitpipe.c"
+check "after exit, _exit, _Exit seen through a pipe: undo applied, attachment dropped (supervisor stopped)" \
+  "$(unshare --ipc "$work/exitpipe")" "$(timeout -k 5 60 "$ipcbox" run -- "$work/exitpipe" --stop-supervisor)"
 msgget_nr=$(printf '#include <sys/syscall.h>\nSYS_msgget\n' | cc -E -P - | tail -n 1)
 check "--strict: the box still answers libc and syscall() (ids 0 and 1)" "1 1" \
   "$(NR=$msgget_nr "$ipcbox" run --strict -- sh -c 'ipcmk -Q >/dev/null; ipcs -q | grep -c 0x

@@ -195,6 +195,51 @@ impl LivenessLock {
         self.holder()
     }
 
+    /// Whether the calling thread holds a robust lock other than this one
+    /// (or is in the middle of taking or letting go of one): it is then
+    /// inside a call, interrupted by a signal handler, and must not take
+    /// region locks again. Reads the thread's robust list, which glibc keeps
+    /// and the kernel walks at death.
+    pub fn thread_holds_others(&self) -> bool {
+        #[repr(C)]
+        struct RobustListHead {
+            list: usize,
+            futex_offset: isize,
+            list_op_pending: usize,
+        }
+        let (mut head, mut len) = (0usize, 0usize);
+        // SAFETY: get_robust_list writes a pointer and a length into ours.
+        let rc = unsafe {
+            crate::sys::syscall6(
+                libc::SYS_get_robust_list,
+                [0, &mut head as *mut usize as usize, &mut len as *mut usize as usize, 0, 0, 0],
+            )
+        };
+        if rc != 0 || head == 0 {
+            return true;
+        }
+        // SAFETY: the kernel returned this thread's registered head, which
+        // glibc keeps in the thread's control block for the thread's life.
+        let head = unsafe { &*(head as *const RobustListHead) };
+        if head.list_op_pending != 0 {
+            return true;
+        }
+        let own = self.mutex.raw.get() as usize;
+        let mut entry = head.list;
+        for _ in 0..64 {
+            if entry == head as *const RobustListHead as usize {
+                return false;
+            }
+            if entry.wrapping_add_signed(head.futex_offset) != own {
+                return true;
+            }
+            // SAFETY: a robust list entry starts with its next pointer; the
+            // list is this thread's, changed only by this thread.
+            entry = unsafe { *(entry as *const usize) };
+        }
+        true
+    }
+
     /// Waits until the lock is free or its holder dies, then holds it
     /// for good (like `init_and_hold`, on a lock already initialised).
     pub fn wait_and_hold(&self) {

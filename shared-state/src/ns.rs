@@ -386,6 +386,56 @@ impl Namespace {
         self.region.free_record(rec);
     }
 
+    /// At a normal exit (the shim's atexit handler, which runs after every
+    /// other): undoes this process's state now, as Linux does during exit,
+    /// before the process's descriptors close. Without this, a process that
+    /// learns of the exit otherwise than by waiting (the end of a pipe the
+    /// exiting process held) could call before the supervisor has reaped.
+    /// Only a single-threaded process does it (another thread could be in
+    /// a call), and not a vfork or CLONE_VM child (whose record is its
+    /// parent's); any other exit is reaped by whoever notices it.
+    pub fn leave_at_exit(&self) {
+        let pid = sys::getpid();
+        if self.pid() != pid {
+            return;
+        }
+        // An exit from a signal handler that interrupted one of our calls
+        // leaves it to the reaper: that call may hold this process's
+        // private lock, or a lock of the region (on the thread's robust
+        // list), which this thread would wait for forever.
+        let Ok(mut local) = self.local.try_lock() else { return };
+        let Some(rec) = local.record.filter(|&rec| self.region.record_current(rec)) else { return };
+        let record = self.region.record(rec.index);
+        if record.state.load(Acquire) != PROC_LIVE
+            || record.pid.load(Relaxed) != pid
+            || record.liveness.thread_holds_others()
+            || !crate::procs::single_threaded()
+        {
+            return;
+        }
+        {
+            let _hold = self.hold_under_lock();
+            let _shm = self.region.lock_shm();
+            self.shm_drop_record_locked(rec, pid);
+            self.region.apply_undos(rec, pid);
+            self.region.drop_sem_waiters(rec);
+            self.region.drop_msg_waiters(rec);
+            self.region.drain_magazine(rec.index);
+            crate::faults::crash_point("exit.state_undone");
+        }
+        // Out of the hold (freeing resets the hold word) and off this
+        // thread's robust list (a record freed may be made anyone's).
+        if record.liveness.held_by(sys::gettid()) {
+            record.liveness.release();
+        }
+        self.region.free_record(rec);
+        local.record = None;
+        local.attachments.clear();
+        self.attachment_count.store(0, Relaxed);
+        self.magazine_record.store(0, Relaxed);
+        self.undo_hint.store(0, Relaxed);
+    }
+
     /// Lets go of this process's liveness lock before the region is
     /// unmapped (only tests drop a namespace): glibc keeps a held robust
     /// mutex on its thread's list and walks that list later, so a mutex in

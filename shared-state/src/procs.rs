@@ -560,15 +560,27 @@ impl Region {
 
 /// Field 22 of /proc/PID/stat, and whether the process is a zombie.
 fn stat_of(path: &core::ffi::CStr) -> Option<(u64, bool)> {
+    let (state, threads_and_on) = stat_fields(path)?;
+    let start_time = threads_and_on.get(2)?.parse().ok()?;
+    Some((start_time, state == b'Z' || state == b'X'))
+}
+
+/// The state letter of a /proc/PID/stat, and its fields 20 (threads) to 22
+/// (start time) as text.
+fn stat_fields(path: &core::ffi::CStr) -> Option<(u8, Vec<String>)> {
     let mut buf = [0u8; 1024];
     let n = sys::read_file(path, &mut buf).ok()?;
     let text = &buf[..n];
     let close = text.iter().rposition(|&b| b == b')')?;
     let mut fields = text[close + 1..].split(|&b| b == b' ').filter(|f| !f.is_empty());
     let state = fields.next()?.first().copied()?;
-    let start = fields.nth(18)?;
-    let start_time = core::str::from_utf8(start).ok()?.trim().parse().ok()?;
-    Some((start_time, state == b'Z' || state == b'X'))
+    let rest = fields.skip(16).take(3).map(|f| String::from_utf8_lossy(f).trim().to_owned()).collect();
+    Some((state, rest))
+}
+
+/// Whether the calling process has one thread (field 20 of its stat).
+pub(crate) fn single_threaded() -> bool {
+    stat_fields(c"/proc/self/stat").and_then(|(_, f)| f.first()?.parse::<u32>().ok()) == Some(1)
 }
 
 fn start_time_of(pid: i32) -> u64 {

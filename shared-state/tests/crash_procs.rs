@@ -348,3 +348,95 @@ fn an_exec_keeps_the_undo_and_drops_the_attachments_whatever_kills_it() {
         consistent(&ns);
     }
 }
+
+/// A normal exit undoes the process's state itself, before its
+/// descriptors close (`Namespace::leave_at_exit`, run by the shim's exit
+/// handlers): the undo is applied and the attachment dropped while the
+/// process still lives, and a death in the middle of it leaves the rest to
+/// the reaper, the undo applied once.
+#[test]
+fn an_exit_undoes_its_own_state_once_whatever_kills_it() {
+    for point in [None, Some("exit.state_undone")] {
+        let ns = new_box();
+        let semid = ns.semget(IPC_PRIVATE, 1, 0o600).unwrap();
+        let shmid = ns.shmget(IPC_PRIVATE, 4096, 0o600).unwrap();
+        let (left_r, left_w) = pipe();
+        let (go_r, go_w) = pipe();
+        let process = fork_child(&ns, || {
+            close(left_r);
+            close(go_w);
+            ns.semop(semid, &[op(0, 3, SEM_UNDO)], None).unwrap();
+            ns.shmat(shmid, 0, 0).unwrap();
+            if let Some(point) = point {
+                faults::arm(point, 1);
+            }
+            ns.leave_at_exit();
+            write_i32(left_w, 1);
+            let _ = read_i32(go_r);
+            0
+        });
+        close(left_w);
+        close(go_r);
+        let what = point.unwrap_or("no death");
+        if point.is_none() {
+            assert_eq!(read_i32(left_r), Some(1));
+            assert_eq!(ns.semctl(semid, 0, GETVAL, 0), Ok(0), "{what}: undone before the exit");
+            assert_eq!(nattch(&ns, shmid), Ok(0), "{what}: detached before the exit");
+            close(go_w);
+            assert_eq!(wait_status(process), 0);
+        } else {
+            assert_eq!(read_i32(left_r), None);
+            assert!(killed(wait_status(process)));
+            close(go_w);
+        }
+        assert_eq!(ns.semctl(semid, 0, GETVAL, 0), Ok(0), "{what}: the undo applied once");
+        assert_eq!(nattch(&ns, shmid), Ok(0), "{what}");
+        consistent(&ns);
+    }
+}
+
+/// An exit from a signal handler that interrupted a call holding a lock of
+/// the region must not undo the state itself (it would wait for that lock
+/// forever): the thread's robust list tells, and only the liveness lock
+/// may be on it.
+#[test]
+fn an_exit_inside_a_call_that_holds_a_lock_leaves_the_state_to_the_reaper() {
+    let ns = new_box();
+    let semid = ns.semget(IPC_PRIVATE, 1, 0o600).unwrap();
+    let status = wait_status(fork_child(&ns, || {
+        ns.semop(semid, &[op(0, 1, SEM_UNDO)], None).unwrap();
+        let region = ns.region();
+        // SAFETY: plain system call.
+        let me = unsafe { libc::getpid() };
+        let Some(&(own, _, _)) = region.live_records().iter().find(|&&(_, pid, _)| pid == me) else { return 9 };
+        let liveness = &region.record(own.index).liveness;
+        if liveness.thread_holds_others() {
+            return 1;
+        }
+        let memory = Box::new(std::mem::MaybeUninit::<shared_state::lock::RobustMutex>::zeroed());
+        // SAFETY: a fresh mutex of this thread's alone.
+        let other = unsafe { &*(memory.as_ptr()) };
+        // SAFETY: not shared with anyone yet.
+        unsafe { other.init() };
+        let guard = other.lock();
+        if !liveness.thread_holds_others() {
+            return 2;
+        }
+        // Interrupted here, an exit leaves everything as it is.
+        ns.leave_at_exit();
+        if ns.semctl(semid, 0, GETVAL, 0) != Ok(1) {
+            return 3;
+        }
+        drop(guard);
+        if liveness.thread_holds_others() {
+            return 4;
+        }
+        ns.leave_at_exit();
+        if ns.semctl(semid, 0, GETVAL, 0) != Ok(0) {
+            return 5;
+        }
+        0
+    }));
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "status {status:#x}");
+    consistent(&ns);
+}

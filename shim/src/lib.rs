@@ -122,6 +122,10 @@ extern "C" fn on_load(_argc: c_int, _argv: *const *const c_char, envp: *const *c
     match join_box(fd, box_id) {
         Ok(ns) => {
             let _ = NAMESPACE.set(ns);
+            // Registered before the program's own handlers and the dynamic
+            // linker's, so it runs after all of them.
+            // SAFETY: registering a plain extern "C" function.
+            unsafe { libc::atexit(leave_at_exit) };
         }
         Err(message) => {
             let line = format!("{message}\n");
@@ -131,6 +135,13 @@ extern "C" fn on_load(_argc: c_int, _argv: *const *const c_char, envp: *const *c
                 sys::syscall6(libc::SYS_exit_group, [127, 0, 0, 0, 0, 0]);
             }
         }
+    }
+}
+
+/// The box's part of a normal exit (see `Namespace::leave_at_exit`).
+extern "C" fn leave_at_exit() {
+    if let Some(ns) = namespace() {
+        ns.leave_at_exit();
     }
 }
 
@@ -642,6 +653,24 @@ pub unsafe extern "C" fn waitid(
         }
     }
     done
+}
+
+// ---------------------------------------------------------------- exit
+//
+// exit() reaches the box through the atexit handler registered at load;
+// a direct _exit() or _Exit() through these.
+
+#[no_mangle]
+pub extern "C" fn _exit(status: c_int) -> ! {
+    leave_at_exit();
+    // SAFETY: the exit_group system call does not return.
+    unsafe { sys::syscall6(libc::SYS_exit_group, [status as usize, 0, 0, 0, 0, 0]) };
+    unreachable!("exit_group returned")
+}
+
+#[no_mangle]
+pub extern "C" fn _Exit(status: c_int) -> ! {
+    _exit(status)
 }
 
 // ---------------------------------------------------------------- descriptor protection
