@@ -42,17 +42,13 @@ check "the defaults are Linux's" "$(unshare --ipc cat /proc/sys/kernel/{shmmax,s
 cc -O1 -Wall -Werror -o "$work/rawsys" "$root/ctests/tool_rawsys.c"
 check "a raw msgget reaches the kernel (fresh namespace)" created "$(unshare --ipc "$work/rawsys")"
 check "--strict: a raw msgget fails with ENOSYS" ENOSYS "$("$ipcbox" run --strict -- "$work/rawsys")"
-# A parent that saw its child end (any of libc's wait calls) finds its
-# SEM_UNDO applied and its attachment dropped, as on Linux, even with the
-# supervisor stopped: the wait wrappers tell the box.
-cc -O1 -Wall -Werror -o "$work/waited" "$root/ctests/tool_waited.c"
-check "after wait, waitpid, waitid, wait3, wait4: undo applied, attachment dropped (supervisor stopped)" \
-  "$(unshare --ipc "$work/waited")" "$(timeout -k 5 60 "$ipcbox" run -- "$work/waited" --stop-supervisor)"
-# A process that learns of a child's normal exit by the end of a pipe, not
-# by waiting, finds the same: the exiting process undoes its state itself.
-cc -O1 -Wall -Werror -o "$work/exitpipe" "$root/ctests/tool_exitpipe.c"
-check "after exit, _exit, _Exit seen through a pipe: undo applied, attachment dropped (supervisor stopped)" \
-  "$(unshare --ipc "$work/exitpipe")" "$(timeout -k 5 60 "$ipcbox" run -- "$work/exitpipe" --stop-supervisor)"
+# A process that saw another end (any of libc's wait calls, or the end of
+# a pipe the other held after its exit, _exit or _Exit) finds its SEM_UNDO
+# applied and its attachment dropped, as on Linux, even with the supervisor
+# stopped: the wait wrappers and the exiting process tell the box.
+cc -O1 -Wall -Werror -o "$work/ended" "$root/ctests/tool_ended.c"
+check "after a wait call or a normal exit seen through a pipe: undo applied, attachment dropped (supervisor stopped)" \
+  "$(unshare --ipc "$work/ended")" "$(timeout -k 5 60 "$ipcbox" run -- "$work/ended" --stop-supervisor)"
 msgget_nr=$(printf '#include <sys/syscall.h>\nSYS_msgget\n' | cc -E -P - | tail -n 1)
 check "--strict: the box still answers libc and syscall() (ids 0 and 1)" "1 1" \
   "$(NR=$msgget_nr "$ipcbox" run --strict -- sh -c 'ipcmk -Q >/dev/null; ipcs -q | grep -c 0x

@@ -558,29 +558,33 @@ impl Region {
     }
 }
 
-/// Field 22 of /proc/PID/stat, and whether the process is a zombie.
-fn stat_of(path: &core::ffi::CStr) -> Option<(u64, bool)> {
-    let (state, threads_and_on) = stat_fields(path)?;
-    let start_time = threads_and_on.get(2)?.parse().ok()?;
-    Some((start_time, state == b'Z' || state == b'X'))
+/// What the box reads of a /proc/PID/stat.
+struct Stat {
+    /// Zombie or dead (state Z or X).
+    gone: bool,
+    /// Field 20.
+    threads: u64,
+    /// Field 22, in clock ticks since boot.
+    start_time: u64,
 }
 
-/// The state letter of a /proc/PID/stat, and its fields 20 (threads) to 22
-/// (start time) as text.
-fn stat_fields(path: &core::ffi::CStr) -> Option<(u8, Vec<String>)> {
+fn stat_of(path: &core::ffi::CStr) -> Option<Stat> {
     let mut buf = [0u8; 1024];
     let n = sys::read_file(path, &mut buf).ok()?;
     let text = &buf[..n];
+    // The command name (field 2) may hold spaces and parentheses.
     let close = text.iter().rposition(|&b| b == b')')?;
     let mut fields = text[close + 1..].split(|&b| b == b' ').filter(|f| !f.is_empty());
+    let number = |field: &[u8]| core::str::from_utf8(field).ok()?.trim().parse().ok();
     let state = fields.next()?.first().copied()?;
-    let rest = fields.skip(16).take(3).map(|f| String::from_utf8_lossy(f).trim().to_owned()).collect();
-    Some((state, rest))
+    let threads = number(fields.nth(16)?)?;
+    let start_time = number(fields.nth(1)?)?;
+    Some(Stat { gone: state == b'Z' || state == b'X', threads, start_time })
 }
 
-/// Whether the calling process has one thread (field 20 of its stat).
+/// Whether the calling process has one thread.
 pub(crate) fn single_threaded() -> bool {
-    stat_fields(c"/proc/self/stat").and_then(|(_, f)| f.first()?.parse::<u32>().ok()) == Some(1)
+    stat_of(c"/proc/self/stat").is_some_and(|stat| stat.threads == 1)
 }
 
 fn start_time_of(pid: i32) -> u64 {
@@ -589,7 +593,7 @@ fn start_time_of(pid: i32) -> u64 {
     } else {
         stat_of(&std::ffi::CString::new(format!("/proc/{pid}/stat")).expect("no NUL in a number"))
     };
-    stat.map_or(0, |(t, _)| t)
+    stat.map_or(0, |stat| stat.start_time)
 }
 
 /// Whether `pid` is a living (not zombie) process that started at `start_time`.
@@ -598,5 +602,5 @@ fn process_matches(pid: i32, start_time: u64) -> bool {
         return false;
     }
     let path = std::ffi::CString::new(format!("/proc/{pid}/stat")).expect("no NUL in a number");
-    matches!(stat_of(&path), Some((t, false)) if t == start_time)
+    stat_of(&path).is_some_and(|stat| !stat.gone && stat.start_time == start_time)
 }
