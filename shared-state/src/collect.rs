@@ -8,8 +8,10 @@
 //!
 //! Design: no thread has a heap block in hand, or moves one from owner to
 //! owner, outside a hold. A hold spans each call that may allocate, free,
-//! link or unlink heap blocks (every semaphore and message call but the
-//! lock-free semop, and the reaping of the dead), less its sleeps: a sleeper
+//! link or unlink heap blocks (every message call, the semaphore calls
+//! that make or free blocks, a semop only when it must make its undo
+//! record, grow its set's journal or wait, and the reaping of the dead),
+//! less its sleeps: a sleeper
 //! holds nothing the region does not reach (see `sem` and `msg`). Taking a
 //! hold is one atomic add on a word of the process's own record (a process
 //! that has none shares `unrecorded_holds`): holds in the low 32 bits,
@@ -24,7 +26,7 @@
 //! (`heap_account`'s walk, under the facilities' locks as usual), and every
 //! byte between the heap's start and its bump that no block covers is lost:
 //! it cuts those gaps into blocks of the heap's sizes and frees them.
-//! Threads outside holds run on meanwhile: what they do (lock-free semop,
+//! Threads outside holds run on meanwhile: what they do (most semops,
 //! reads, shm calls) moves no heap block.
 //!
 //! Gate and holds follow Dekker: the entering thread adds to its word, then

@@ -938,6 +938,29 @@ impl Region {
     }
 }
 
+/// Reads the caller's `struct sembuf` array at `addr` into `ops`, one
+/// guarded register read each: a copy through memory by `rep movsb` would
+/// stall the loads that parse it (its stores cannot be forwarded). None if
+/// the fault guard is not available here; Some(Err(EFAULT)) if part of the
+/// array is unreadable.
+fn read_sembufs(addr: usize, ops: &mut [SemOp]) -> Option<SysResult<()>> {
+    for (i, op) in ops.iter_mut().enumerate() {
+        let Some((head, flags)) = crate::usercopy::read_sembuf(addr.wrapping_add(i * 6))? else {
+            return Some(Err(libc::EFAULT));
+        };
+        *op = SemOp { num: head as u16, op: (head >> 16) as u16 as i16, flags: flags as i16 };
+    }
+    Some(Ok(()))
+}
+
+/// The checks Linux makes after copying the operations in.
+fn check_semop_args(id: i32, timeout: Option<libc::timespec>) -> SysResult<()> {
+    if id < 0 || timeout.is_some_and(|ts| ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec)) {
+        return Err(libc::EINVAL);
+    }
+    Ok(())
+}
+
 /// The semaphores `ops` name.
 fn nums(ops: &[SemOp]) -> impl Iterator<Item = u32> + '_ {
     ops.iter().map(|op| op.num as u32)
@@ -1179,21 +1202,23 @@ impl Namespace {
         if nsops < 1 {
             return Err(libc::EINVAL);
         }
-        // Short operation lists (the usual case) stay on the stack.
+        // Short operation lists (the usual case) stay on the stack, read
+        // straight into registers where the fault guard allows.
         const SHORT: usize = 8;
-        let (mut short_raw, mut long_raw) = ([0u8; SHORT * 6], Vec::new());
-        let raw: &mut [u8] = if nsops <= SHORT {
-            &mut short_raw[..nsops * 6]
-        } else {
-            long_raw.resize(nsops * 6, 0);
-            &mut long_raw
-        };
-        sys::copy_from_user(raw, ops_addr)?;
-        if id < 0 || timeout.is_some_and(|ts| ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec)) {
-            return Err(libc::EINVAL);
-        }
         let empty = SemOp { num: 0, op: 0, flags: 0 };
-        let (mut short_ops, mut long_ops) = ([empty; SHORT], Vec::new());
+        let mut short_ops = [empty; SHORT];
+        if nsops <= SHORT {
+            if let Some(read) = read_sembufs(ops_addr, &mut short_ops[..nsops]) {
+                read?;
+                check_semop_args(id, timeout)?;
+                return self.semop(id, &short_ops[..nsops], timeout);
+            }
+        }
+        let (mut short_raw, mut long_raw) = ([0u8; SHORT * 6], Vec::new());
+        let raw = scratch(&mut short_raw, &mut long_raw, nsops * 6);
+        sys::copy_from_user(raw, ops_addr)?;
+        check_semop_args(id, timeout)?;
+        let mut long_ops = Vec::new();
         let ops: &mut [SemOp] = if nsops <= SHORT {
             &mut short_ops[..nsops]
         } else {
@@ -1290,15 +1315,40 @@ impl Namespace {
             }
         }
         self.reap_dead();
-        let region = &self.region;
         let undos = ops.iter().any(|op| op.flags & SEM_UNDO != 0);
+        let cred = Cred::current();
+        // Most semops move no heap block and so take no hold (see
+        // `collect`): all but those that make their undo record, grow the
+        // set's journal or wait. A caller that may complete other threads'
+        // waits has a record before it locks, so that its death under the
+        // lock is seen (see `procs`).
+        let known_undo = if undos { self.hinted_undo(id) } else { Some(0) };
+        if let Some(undo) = known_undo.filter(|_| self.magazine_record().is_some()) {
+            if let Some(done) = self.semop_locked(id, ops, undo, cred, timeout, None)? {
+                return Ok(done);
+            }
+        }
+        let hold = self.hold();
+        let undo = if undos { self.own_undo(id)? } else { 0 };
+        Ok(self.semop_locked(id, ops, undo, cred, timeout, Some(&hold))?.expect("a semop with a hold completes"))
+    }
+
+    /// One try of `ops` under the set lock, with `undo` (the caller's undo
+    /// record for the set, or 0). With a hold it completes, waiting if it
+    /// must; without one (None) it gives up (Ok(None)) where it would move
+    /// a heap block: to grow the journal or to wait.
+    fn semop_locked(
+        &self,
+        id: i32,
+        ops: &[SemOp],
+        undo: u64,
+        cred: &Cred,
+        timeout: Option<libc::timespec>,
+        hold: Option<&Hold<'_>>,
+    ) -> SysResult<Option<i32>> {
+        let region = &self.region;
         let alter = ops.iter().any(|op| op.op != 0);
         let max = ops.iter().map(|op| op.num as u32).max().unwrap_or(0);
-        // The hold makes this process's record if it has none: a caller
-        // that may complete other threads' waits has one before it locks.
-        let hold = self.hold();
-        let cred = Cred::current();
-        let undo = if undos { self.own_undo(id)? } else { 0 };
         let table = self.sems();
         let (index, guard) = table.lock_id(id)?;
         let slot = region.set(index);
@@ -1307,6 +1357,15 @@ impl Namespace {
         }
         if !slot.head.may_access(cred, if alter { 0o222 } else { 0o444 }) {
             return Err(libc::EACCES);
+        }
+        // The journal never shrinks, and every queued waiter found room in
+        // it for its own operations: with room for ours, neither try_ops
+        // here nor serve_queue's allocates.
+        let journal = &slot.journal;
+        if hold.is_none()
+            && journal.len.load(Relaxed) as usize + ops.len() * 2 > journal.capacity.load(Relaxed) as usize
+        {
+            return Ok(None);
         }
         let pid = self.pid();
         region.vote_mode(slot, ops.len() == 1 && undo == 0);
@@ -1326,12 +1385,15 @@ impl Namespace {
                 if let Some(at) = ahead {
                     region.wake_ahead(at);
                 }
-                Ok(0)
+                Ok(Some(0))
             }
             Err(Attempt::Failed(e)) => Err(e),
             Err(Attempt::Blocked(_)) => {
                 drop(guard);
-                self.wait_for(&hold, id, index, ops, undo, pid, timeout)
+                match hold {
+                    Some(hold) => self.wait_for(hold, id, index, ops, undo, pid, timeout).map(Some),
+                    None => Ok(None),
+                }
             }
         }
     }
@@ -1459,6 +1521,20 @@ impl Namespace {
 
     /// This process's undo record for set `id`, made on first use.
     fn own_undo(&self, id: i32) -> SysResult<u64> {
+        if let Some(at) = self.hinted_undo(id) {
+            return Ok(at);
+        }
+        let at = self.own_undo_slow(id)?;
+        if at >> 32 == 0 {
+            self.undo_hint.store(((id as u64) << 32) | at, Relaxed);
+        }
+        Ok(at)
+    }
+
+    /// This process's undo record for set `id` if it is the one the last
+    /// call used, found without a lock and without moving a heap block.
+    #[inline]
+    fn hinted_undo(&self, id: i32) -> Option<u64> {
         let region = &self.region;
         let (index, seq) = split_id(id);
         // The record of the last call, if it still serves that set: only
@@ -1475,14 +1551,10 @@ impl Namespace {
                 && slot.head.is_live()
                 && slot.head.seq.load(Relaxed) == seq
             {
-                return Ok(at);
+                return Some(at);
             }
         }
-        let at = self.own_undo_slow(id)?;
-        if at >> 32 == 0 {
-            self.undo_hint.store(((id as u64) << 32) | at, Relaxed);
-        }
-        Ok(at)
+        None
     }
 
     #[inline(never)]
