@@ -49,6 +49,20 @@ printf '  %-44s %8s us   %s\n' "the same loop inside a box" "$boxed" "$(ratio "$
 # ---------------------------------------------------------------- semaphores
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+# A program that loads many libraries with RTLD_DEEPBIND, each of which
+# makes a SysV call: the box's cost of reaching such libraries (libc's SysV
+# functions diverted at each process start, see shim/src/divert.rs) against
+# the same program on the kernel.
+libs=${DLOPEN_LIBS:-100}
+mkdir -p "$work/libs"
+printf '#include <sys/sem.h>\nint use_ipc(void) { int id = semget(IPC_PRIVATE, 1, 0600); return id < 0 || semctl(id, 0, IPC_RMID) < 0; }\n' >"$work/libs/use_ipc.c"
+for ((i = 0; i < libs; i++)); do cc -O2 -shared -fPIC -o "$work/libs/lib$i.so" "$work/libs/use_ipc.c"; done
+cc -O2 -o "$work/bench_dlopen" "$root/ctests/tool_bench_dlopen.c"
+plain=$(time_us 20 unshare --ipc "$work/bench_dlopen" "$work/libs" "$libs")
+boxed=$(time_us 20 "$ipcbox" run -- "$work/bench_dlopen" "$work/libs" "$libs")
+printf '  %-44s %8s us\n' "$libs libraries loaded with RTLD_DEEPBIND" "$plain"
+printf '  %-44s %8s us   %s\n' "the same in a box" "$boxed" "$(ratio "$boxed" "$plain")"
 cc -O2 -o "$work/bench_sem" "$root/ctests/tool_bench_sem.c"
 iterations=${SEM_ITERATIONS:-1000000}
 unshare --ipc "$work/bench_sem" "$iterations" >"$work/kernel"

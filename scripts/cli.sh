@@ -53,6 +53,17 @@ msgget_nr=$(printf '#include <sys/syscall.h>\nSYS_msgget\n' | cc -E -P - | tail 
 check "--strict: the box still answers libc and syscall() (ids 0 and 1)" "1 1" \
   "$(NR=$msgget_nr "$ipcbox" run --strict -- sh -c 'ipcmk -Q >/dev/null; ipcs -q | grep -c 0x
     python3 -c "import ctypes, os; print(ctypes.CDLL(None).syscall(int(os.environ[\"NR\"]), 0, 0o1600))"' | xargs)"
+# libc's own SysV functions lead into the box however they are reached: a
+# handle on libc.so.6 (Python's ctypes), and (ctests/deepbind.c) libraries
+# loaded with RTLD_DEEPBIND. A library in a new link map (dlmopen) is said
+# once on stderr not to be boxed.
+check "--strict: msgget through a handle on libc.so.6 is answered by the box" 0 \
+  "$("$ipcbox" run --strict -- python3 -c "import ctypes; print(ctypes.CDLL('libc.so.6').msgget(0, 0o1600))")"
+cc -O1 -Wall -Werror -o "$work/dlmopen" "$root/ctests/tool_dlmopen.c"
+check "dlmopen into a new link map: loads, and one line on stderr says it is not boxed" \
+  "dlmopen-loaded dlmopen-loaded dlopen-loaded|1|1" \
+  "$("$ipcbox" run -- "$work/dlmopen" libm.so.6 2>"$work/dlmopen.err")|$(wc -l <"$work/dlmopen.err")|$(grep -c "^ipcbox: dlmopen loads libm.so.6 into a new link map" "$work/dlmopen.err")"
+check "dlmopen outside a box: no word from ipcbox" "0" "$(LD_PRELOAD=$lib "$work/dlmopen" libm.so.6 2>&1 >/dev/null | wc -l)"
 # --trace: one line per call answered by the box, from every process.
 "$ipcbox" run --trace "$work/trace" -- sh -c 'ipcmk -Q >/dev/null; ipcrm -q 0; ipcrm -q 12345 2>/dev/null
   python3 -c "import ctypes; b = ctypes.create_string_buffer(b\"\\x05\" + bytes(7) + b\"hi\"); l = ctypes.CDLL(None); q = l.msgget(0, 0o1600); l.msgsnd(q, b, 2, 0); l.msgrcv(q, b, 64, 0, 0o4000)"' >/dev/null 2>&1

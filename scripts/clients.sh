@@ -5,9 +5,12 @@
 #     the kernel's namespace unseen): a successful run, no failure;
 #   - the Python sysv_ipc package's own test suite, on the kernel in a fresh
 #     `unshare --ipc` namespace and under `ipcbox run --strict`: both pass,
-#     with the same counts.
-# Installs what is missing: stress-ng (apt, by scripts/test.sh), and the
-# sysv_ipc source release (pip), whose tests are not in its wheel.
+#     with the same counts;
+#   - PHP's sysvsem, sysvshm and sysvmsg extensions (loaded by PHP with
+#     RTLD_DEEPBIND), scripts/php_sysv.php: two PHP processes, on the kernel
+#     and in a box (plain and --strict), the same transcript.
+# Installs what is missing: stress-ng and php-cli (apt, by scripts/test.sh),
+# and the sysv_ipc source release (pip), whose tests are not in its wheel.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 ipcbox=${IPCBOX:-$root/target/release/ipcbox}
@@ -44,4 +47,19 @@ else
   echo "FAIL sysv_ipc's test suite: kernel [$kernel], box [$box]"
   status=1
 fi
+
+php_script=$root/scripts/php_sysv.php
+kernel=$(timeout 120 unshare --ipc php "$php_script" 2>&1) || true
+for mode in plain --strict; do
+  flags=()
+  [ "$mode" = plain ] || flags=("$mode")
+  box=$(timeout 120 "$ipcbox" run "${flags[@]}" -- php "$php_script" 2>&1) || true
+  if [ "$kernel" = "$box" ] && grep -q "msg_queue_exists after = false" <<<"$box"; then
+    echo "PASS PHP's sysvsem, sysvshm and sysvmsg in a box ($mode) as on the kernel"
+  else
+    echo "FAIL PHP's sysvsem, sysvshm and sysvmsg in a box ($mode):"
+    diff <(echo "$kernel") <(echo "$box") | head -40 | sed 's/^/   | /'
+    status=1
+  fi
+done
 exit $status

@@ -14,6 +14,7 @@ command -v timeout >/dev/null || need+=(coreutils)
 command -v strace >/dev/null || need+=(strace)
 command -v python3 >/dev/null || need+=(python3)
 command -v stress-ng >/dev/null || need+=(stress-ng)
+command -v php >/dev/null || need+=(php-cli)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
@@ -42,7 +43,7 @@ echo "== util-linux ipcmk, ipcs and ipcrm in a box"
 bash scripts/tools.sh
 echo "== named boxes"
 bash scripts/named.sh
-echo "== real clients: stress-ng, Python's sysv_ipc test suite"
+echo "== real clients: stress-ng, Python's sysv_ipc test suite, PHP"
 bash scripts/clients.sh
 
 host_ipc_after=$(host_ipc)

@@ -77,6 +77,7 @@ macro_rules! next {
     }};
 }
 
+mod divert;
 mod exec;
 mod procfs;
 
@@ -122,6 +123,7 @@ extern "C" fn on_load(_argc: c_int, _argv: *const *const c_char, envp: *const *c
     match join_box(fd, box_id) {
         Ok(ns) => {
             let _ = NAMESPACE.set(ns);
+            divert::divert_libc(&diversions());
             // Registered before the program's own handlers and the dynamic
             // linker's, so it runs after all of them.
             // SAFETY: registering a plain extern "C" function.
@@ -501,9 +503,10 @@ pub extern "C" fn msgctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int {
 // ---------------------------------------------------------------- syscall()
 
 /// syscall(2): the SysV numbers are answered by the box through the
-/// wrappers above (traced as they are); every other number goes to libc.
-/// Up to six arguments travel in registers (x86_64, aarch64), so they are
-/// received as words.
+/// wrappers above (traced as they are); every other number goes on to the
+/// next definition (libc's, or another preloaded library's). Up to six
+/// arguments travel in registers (x86_64, aarch64), so they are received as
+/// words.
 ///
 /// # Safety
 /// C callers' contract for the system call they make.
@@ -517,30 +520,8 @@ pub unsafe extern "C" fn syscall(
     a4: usize,
     a5: usize,
 ) -> libc::c_long {
-    if namespace().is_some() {
-        let (i0, i1, i2) = (a0 as c_int, a1 as c_int, a2 as c_int);
-        let boxed = match number {
-            libc::SYS_shmget => Some(shmget(i0, a1, i2) as libc::c_long),
-            libc::SYS_shmat => Some(shmat(i0, a1 as *const c_void, i2) as libc::c_long),
-            libc::SYS_shmdt => Some(shmdt(a0 as *const c_void) as libc::c_long),
-            libc::SYS_shmctl => Some(shmctl(i0, i1, a2 as *mut c_void) as libc::c_long),
-            libc::SYS_semget => Some(semget(i0, i1, i2) as libc::c_long),
-            libc::SYS_semop => Some(semop(i0, a1 as *mut c_void, a2) as libc::c_long),
-            libc::SYS_semtimedop => {
-                Some(semtimedop(i0, a1 as *mut c_void, a2, a3 as *const libc::timespec) as libc::c_long)
-            }
-            libc::SYS_semctl => Some(semctl(i0, i1, i2, a3) as libc::c_long),
-            libc::SYS_msgget => Some(msgget(i0, i1) as libc::c_long),
-            libc::SYS_msgsnd => Some(msgsnd(i0, a1 as *const c_void, a2, a3 as c_int) as libc::c_long),
-            libc::SYS_msgrcv => {
-                Some(msgrcv(i0, a1 as *mut c_void, a2, a3 as libc::c_long, a4 as c_int) as libc::c_long)
-            }
-            libc::SYS_msgctl => Some(msgctl(i0, i1, a2 as *mut c_void) as libc::c_long),
-            _ => None,
-        };
-        if let Some(result) = boxed {
-            return result;
-        }
+    if let Some(result) = boxed_syscall(number, [a0, a1, a2, a3, a4, a5]) {
+        return result;
     }
     match next!(c"syscall", as unsafe extern "C" fn(libc::c_long, ...) -> libc::c_long) {
         // SAFETY: libc's syscall, called with the arguments it was given.
@@ -550,6 +531,133 @@ pub unsafe extern "C" fn syscall(
             -1
         }
     }
+}
+
+/// Where libc's own syscall() jumps in a box (see `divert`): the SysV
+/// numbers as `syscall`, every other number made here as libc makes it.
+/// Not passed on to the next definition: that may be another preloaded
+/// library's syscall(), which calls libc's, which leads here.
+///
+/// # Safety
+/// C callers' contract for the system call they make.
+unsafe extern "C" fn libc_syscall(
+    number: libc::c_long,
+    a0: usize,
+    a1: usize,
+    a2: usize,
+    a3: usize,
+    a4: usize,
+    a5: usize,
+) -> libc::c_long {
+    if let Some(result) = boxed_syscall(number, [a0, a1, a2, a3, a4, a5]) {
+        return result;
+    }
+    // SAFETY: the caller's system call, with the arguments it gave.
+    let rc = unsafe { sys::syscall6(number, [a0, a1, a2, a3, a4, a5]) };
+    match rc {
+        -4095..=-1 => {
+            set_errno(-rc as i32);
+            -1
+        }
+        _ => rc as libc::c_long,
+    }
+}
+
+/// A SysV system call by number, answered by the box; None if the number
+/// is another or the process is not in a box.
+fn boxed_syscall(number: libc::c_long, [a0, a1, a2, a3, a4, _]: [usize; 6]) -> Option<libc::c_long> {
+    namespace()?;
+    let (i0, i1, i2) = (a0 as c_int, a1 as c_int, a2 as c_int);
+    Some(match number {
+        libc::SYS_shmget => shmget(i0, a1, i2) as libc::c_long,
+        libc::SYS_shmat => shmat(i0, a1 as *const c_void, i2) as libc::c_long,
+        libc::SYS_shmdt => shmdt(a0 as *const c_void) as libc::c_long,
+        libc::SYS_shmctl => shmctl(i0, i1, a2 as *mut c_void) as libc::c_long,
+        libc::SYS_semget => semget(i0, i1, i2) as libc::c_long,
+        libc::SYS_semop => semop(i0, a1 as *mut c_void, a2) as libc::c_long,
+        libc::SYS_semtimedop => semtimedop(i0, a1 as *mut c_void, a2, a3 as *const libc::timespec) as libc::c_long,
+        libc::SYS_semctl => semctl(i0, i1, i2, a3) as libc::c_long,
+        libc::SYS_msgget => msgget(i0, i1) as libc::c_long,
+        libc::SYS_msgsnd => msgsnd(i0, a1 as *const c_void, a2, a3 as c_int) as libc::c_long,
+        libc::SYS_msgrcv => msgrcv(i0, a1 as *mut c_void, a2, a3 as libc::c_long, a4 as c_int) as libc::c_long,
+        libc::SYS_msgctl => msgctl(i0, i1, a2 as *mut c_void) as libc::c_long,
+        _ => return None,
+    })
+}
+
+/// libc's functions that jump to the shim's of the same name once the
+/// process is in a box (see `divert`), but syscall(), which jumps to
+/// `libc_syscall`.
+fn diversions() -> [divert::Diversion; 13] {
+    use divert::Diversion as D;
+    [
+        D { name: c"shmget", target: shmget as *const () as usize },
+        D { name: c"shmat", target: shmat as *const () as usize },
+        D { name: c"shmdt", target: shmdt as *const () as usize },
+        D { name: c"shmctl", target: shmctl as *const () as usize },
+        D { name: c"semget", target: semget as *const () as usize },
+        D { name: c"semop", target: semop as *const () as usize },
+        D { name: c"semtimedop", target: semtimedop as *const () as usize },
+        D { name: c"semctl", target: semctl as *const () as usize },
+        D { name: c"msgget", target: msgget as *const () as usize },
+        D { name: c"msgsnd", target: msgsnd as *const () as usize },
+        D { name: c"msgrcv", target: msgrcv as *const () as usize },
+        D { name: c"msgctl", target: msgctl as *const () as usize },
+        D { name: c"syscall", target: libc_syscall as *const () as usize },
+    ]
+}
+
+// ---------------------------------------------------------------- dlmopen
+
+/// dlmopen(3): an object loaded into a link map other than the program's
+/// gets a libc of its own, which the box does not reach (see `divert`):
+/// said once on stderr, then the call goes on to libc's dlmopen. A jump,
+/// not a call, so that glibc still sees the program's return address (the
+/// caller decides the library search path).
+///
+/// # Safety
+/// C callers' contract for dlmopen.
+#[cfg(target_arch = "x86_64")]
+#[unsafe(naked)]
+#[no_mangle]
+pub unsafe extern "C" fn dlmopen(lmid: libc::Lmid_t, file: *const c_char, mode: c_int) -> *mut c_void {
+    core::arch::naked_asm!(
+        "push rdi",
+        "push rsi",
+        "push rdx",
+        "call {notice}",
+        "pop rdx",
+        "pop rsi",
+        "pop rdi",
+        "test rax, rax",
+        "jz 2f",
+        "jmp rax",
+        "2:",
+        "xor eax, eax",
+        "ret",
+        notice = sym dlmopen_notice,
+    )
+}
+
+/// The notice of `dlmopen`; returns libc's dlmopen (0 if there is none).
+#[cfg(target_arch = "x86_64")]
+extern "C" fn dlmopen_notice(lmid: libc::Lmid_t, file: *const c_char, _mode: c_int) -> usize {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if namespace().is_some() && lmid != libc::LM_ID_BASE && !SAID.swap(true, Ordering::Relaxed) {
+        let name = if file.is_null() {
+            "the program".into()
+        } else {
+            // SAFETY: dlmopen's file argument is a NUL-terminated string.
+            unsafe { CStr::from_ptr(file) }.to_string_lossy()
+        };
+        let line = format!(
+            "ipcbox: dlmopen loads {name} into a new link map, whose System V IPC calls reach the host's kernel, not the box (ipcbox run --strict refuses them)\n"
+        );
+        // SAFETY: writing our own buffer to stderr.
+        unsafe { sys::syscall6(libc::SYS_write, [2, line.as_ptr() as usize, line.len(), 0, 0, 0]) };
+    }
+    static CACHE: AtomicUsize = AtomicUsize::new(0);
+    next_symbol(&CACHE, c"dlmopen")
 }
 
 // ---------------------------------------------------------------- fork

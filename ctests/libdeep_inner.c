@@ -1,0 +1,2 @@
+#define PREFIX deep_inner_
+#include "deepbind_lib.h"

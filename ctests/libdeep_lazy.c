@@ -1,0 +1,2 @@
+#define PREFIX deep_lazy_
+#include "deepbind_lib.h"

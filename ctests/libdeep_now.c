@@ -1,0 +1,2 @@
+#define PREFIX deep_now_
+#include "deepbind_lib.h"

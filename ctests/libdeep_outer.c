@@ -1,0 +1,2 @@
+#define PREFIX deep_outer_
+#include "deepbind_lib.h"
