@@ -11,7 +11,6 @@
 //! cannot be executed, 127 when it is not found (as `env` and `timeout` do).
 
 mod named;
-mod strict;
 
 use clap::{Parser, Subcommand};
 use shared_state::{LimitValues, Namespace};
@@ -60,11 +59,12 @@ enum Cmd {
         /// box, /proc/sys/kernel/NAME reads and sets the same limit.
         #[arg(long = "limit", value_name = "NAME=VALUE")]
         limits: Vec<String>,
-        /// Make every System V IPC system call that bypasses the box (a raw
-        /// system call, a static or setuid program) fail with ENOSYS, through
-        /// a seccomp filter, so nothing reaches the host's namespace. Programs
-        /// of another ABI (32-bit) cannot run, and setuid programs run
-        /// without their privileges (no_new_privs).
+        /// Let no System V IPC system call reach the host's namespace, through
+        /// seccomp filters: one made past libc by a program that has the box's
+        /// library (a raw system call, a runtime such as Go's) is answered by
+        /// the box; one from a program without it (static, setuid) fails with
+        /// ENOSYS. Programs of another ABI (32-bit) cannot run, and setuid
+        /// programs run without their privileges (no_new_privs).
         #[arg(long)]
         strict: bool,
         /// Log every call the box answers to FILE, one line each in the
@@ -286,17 +286,30 @@ fn run(options: &RunOptions, command: Vec<OsString>) -> ExitCode {
         preload.push(":");
         preload.push(existing);
     }
-    let trace = match trace
-        .as_ref()
-        .map(|path| std::path::absolute(path).and_then(|abs| std::fs::File::create(&abs).map(|_| abs)))
-    {
+    // The trace file is opened once, for appending, at a descriptor every
+    // process of the box inherits: one that changes user later still
+    // writes to it (see shared_state::trace).
+    let trace_fd = match trace.as_ref().map(|path| {
+        std::fs::OpenOptions::new().append(true).create(true).truncate(false).open(path).and_then(|file| {
+            file.set_len(0)?;
+            // SAFETY: F_DUPFD on a descriptor we own; the copy is inheritable.
+            match unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&file), libc::F_DUPFD, REGION_FD_FLOOR) } {
+                -1 => Err(std::io::Error::last_os_error()),
+                fd => Ok(fd),
+            }
+        })
+    }) {
         None => None,
-        Some(Ok(path)) => Some(path),
+        Some(Ok(fd)) => Some(fd),
         Some(Err(e)) => return fail(format!("--trace: cannot create the trace file: {e}")),
     };
     let mut child = Command::new(&command[0]);
-    if let Some(path) = &trace {
-        child.env("IPCBOX_TRACE", path);
+    if let Some(fd) = trace_fd {
+        child.env("IPCBOX_TRACE_FD", fd.to_string()).env_remove("IPCBOX_TRACE");
+    }
+    if *strict {
+        // The shim then answers SysV calls made past libc (see shim/src/trap.rs).
+        child.env("IPCBOX_STRICT", "1");
     }
     child
         .args(&command[1..])
@@ -307,12 +320,12 @@ fn run(options: &RunOptions, command: Vec<OsString>) -> ExitCode {
     // under --strict with the filter.
     // SAFETY: the closure runs in the child between fork and exec and calls
     // only pthread_sigmask and prctl, which are async-signal-safe.
-    let filter = strict.then(strict::filter);
+    let filter = strict.then(shared_state::seccomp::launcher_filter);
     unsafe {
         child.pre_exec(move || {
             restore_signal_mask(&previous_mask);
             match &filter {
-                Some(filter) => strict::install(filter),
+                Some(filter) => shared_state::seccomp::install(filter).map_err(std::io::Error::from_raw_os_error),
                 None => Ok(()),
             }
         })
@@ -330,8 +343,12 @@ fn run(options: &RunOptions, command: Vec<OsString>) -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    // SAFETY: closing our copy; the box holds its own.
+    // SAFETY: closing our copies; the box holds its own.
     unsafe { libc::close(box_fd) };
+    if let Some(fd) = trace_fd {
+        // SAFETY: as above.
+        unsafe { libc::close(fd) };
+    }
     let status = loop {
         match child.wait() {
             Ok(status) => break status,

@@ -26,6 +26,7 @@
 //! - `msg`: message queues, their messages and sleepers.
 //! - `procfs`: the box's /proc/sysvipc files and IPC sysctls.
 //! - `supervise`: the supervisor's prompt repair after deaths.
+//! - `seccomp`: the filters of `ipcbox run --strict`.
 //! - `trace`: one line per call answered, for `ipcbox run --trace`.
 //! - `check`: the region's invariants, checked on demand.
 //! - `collect`: holds, and the collection of blocks lost to deaths.
@@ -47,6 +48,7 @@ pub mod ns;
 pub mod procfs;
 pub mod procs;
 pub mod region;
+pub mod seccomp;
 pub mod sem;
 pub mod shm;
 pub mod supervise;

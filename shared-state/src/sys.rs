@@ -50,7 +50,7 @@ pub unsafe fn syscall6(nr: i64, a: [usize; 6]) -> isize {
 }
 
 #[inline(always)]
-fn check(ret: isize) -> SysResult<usize> {
+pub(crate) fn check(ret: isize) -> SysResult<usize> {
     if (-4095..0).contains(&ret) {
         Err((-ret) as Errno)
     } else {
@@ -68,6 +68,43 @@ macro_rules! sc {
     ($nr:expr, $a:expr, $b:expr, $c:expr, $d:expr, $e:expr, $f:expr) => {
         check(syscall6($nr as i64, [$a as usize, $b as usize, $c as usize, $d as usize, $e as usize, $f as usize]))
     };
+}
+
+/// The kernel's `struct sigaction` for rt_sigaction.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct KernelSigaction {
+    pub handler: usize,
+    pub flags: u64,
+    pub restorer: usize,
+    pub mask: u64,
+}
+
+const SA_RESTORER: u64 = 0x0400_0000;
+
+#[cfg(target_arch = "x86_64")]
+extern "C" {
+    /// rt_sigreturn, for SA_RESTORER (defined with the copy routines in `usercopy`).
+    static ipcbox_restore_rt: u8;
+}
+
+/// rt_sigaction(2) straight to the kernel; whether it succeeded.
+pub fn rt_sigaction(sig: i32, new: Option<&KernelSigaction>, old: Option<&mut KernelSigaction>) -> bool {
+    let new = new.map_or(0, |a| a as *const KernelSigaction as usize);
+    let old = old.map_or(0, |a| a as *mut KernelSigaction as usize);
+    // SAFETY: both pointers are null or point at a KernelSigaction; the mask is 8 bytes.
+    unsafe { syscall6(libc::SYS_rt_sigaction, [sig as usize, new, old, 8, 0, 0]) >= 0 }
+}
+
+/// An SA_SIGINFO action that runs `handler`, with `flags` added, and on
+/// x86_64 the restorer the kernel requires there.
+pub fn handler_action(handler: usize, flags: u64) -> KernelSigaction {
+    let flags = libc::SA_SIGINFO as u64 | flags;
+    #[cfg(target_arch = "x86_64")]
+    let (flags, restorer) = (flags | SA_RESTORER, core::ptr::addr_of!(ipcbox_restore_rt) as usize);
+    #[cfg(not(target_arch = "x86_64"))]
+    let restorer = 0;
+    KernelSigaction { handler, flags, restorer, mask: 0 }
 }
 
 pub fn getpid() -> i32 {

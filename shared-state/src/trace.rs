@@ -4,41 +4,43 @@
 //! flags by name, `struct sembuf` arrays and message types decoded, and an
 //! error as `-1 ENAME (description)`.
 //!
-//! Owns: the trace file's path (set once at load, inherited by the box's
-//! processes through the environment), the formatting, and the writing.
-//! Each line is written by one `write` on a descriptor opened with O_APPEND
-//! for that line alone (three system calls, traced calls only), so lines of
-//! concurrent processes never interleave and nothing stays open that a
-//! program could close or inherit.
+//! Owns: the trace descriptor of this process, the formatting, and the
+//! writing. The file is opened once for the whole box (by `ipcbox run
+//! --trace`, or by the first process that finds IPCBOX_TRACE=FILE and no
+//! descriptor) with O_APPEND, at a descriptor every process of the box
+//! inherits and names in IPCBOX_TRACE_FD, which the shim protects from
+//! being closed or reused as it does the region's. A process that changes
+//! user afterwards (a server that drops root) still writes to it, where
+//! reopening the file would be refused. Each line is one `write` (traced
+//! calls only), so lines of concurrent processes never interleave.
 
 use crate::abi::*;
 use crate::sys;
+use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
 use std::ffi::CString;
 use std::fmt::Write;
-use std::sync::OnceLock;
 
-static PATH: OnceLock<CString> = OnceLock::new();
+/// The trace descriptor, -1 while calls are not traced. Set at load, and
+/// moved when a program takes its number (see the shim's `vacate`).
+static FD: AtomicI32 = AtomicI32::new(-1);
 
-/// Turns tracing on for this process, to `path` (from IPCBOX_TRACE).
-pub fn set_path(path: &[u8]) {
-    if let Ok(path) = CString::new(path) {
-        let _ = PATH.set(path);
+/// Traces this process's calls to descriptor `fd` (from IPCBOX_TRACE_FD),
+/// if it is open for writing; whether it is.
+pub fn use_fd(fd: i32) -> bool {
+    let writable = sys::fcntl(fd, libc::F_GETFL, 0).is_ok_and(|flags| flags as i32 & libc::O_ACCMODE != libc::O_RDONLY);
+    if writable {
+        FD.store(fd, Relaxed);
     }
+    writable
 }
 
-/// Whether calls are traced: one load when they are not.
-#[inline]
-pub fn enabled() -> bool {
-    PATH.get().is_some()
-}
-
-/// Appends `PID line` to the trace file.
-pub fn emit(line: &str) {
-    let Some(path) = PATH.get() else { return };
-    let text = format!("{} {line}\n", sys::getpid());
-    // SAFETY: a NUL-terminated path and plain flags; then our own buffer.
-    unsafe {
-        let fd = sys::syscall6(
+/// Traces this process's calls to `path` (from IPCBOX_TRACE), opened for
+/// appending at a descriptor of `floor` or above that children inherit.
+pub fn open_path(path: &[u8], floor: i32) -> Result<(), i32> {
+    let path = CString::new(path).map_err(|_| libc::EINVAL)?;
+    // SAFETY: a NUL-terminated path and plain flags.
+    let fd = sys::check(unsafe {
+        sys::syscall6(
             libc::SYS_openat,
             [
                 libc::AT_FDCWD as usize,
@@ -48,12 +50,36 @@ pub fn emit(line: &str) {
                 0,
                 0,
             ],
-        );
-        if fd >= 0 {
-            sys::syscall6(libc::SYS_write, [fd as usize, text.as_ptr() as usize, text.len(), 0, 0, 0]);
-            let _ = sys::close(fd as i32);
-        }
-    }
+        )
+    })? as i32;
+    let moved = sys::fcntl(fd, libc::F_DUPFD, floor as usize);
+    let _ = sys::close(fd);
+    FD.store(moved? as i32, Relaxed);
+    Ok(())
+}
+
+/// The trace descriptor, if calls are traced.
+pub fn fd() -> Option<i32> {
+    Some(FD.load(Relaxed)).filter(|&fd| fd >= 0)
+}
+
+/// Moves tracing to descriptor `fd` (a duplicate of the old one).
+pub fn set_fd(fd: i32) {
+    FD.store(fd, Relaxed);
+}
+
+/// Whether calls are traced: one load when they are not.
+#[inline]
+pub fn enabled() -> bool {
+    FD.load(Relaxed) >= 0
+}
+
+/// Appends `PID line` to the trace file.
+pub fn emit(line: &str) {
+    let Some(fd) = fd() else { return };
+    let text = format!("{} {line}\n", sys::getpid());
+    // SAFETY: our own buffer.
+    unsafe { sys::syscall6(libc::SYS_write, [fd as usize, text.as_ptr() as usize, text.len(), 0, 0, 0]) };
 }
 
 /// ` = value`, or ` = -1 ENAME (description)`.

@@ -188,39 +188,16 @@ extern "C" {
     static ipcbox_user_read16_site: u8;
     static ipcbox_user_read64_site: u8;
     static ipcbox_user_read_fixup: u8;
-    #[cfg(target_arch = "x86_64")]
-    static ipcbox_restore_rt: u8;
 }
 
-/// The kernel's `struct sigaction` for rt_sigaction.
-#[repr(C)]
-struct KernelSigaction {
-    handler: usize,
-    flags: u64,
-    restorer: usize,
-    mask: u64,
-}
-
-const SA_RESTORER: u64 = 0x0400_0000;
-
-fn rt_sigaction(sig: i32, new: Option<&KernelSigaction>, old: Option<&mut KernelSigaction>) -> bool {
-    let new = new.map_or(0, |a| a as *const KernelSigaction as usize);
-    let old = old.map_or(0, |a| a as *mut KernelSigaction as usize);
-    // SAFETY: both pointers are null or point at a KernelSigaction; the mask is 8 bytes.
-    unsafe { crate::sys::syscall6(libc::SYS_rt_sigaction, [sig as usize, new, old, 8, 0, 0]) >= 0 }
-}
+use crate::sys::{rt_sigaction, KernelSigaction};
 
 fn default_action() -> KernelSigaction {
     KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 }
 }
 
 fn our_action() -> KernelSigaction {
-    let flags = (libc::SA_SIGINFO | libc::SA_ONSTACK) as u64;
-    #[cfg(target_arch = "x86_64")]
-    let (flags, restorer) = (flags | SA_RESTORER, core::ptr::addr_of!(ipcbox_restore_rt) as usize);
-    #[cfg(not(target_arch = "x86_64"))]
-    let restorer = 0;
-    KernelSigaction { handler: on_fault as *const () as usize, flags, restorer, mask: 0 }
+    crate::sys::handler_action(on_fault as *const () as usize, libc::SA_ONSTACK as u64)
 }
 
 /// Whether a disposition read back from the kernel is this module's handler

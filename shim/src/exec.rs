@@ -14,7 +14,7 @@
 //! IPCBOX_FD is always rewritten with the region's current descriptor, which
 //! may have moved (see `vacate` in lib.rs).
 
-use super::{env_entries, namespace, next_symbol, ret_int, set_errno, ENV_FD, ENV_ID};
+use super::{env_entries, namespace, next_symbol, ret_int, set_errno, ENV_FD, ENV_ID, ENV_STRICT, ENV_TRACE_FD};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::sync::atomic::AtomicUsize;
 use std::sync::OnceLock;
@@ -57,7 +57,7 @@ fn boxed_env(envp: *const *const c_char) -> Option<BoxedEnv> {
     for bytes in unsafe { env_entries(envp) } {
         if let Some(value) = bytes.strip_prefix(b"LD_PRELOAD=") {
             preload = Some(value.to_vec());
-        } else if !bytes.starts_with(ENV_FD) && !bytes.starts_with(ENV_ID) {
+        } else if ![ENV_FD, ENV_ID, ENV_STRICT, ENV_TRACE_FD].iter().any(|name| bytes.starts_with(name)) {
             strings.push(CString::new(bytes).expect("C strings have no NUL inside"));
         }
     }
@@ -74,6 +74,12 @@ fn boxed_env(envp: *const *const c_char) -> Option<BoxedEnv> {
     strings.push(CString::new(value).expect("no NUL"));
     strings.push(CString::new(format!("IPCBOX_FD={}", ns.fd())).expect("no NUL"));
     strings.push(CString::new(format!("IPCBOX_ID={:x}", ns.region().box_id())).expect("no NUL"));
+    if crate::trap::strict() {
+        strings.push(CString::new("IPCBOX_STRICT=1").expect("no NUL"));
+    }
+    if let Some(fd) = shared_state::trace::fd() {
+        strings.push(CString::new(format!("IPCBOX_TRACE_FD={fd}")).expect("no NUL"));
+    }
     let mut pointers: Vec<*const c_char> = strings.iter().map(|s| s.as_ptr()).collect();
     pointers.push(std::ptr::null());
     Some(BoxedEnv { _strings: strings, pointers })

@@ -33,6 +33,8 @@ static NAMESPACE: OnceLock<Namespace> = OnceLock::new();
 const ENV_FD: &[u8] = b"IPCBOX_FD=";
 const ENV_ID: &[u8] = b"IPCBOX_ID=";
 const ENV_TRACE: &[u8] = b"IPCBOX_TRACE=";
+const ENV_TRACE_FD: &[u8] = b"IPCBOX_TRACE_FD=";
+const ENV_STRICT: &[u8] = b"IPCBOX_STRICT=";
 /// Lowest descriptor number the region is moved to when a program takes its number.
 const FD_FLOOR: usize = 100;
 
@@ -80,6 +82,7 @@ macro_rules! next {
 mod divert;
 mod exec;
 mod procfs;
+mod trap;
 
 // ---------------------------------------------------------------- load
 
@@ -108,22 +111,37 @@ unsafe fn env_entries<'a>(envp: *const *const c_char) -> impl Iterator<Item = &'
 
 /// Runs at load (from .init_array) with the process's environment.
 extern "C" fn on_load(_argc: c_int, _argv: *const *const c_char, envp: *const *const c_char) {
-    let (mut fd, mut box_id) = (None, None);
+    let (mut fd, mut box_id, mut strict) = (None, None, false);
+    let (mut trace_fd, mut trace_path) = (None, None);
     // SAFETY: the loader passes the process's environment.
     for bytes in unsafe { env_entries(envp) } {
         if let Some(v) = bytes.strip_prefix(ENV_FD) {
             fd = std::str::from_utf8(v).ok().and_then(|v| v.parse::<i32>().ok());
         } else if let Some(v) = bytes.strip_prefix(ENV_ID) {
             box_id = std::str::from_utf8(v).ok().and_then(|v| u64::from_str_radix(v, 16).ok());
+        } else if bytes.strip_prefix(ENV_STRICT) == Some(b"1") {
+            strict = true;
+        } else if let Some(v) = bytes.strip_prefix(ENV_TRACE_FD) {
+            trace_fd = std::str::from_utf8(v).ok().and_then(|v| v.parse::<i32>().ok());
         } else if let Some(path) = bytes.strip_prefix(ENV_TRACE).filter(|p| !p.is_empty()) {
-            shared_state::trace::set_path(path);
+            trace_path = Some(path);
         }
     }
     let Some(fd) = fd else { return };
     match join_box(fd, box_id) {
         Ok(ns) => {
             let _ = NAMESPACE.set(ns);
+            // The box's trace descriptor, or the file named, opened for the
+            // processes this one starts (see shared_state::trace).
+            if !trace_fd.is_some_and(trace::use_fd) {
+                if let Some(path) = trace_path {
+                    let _ = trace::open_path(path, FD_FLOOR as i32);
+                }
+            }
             divert::divert_libc(&diversions());
+            if strict {
+                trap::arm_at_load();
+            }
             // Registered before the program's own handlers and the dynamic
             // linker's, so it runs after all of them.
             // SAFETY: registering a plain extern "C" function.
@@ -610,8 +628,9 @@ fn diversions() -> [divert::Diversion; 13] {
 // ---------------------------------------------------------------- dlmopen
 
 /// dlmopen(3): an object loaded into a link map other than the program's
-/// gets a libc of its own, which the box does not reach (see `divert`):
-/// said once on stderr, then the call goes on to libc's dlmopen. A jump,
+/// gets a libc of its own, which the box does not reach (see `divert`)
+/// unless its system calls trap (see `trap`): said once on stderr, then
+/// the call goes on to libc's dlmopen. A jump,
 /// not a call, so that glibc still sees the program's return address (the
 /// caller decides the library search path).
 ///
@@ -643,7 +662,8 @@ pub unsafe extern "C" fn dlmopen(lmid: libc::Lmid_t, file: *const c_char, mode: 
 #[cfg(target_arch = "x86_64")]
 extern "C" fn dlmopen_notice(lmid: libc::Lmid_t, file: *const c_char, _mode: c_int) -> usize {
     static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if namespace().is_some() && lmid != libc::LM_ID_BASE && !SAID.swap(true, Ordering::Relaxed) {
+    // Under --strict its raw system calls trap, and the box answers them.
+    if namespace().is_some() && !trap::armed() && lmid != libc::LM_ID_BASE && !SAID.swap(true, Ordering::Relaxed) {
         let name = if file.is_null() {
             "the program".into()
         } else {
@@ -651,7 +671,7 @@ extern "C" fn dlmopen_notice(lmid: libc::Lmid_t, file: *const c_char, _mode: c_i
             unsafe { CStr::from_ptr(file) }.to_string_lossy()
         };
         let line = format!(
-            "ipcbox: dlmopen loads {name} into a new link map, whose System V IPC calls reach the host's kernel, not the box (ipcbox run --strict refuses them)\n"
+            "ipcbox: dlmopen loads {name} into a new link map, whose System V IPC calls reach the host's kernel, not the box (under ipcbox run --strict the box answers them)\n"
         );
         // SAFETY: writing our own buffer to stderr.
         unsafe { sys::syscall6(libc::SYS_write, [2, line.as_ptr() as usize, line.len(), 0, 0, 0]) };
@@ -784,17 +804,19 @@ pub extern "C" fn _Exit(status: c_int) -> ! {
 // ---------------------------------------------------------------- descriptor protection
 //
 // Daemons close every descriptor they did not open (a close() loop,
-// closefrom, close_range) and may dup2 over any number. The region must stay
-// reachable for what they exec later, so its descriptor is skipped by the
-// first three and moved out of the way of the last.
+// closefrom, close_range) and may dup2 over any number. The region, and the
+// trace file if calls are traced, must stay reachable for what they exec
+// later, so their descriptors are skipped by the first three and moved out
+// of the way of the last.
 
-fn region_fd() -> Option<c_int> {
-    namespace().map(|ns| ns.fd())
+/// The box's own descriptors in this process: the region's and the trace's.
+fn protected_fds() -> [Option<c_int>; 2] {
+    [namespace().map(|ns| ns.fd()), namespace().and(trace::fd())]
 }
 
 #[no_mangle]
 pub extern "C" fn close(fd: c_int) -> c_int {
-    if region_fd() == Some(fd) {
+    if protected_fds().contains(&Some(fd)) {
         return 0;
     }
     procfs::forget(fd);
@@ -814,24 +836,25 @@ fn raw_close_range(first: c_uint, last: c_uint, flags: c_int) -> Result<(), i32>
     }
 }
 
-/// close_range over [first, last] except the region's descriptor.
+/// close_range over [first, last] except the box's own descriptors.
 fn close_range_sparing(first: c_uint, last: c_uint, flags: c_int) -> Result<(), i32> {
     if first > last {
         return Err(libc::EINVAL);
     }
-    match region_fd() {
-        Some(fd) if fd >= 0 && (first..=last).contains(&(fd as c_uint)) => {
-            let fd = fd as c_uint;
-            if fd > first {
-                raw_close_range(first, fd - 1, flags)?;
-            }
-            if fd < last {
-                raw_close_range(fd + 1, last, flags)?;
-            }
-            Ok(())
+    // No allocation: a child of a multithreaded program may call this.
+    let mut spared = protected_fds().map(|fd| fd.filter(|&fd| fd >= 0 && (first..=last).contains(&(fd as c_uint))));
+    spared.sort_unstable();
+    let mut from = first;
+    for fd in spared.into_iter().flatten().map(|fd| fd as c_uint) {
+        if fd > from {
+            raw_close_range(from, fd - 1, flags)?;
         }
-        _ => raw_close_range(first, last, flags),
+        from = from.max(fd + 1);
     }
+    if from <= last {
+        raw_close_range(from, last, flags)?;
+    }
+    Ok(())
 }
 
 #[no_mangle]
@@ -844,12 +867,17 @@ pub extern "C" fn closefrom(lowfd: c_int) {
     let _ = close_range_sparing(lowfd.max(0) as c_uint, c_uint::MAX, 0);
 }
 
-/// Moves the region's descriptor away when a program is about to reuse its number.
+/// Moves the box's descriptor away when a program is about to reuse its number.
 fn vacate(newfd: c_int) {
     if let Some(ns) = namespace() {
         if ns.fd() == newfd {
             if let Ok(moved) = sys::fcntl(newfd, libc::F_DUPFD, FD_FLOOR) {
                 ns.set_fd(moved as c_int);
+            }
+        }
+        if trace::fd() == Some(newfd) {
+            if let Ok(moved) = sys::fcntl(newfd, libc::F_DUPFD, FD_FLOOR) {
+                trace::set_fd(moved as c_int);
             }
         }
     }
@@ -950,6 +978,10 @@ unsafe fn blocks_fault_signal(how: c_int, set: *const libc::sigset_t) -> bool {
 /// C callers' contract: `act` and `oldact` are null or valid.
 #[no_mangle]
 pub unsafe extern "C" fn sigaction(sig: c_int, act: *const libc::sigaction, oldact: *mut libc::sigaction) -> c_int {
+    if sig == libc::SIGSYS && trap::armed() {
+        // SAFETY: act and oldact are null or valid (caller's contract).
+        return unsafe { program_sigsys_action(act, oldact) };
+    }
     if is_fault_signal(sig) && !act.is_null() {
         shared_state::usercopy::give_up();
     }
@@ -971,10 +1003,44 @@ pub unsafe extern "C" fn sigaction(sig: c_int, act: *const libc::sigaction, olda
     result
 }
 
+/// sigaction on SIGSYS where the shim answers trapped calls: the program's
+/// action is recorded and reported, the kernel keeps the shim's (see `trap`).
+///
+/// # Safety
+/// `act` and `oldact` are null or valid.
+unsafe fn program_sigsys_action(act: *const libc::sigaction, oldact: *mut libc::sigaction) -> c_int {
+    let new = (!act.is_null()).then(|| {
+        // SAFETY: act is valid when not null.
+        let act = unsafe { &*act };
+        // SAFETY: a sigset_t holds at least 8 bytes; signals 1 to 64 are its first word.
+        let mask = unsafe { *(&act.sa_mask as *const libc::sigset_t as *const u64) };
+        trap::ProgramAction { handler: act.sa_sigaction, flags: act.sa_flags as u32 as u64, mask }
+    });
+    let old = trap::swap_program_action(new);
+    if !oldact.is_null() {
+        // SAFETY: oldact is valid; an all-zero sigaction is SIG_DFL with an empty mask.
+        let out = unsafe { &mut *oldact };
+        *out = unsafe { core::mem::zeroed() };
+        out.sa_sigaction = old.handler;
+        out.sa_flags = (old.flags & !0x0400_0000) as c_int;
+        // SAFETY: as above, the mask's first word.
+        unsafe { *(&mut out.sa_mask as *mut libc::sigset_t as *mut u64) = old.mask };
+    }
+    0
+}
+
 macro_rules! handler_change {
     ($($name:ident;)*) => {$(
         #[no_mangle]
         pub extern "C" fn $name(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t {
+            if sig == libc::SIGSYS && trap::armed() {
+                let flags = if stringify!($name) == "sysv_signal" {
+                    (libc::SA_RESETHAND | libc::SA_NODEFER) as u64
+                } else {
+                    libc::SA_RESTART as u64
+                };
+                return trap::swap_program_action(Some(trap::ProgramAction { handler, flags, mask: 0 })).handler;
+            }
             if is_fault_signal(sig) {
                 shared_state::usercopy::give_up();
             }
@@ -1015,6 +1081,15 @@ macro_rules! mask_change {
             let name = concat!(stringify!($name), "\0");
             // SAFETY: the literal above ends with its NUL.
             let cname = unsafe { CStr::from_bytes_with_nul_unchecked(name.as_bytes()) };
+            // A trap while SIGSYS is blocked would end the process (see `trap`).
+            let without_sigsys = (trap::armed() && how != libc::SIG_UNBLOCK && !set.is_null()).then(|| {
+                // SAFETY: set is the caller's valid sigset_t; ours is a copy.
+                let mut copy = unsafe { *set };
+                // SAFETY: copy is a valid sigset_t.
+                unsafe { libc::sigdelset(&mut copy, libc::SIGSYS) };
+                copy
+            });
+            let set = without_sigsys.as_ref().map_or(set, |copy| copy as *const libc::sigset_t);
             match next!(cname, as unsafe extern "C" fn(c_int, *const libc::sigset_t, *mut libc::sigset_t) -> c_int) {
                 // SAFETY: libc's function with the caller's arguments.
                 Some(f) => unsafe { f(how, set, old) },
