@@ -28,6 +28,7 @@
 //! - `supervise`: the supervisor's prompt repair after deaths.
 //! - `seccomp`: the filters of `ipcbox run --strict`.
 //! - `trace`: one line per call answered, for `ipcbox run --trace`.
+//! - `dispatch`: every SysV call by system call number, traced.
 //! - `check`: the region's invariants, checked on demand.
 //! - `collect`: holds, and the collection of blocks lost to deaths.
 //! - `faults`: points where tests make a process die mid-call.
@@ -39,6 +40,7 @@ pub mod abi;
 pub mod check;
 pub mod collect;
 pub mod cred;
+pub mod dispatch;
 pub mod faults;
 pub mod heap;
 pub mod lock;

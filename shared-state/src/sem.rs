@@ -1173,7 +1173,7 @@ impl Namespace {
 
     /// semtimedop(2) (semop(2) with no timeout). `ops_addr` and `timeout_addr`
     /// are the caller's pointers (EFAULT is checked here).
-    #[inline]
+    #[inline(always)]
     pub fn semtimedop(&self, id: i32, ops_addr: usize, nsops: usize, timeout_addr: usize) -> SysResult<i32> {
         if nsops as u32 == 1 && timeout_addr == 0 {
             if let Some(done) = self.semop_one_lock_free(id, ops_addr) {
@@ -1238,7 +1238,7 @@ impl Namespace {
     ///
     /// Every load here is one the kernel's semop makes too; the order puts
     /// the ones that rule out the most first.
-    #[inline]
+    #[inline(always)]
     fn semop_one_lock_free(&self, id: i32, ops_addr: usize) -> Option<SysResult<i32>> {
         self.lock_free_op(id, || {
             let (head, flags) = crate::usercopy::read_sembuf(ops_addr)??;

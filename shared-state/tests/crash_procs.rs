@@ -10,7 +10,7 @@
 //! Run with `cargo test -p shared-state --features fault-injection`.
 
 mod common;
-use common::{eventually, fork_child, nattch, new_box, op, pipe, wait_status};
+use common::{eventually, fork_child, nattch, new_box, op, pipe, serial, wait_status};
 
 use shared_state::abi::*;
 use shared_state::faults;
@@ -115,6 +115,7 @@ fn forking_pid(ns: &Namespace) -> Option<i32> {
 /// attached, and drops to 0 when the child goes.
 #[test]
 fn a_process_killed_at_each_step_of_fork_leaves_nattch_exact() {
+    let _serial = serial();
     let before_fork = ["fork.prepare.allocated", "fork.prepare.ticket", "fork.prepare.entry"];
     let after_fork = ["fork.parent.forked", "fork.parent.settled"];
     for point in before_fork.into_iter().chain(after_fork) {
@@ -142,6 +143,7 @@ fn a_process_killed_at_each_step_of_fork_leaves_nattch_exact() {
 /// after: its parent lives on, and the child's attachment goes.
 #[test]
 fn a_child_killed_as_it_starts_leaves_nattch_exact() {
+    let _serial = serial();
     for point in ["fork.child.forked", "fork.child.announced", "fork.child.armed"] {
         let ns = new_box();
         let shmid = ns.shmget(IPC_PRIVATE, 4096, 0o600).unwrap();
@@ -175,6 +177,7 @@ fn a_child_killed_as_it_starts_leaves_nattch_exact() {
 /// (nobody to tell its pid), it counts no more.
 #[test]
 fn a_parent_and_child_killed_together_in_fork_leave_nattch_exact() {
+    let _serial = serial();
     for supervised in [false, true] {
         let ns = std::sync::Arc::new(new_box());
         if supervised {
@@ -204,6 +207,7 @@ fn a_parent_and_child_killed_together_in_fork_leave_nattch_exact() {
 /// process's state is reaped.
 #[test]
 fn a_death_under_the_process_table_lock_is_repaired() {
+    let _serial = serial();
     for point in ["procs.alloc.popped", "procs.alloc.held"] {
         let ns = new_box();
         let id = ns.semget(IPC_PRIVATE, 1, 0o600).unwrap();
@@ -245,6 +249,7 @@ fn a_death_under_the_process_table_lock_is_repaired() {
 /// (a hold left raised by a death would stop every collection).
 #[test]
 fn a_death_inside_each_kind_of_hold_still_lets_the_box_collect() {
+    let _serial = serial();
     let ns = new_box();
     let shmid = ns.shmget(IPC_PRIVATE, 4096, 0o600).unwrap();
     let qid = ns.msgget(IPC_PRIVATE, 0o600).unwrap();
@@ -298,6 +303,7 @@ fn a_death_inside_each_kind_of_hold_still_lets_the_box_collect() {
 /// applied once when it dies, wherever in the takeover it is killed.
 #[test]
 fn an_exec_keeps_the_undo_and_drops_the_attachments_whatever_kills_it() {
+    let _serial = serial();
     for point in [None, Some("exec.adopted"), Some("exec.attachments_dropped")] {
         let ns = new_box();
         let semid = ns.semget(IPC_PRIVATE, 1, 0o600).unwrap();
@@ -356,6 +362,7 @@ fn an_exec_keeps_the_undo_and_drops_the_attachments_whatever_kills_it() {
 /// the reaper, the undo applied once.
 #[test]
 fn an_exit_undoes_its_own_state_once_whatever_kills_it() {
+    let _serial = serial();
     for point in [None, Some("exit.state_undone")] {
         let ns = new_box();
         let semid = ns.semget(IPC_PRIVATE, 1, 0o600).unwrap();
@@ -401,6 +408,7 @@ fn an_exit_undoes_its_own_state_once_whatever_kills_it() {
 /// may be on it.
 #[test]
 fn an_exit_inside_a_call_that_holds_a_lock_leaves_the_state_to_the_reaper() {
+    let _serial = serial();
     let ns = new_box();
     let semid = ns.semget(IPC_PRIVATE, 1, 0o600).unwrap();
     let status = wait_status(fork_child(&ns, || {

@@ -40,11 +40,13 @@ fn rounds(ns: &Namespace, semid: i32, shmid: i32, qid: i32, me: usize) -> i32 {
 
 #[test]
 fn many_processes_leave_nothing_behind() {
+    let _serial = common::serial();
     many_processes(false);
 }
 
 #[test]
 fn many_processes_some_killed_leave_nothing_behind() {
+    let _serial = common::serial();
     many_processes(true);
 }
 
@@ -101,6 +103,7 @@ fn many_processes(kill: bool) {
 /// accounting loses nothing, and its reaper frees them when it is killed.
 #[test]
 fn sleepers_blocks_are_reached_and_freed_when_they_are_killed() {
+    let _serial = common::serial();
     let ns = new_box();
     let semid = ns.semget(0, 1, 0o600).unwrap();
     let qid = ns.msgget(0, 0o600).unwrap();
@@ -157,6 +160,7 @@ fn sleepers_blocks_are_reached_and_freed_when_they_are_killed() {
 /// (no record, no attachment, no lost heap block).
 #[test]
 fn four_thousand_processes_at_once_leave_nothing_behind() {
+    let _serial = common::serial();
     const MANY: usize = 4096;
     let ns = std::sync::Arc::new(new_box());
     ns.watch_deaths().unwrap();
@@ -234,6 +238,7 @@ fn four_thousand_processes_at_once_leave_nothing_behind() {
 /// box stays watched, and a death after that is repaired by it alone.
 #[test]
 fn a_second_supervisor_takes_over_when_the_first_ends() {
+    let _serial = common::serial();
     let ns = std::sync::Arc::new(new_box());
     let semid = ns.semget(0, 1, 0o600).unwrap();
     let (hold_r, hold_w) = pipe();

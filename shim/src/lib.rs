@@ -21,6 +21,7 @@
 //! work (system calls go through `shared_state::sys`), except `dlsym` to find
 //! the next definition of the functions wrapped here.
 
+use shared_state::dispatch;
 use shared_state::sys;
 use shared_state::trace;
 use shared_state::Namespace;
@@ -250,24 +251,19 @@ fn namespace() -> Option<&'static Namespace> {
 // Each call answered by the box is traced when tracing is on (see
 // shared_state::trace); calls outside a box go to libc untraced.
 
-/// Writes a trace line when tracing is on; `line` builds it only then.
-fn traced(line: impl FnOnce() -> String) {
-    if trace::enabled() {
-        trace::emit(&line());
+/// A SysV call of an int result on the box (see shared_state::dispatch).
+#[inline(always)]
+fn boxed(ns: &Namespace, number: libc::c_long, args: [usize; 6]) -> Result<c_int, i32> {
+    match dispatch::call(ns, number, args) {
+        Some(result) => result.map(|value| value as c_int),
+        None => unreachable!("a SysV call"),
     }
 }
 
 #[no_mangle]
 pub extern "C" fn shmget(key: libc::key_t, size: libc::size_t, flags: c_int) -> c_int {
     match namespace() {
-        Some(ns) => {
-            let r = ns.shmget(key, size, flags);
-            traced(|| {
-                let flags = trace::flags(flags, &trace::SHMGET_FLAGS, 0o777);
-                format!("shmget({}, {size}, {flags}){}", trace::key(key), trace::result(&r))
-            });
-            ret_int(r)
-        }
+        Some(ns) => ret_int(boxed(ns, libc::SYS_shmget, [key as usize, size, flags as usize, 0, 0, 0])),
         None => match next!(c"shmget", as extern "C" fn(libc::key_t, libc::size_t, c_int) -> c_int) {
             Some(f) => f(key, size, flags),
             None => ret_int(Err(libc::ENOSYS)),
@@ -278,21 +274,14 @@ pub extern "C" fn shmget(key: libc::key_t, size: libc::size_t, flags: c_int) -> 
 #[no_mangle]
 pub extern "C" fn shmat(id: c_int, addr: *const c_void, flags: c_int) -> *mut c_void {
     match namespace() {
-        Some(ns) => {
-            let r = ns.shmat(id, addr as usize, flags);
-            traced(|| {
-                let shown = trace::flags(flags, &trace::SHMAT_FLAGS, 0);
-                let result = trace::result(&r.map(trace::pointer));
-                format!("shmat({id}, {}, {shown}){result}", trace::pointer(addr as usize))
-            });
-            match r {
-                Ok(a) => a as *mut c_void,
-                Err(e) => {
-                    set_errno(e);
-                    usize::MAX as *mut c_void
-                }
+        Some(ns) => match dispatch::call(ns, libc::SYS_shmat, [id as usize, addr as usize, flags as usize, 0, 0, 0]) {
+            Some(Ok(at)) => at as *mut c_void,
+            Some(Err(e)) => {
+                set_errno(e);
+                usize::MAX as *mut c_void
             }
-        }
+            None => unreachable!("shmat is a SysV call"),
+        },
         None => match next!(c"shmat", as extern "C" fn(c_int, *const c_void, c_int) -> *mut c_void) {
             Some(f) => f(id, addr, flags),
             None => {
@@ -306,11 +295,7 @@ pub extern "C" fn shmat(id: c_int, addr: *const c_void, flags: c_int) -> *mut c_
 #[no_mangle]
 pub extern "C" fn shmdt(addr: *const c_void) -> c_int {
     match namespace() {
-        Some(ns) => {
-            let r = ns.shmdt(addr as usize).map(|()| 0);
-            traced(|| format!("shmdt({}){}", trace::pointer(addr as usize), trace::result(&r)));
-            ret_int(r)
-        }
+        Some(ns) => ret_int(boxed(ns, libc::SYS_shmdt, [addr as usize, 0, 0, 0, 0, 0])),
         None => match next!(c"shmdt", as extern "C" fn(*const c_void) -> c_int) {
             Some(f) => f(addr),
             None => ret_int(Err(libc::ENOSYS)),
@@ -321,14 +306,7 @@ pub extern "C" fn shmdt(addr: *const c_void) -> c_int {
 #[no_mangle]
 pub extern "C" fn shmctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int {
     match namespace() {
-        Some(ns) => {
-            let r = ns.shmctl(id, cmd, buf as usize);
-            traced(|| {
-                let (cmd, buf) = (trace::command('m', cmd), trace::pointer(buf as usize));
-                format!("shmctl({id}, {cmd}, {buf}){}", trace::result(&r))
-            });
-            ret_int(r)
-        }
+        Some(ns) => ret_int(boxed(ns, libc::SYS_shmctl, [id as usize, cmd as usize, buf as usize, 0, 0, 0])),
         None => match next!(c"shmctl", as extern "C" fn(c_int, c_int, *mut c_void) -> c_int) {
             Some(f) => f(id, cmd, buf),
             None => ret_int(Err(libc::ENOSYS)),
@@ -341,14 +319,7 @@ pub extern "C" fn shmctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int {
 #[no_mangle]
 pub extern "C" fn semget(key: libc::key_t, nsems: c_int, flags: c_int) -> c_int {
     match namespace() {
-        Some(ns) => {
-            let r = ns.semget(key, nsems, flags);
-            traced(|| {
-                let flags = trace::flags(flags, &trace::GET_FLAGS, 0o777);
-                format!("semget({}, {nsems}, {flags}){}", trace::key(key), trace::result(&r))
-            });
-            ret_int(r)
-        }
+        Some(ns) => ret_int(boxed(ns, libc::SYS_semget, [key as usize, nsems as usize, flags as usize, 0, 0, 0])),
         None => match next!(c"semget", as extern "C" fn(libc::key_t, c_int, c_int) -> c_int) {
             Some(f) => f(key, nsems, flags),
             None => ret_int(Err(libc::ENOSYS)),
@@ -359,11 +330,7 @@ pub extern "C" fn semget(key: libc::key_t, nsems: c_int, flags: c_int) -> c_int 
 #[no_mangle]
 pub extern "C" fn semop(id: c_int, ops: *mut c_void, nsops: libc::size_t) -> c_int {
     match namespace() {
-        Some(ns) => {
-            let r = ns.semtimedop(id, ops as usize, nsops, 0);
-            traced(|| format!("semop({id}, {}, {nsops}){}", trace::sembufs(ops as usize, nsops), trace::result(&r)));
-            ret_int(r)
-        }
+        Some(ns) => ret_int(boxed(ns, libc::SYS_semop, [id as usize, ops as usize, nsops, 0, 0, 0])),
         None => semtimedop(id, ops, nsops, std::ptr::null()),
     }
 }
@@ -377,12 +344,7 @@ pub extern "C" fn semtimedop(
 ) -> c_int {
     match namespace() {
         Some(ns) => {
-            let r = ns.semtimedop(id, ops as usize, nsops, timeout as usize);
-            traced(|| {
-                let (ops, timeout) = (trace::sembufs(ops as usize, nsops), trace::timespec(timeout as usize));
-                format!("semtimedop({id}, {ops}, {nsops}, {timeout}){}", trace::result(&r))
-            });
-            ret_int(r)
+            ret_int(boxed(ns, libc::SYS_semtimedop, [id as usize, ops as usize, nsops, timeout as usize, 0, 0]))
         }
         None => match next!(
             c"semtimedop",
@@ -401,18 +363,7 @@ pub extern "C" fn semtimedop(
 #[no_mangle]
 pub extern "C" fn semctl(id: c_int, num: c_int, cmd: c_int, arg: usize) -> c_int {
     match namespace() {
-        Some(ns) => {
-            let r = ns.semctl(id, num, cmd, arg);
-            traced(|| {
-                let arg = match shared_state::sem::semctl_takes_arg(cmd) {
-                    Some(true) if cmd == shared_state::sem::SETVAL => format!(", {}", arg as c_int),
-                    Some(true) => format!(", {}", trace::pointer(arg)),
-                    _ => String::new(),
-                };
-                format!("semctl({id}, {num}, {}{arg}){}", trace::command('s', cmd), trace::result(&r))
-            });
-            ret_int(r)
-        }
+        Some(ns) => ret_int(boxed(ns, libc::SYS_semctl, [id as usize, num as usize, cmd as usize, arg, 0, 0])),
         None => match next!(c"semctl", as unsafe extern "C" fn(c_int, c_int, c_int, ...) -> c_int) {
             // SAFETY: libc's semctl, called with the argument it was given.
             Some(f) => unsafe { f(id, num, cmd, arg) },
@@ -426,14 +377,7 @@ pub extern "C" fn semctl(id: c_int, num: c_int, cmd: c_int, arg: usize) -> c_int
 #[no_mangle]
 pub extern "C" fn msgget(key: libc::key_t, flags: c_int) -> c_int {
     match namespace() {
-        Some(ns) => {
-            let r = ns.msgget(key, flags);
-            traced(|| {
-                let flags = trace::flags(flags, &trace::GET_FLAGS, 0o777);
-                format!("msgget({}, {flags}){}", trace::key(key), trace::result(&r))
-            });
-            ret_int(r)
-        }
+        Some(ns) => ret_int(boxed(ns, libc::SYS_msgget, [key as usize, flags as usize, 0, 0, 0, 0])),
         None => match next!(c"msgget", as extern "C" fn(libc::key_t, c_int) -> c_int) {
             Some(f) => f(key, flags),
             None => ret_int(Err(libc::ENOSYS)),
@@ -444,15 +388,7 @@ pub extern "C" fn msgget(key: libc::key_t, flags: c_int) -> c_int {
 #[no_mangle]
 pub extern "C" fn msgsnd(id: c_int, msgp: *const c_void, msgsz: libc::size_t, flags: c_int) -> c_int {
     match namespace() {
-        Some(ns) => {
-            let r = ns.msgsnd(id, msgp as usize, msgsz, flags);
-            traced(|| {
-                let (message, flags) =
-                    (trace::message(msgp as usize, msgsz), trace::flags(flags, &trace::MSG_FLAGS, 0));
-                format!("msgsnd({id}, {message}, {msgsz}, {flags}){}", trace::result(&r))
-            });
-            ret_int(r)
-        }
+        Some(ns) => ret_int(boxed(ns, libc::SYS_msgsnd, [id as usize, msgp as usize, msgsz, flags as usize, 0, 0])),
         None => match next!(c"msgsnd", as extern "C" fn(c_int, *const c_void, libc::size_t, c_int) -> c_int) {
             Some(f) => f(id, msgp, msgsz, flags),
             None => ret_int(Err(libc::ENOSYS)),
@@ -469,24 +405,18 @@ pub extern "C" fn msgrcv(
     flags: c_int,
 ) -> libc::ssize_t {
     match namespace() {
-        Some(ns) => {
-            let r = ns.msgrcv(id, msgp as usize, msgsz, msgtyp, flags);
-            traced(|| {
-                let message = match r {
-                    Ok(n) => trace::message(msgp as usize, n as usize),
-                    Err(_) => trace::pointer(msgp as usize),
-                };
-                let flags = trace::flags(flags, &trace::MSG_FLAGS, 0);
-                format!("msgrcv({id}, {message}, {msgsz}, {msgtyp}, {flags}){}", trace::result(&r))
-            });
-            match r {
-                Ok(n) => n,
-                Err(e) => {
-                    set_errno(e);
-                    -1
-                }
+        Some(ns) => match dispatch::call(
+            ns,
+            libc::SYS_msgrcv,
+            [id as usize, msgp as usize, msgsz, msgtyp as usize, flags as usize, 0],
+        ) {
+            Some(Ok(n)) => n as libc::ssize_t,
+            Some(Err(e)) => {
+                set_errno(e);
+                -1
             }
-        }
+            None => unreachable!("msgrcv is a SysV call"),
+        },
         None => match next!(
             c"msgrcv",
             as extern "C" fn(c_int, *mut c_void, libc::size_t, libc::c_long, c_int) -> libc::ssize_t
@@ -503,14 +433,7 @@ pub extern "C" fn msgrcv(
 #[no_mangle]
 pub extern "C" fn msgctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int {
     match namespace() {
-        Some(ns) => {
-            let r = ns.msgctl(id, cmd, buf as usize);
-            traced(|| {
-                let (cmd, buf) = (trace::command('q', cmd), trace::pointer(buf as usize));
-                format!("msgctl({id}, {cmd}, {buf}){}", trace::result(&r))
-            });
-            ret_int(r)
-        }
+        Some(ns) => ret_int(boxed(ns, libc::SYS_msgctl, [id as usize, cmd as usize, buf as usize, 0, 0, 0])),
         None => match next!(c"msgctl", as extern "C" fn(c_int, c_int, *mut c_void) -> c_int) {
             Some(f) => f(id, cmd, buf),
             None => ret_int(Err(libc::ENOSYS)),
@@ -581,25 +504,16 @@ unsafe extern "C" fn libc_syscall(
     }
 }
 
-/// A SysV system call by number, answered by the box; None if the number
-/// is another or the process is not in a box.
-fn boxed_syscall(number: libc::c_long, [a0, a1, a2, a3, a4, _]: [usize; 6]) -> Option<libc::c_long> {
-    namespace()?;
-    let (i0, i1, i2) = (a0 as c_int, a1 as c_int, a2 as c_int);
-    Some(match number {
-        libc::SYS_shmget => shmget(i0, a1, i2) as libc::c_long,
-        libc::SYS_shmat => shmat(i0, a1 as *const c_void, i2) as libc::c_long,
-        libc::SYS_shmdt => shmdt(a0 as *const c_void) as libc::c_long,
-        libc::SYS_shmctl => shmctl(i0, i1, a2 as *mut c_void) as libc::c_long,
-        libc::SYS_semget => semget(i0, i1, i2) as libc::c_long,
-        libc::SYS_semop => semop(i0, a1 as *mut c_void, a2) as libc::c_long,
-        libc::SYS_semtimedop => semtimedop(i0, a1 as *mut c_void, a2, a3 as *const libc::timespec) as libc::c_long,
-        libc::SYS_semctl => semctl(i0, i1, i2, a3) as libc::c_long,
-        libc::SYS_msgget => msgget(i0, i1) as libc::c_long,
-        libc::SYS_msgsnd => msgsnd(i0, a1 as *const c_void, a2, a3 as c_int) as libc::c_long,
-        libc::SYS_msgrcv => msgrcv(i0, a1 as *mut c_void, a2, a3 as libc::c_long, a4 as c_int) as libc::c_long,
-        libc::SYS_msgctl => msgctl(i0, i1, a2 as *mut c_void) as libc::c_long,
-        _ => return None,
+/// A SysV system call by number, answered by the box (C's convention:
+/// -1 and errno on failure); None if the number is another or the process
+/// is not in a box.
+fn boxed_syscall(number: libc::c_long, args: [usize; 6]) -> Option<libc::c_long> {
+    Some(match dispatch::call(namespace()?, number, args)? {
+        Ok(value) => value as libc::c_long,
+        Err(e) => {
+            set_errno(e);
+            -1
+        }
     })
 }
 

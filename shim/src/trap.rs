@@ -13,10 +13,10 @@
 //! image executed by a process that had it: a probe call tells). The
 //! handler reads the system call's number from the signal's information
 //! and its six arguments from the registers of the interrupted context,
-//! answers it through the same dispatch as syscall() (`boxed_syscall`,
-//! traced like it), puts the result (or -errno) in the return register and
-//! returns: the program goes on after its system call instruction as if
-//! the kernel had answered. A call that blocks, blocks in the handler, which
+//! answers it through the dispatch every call takes
+//! (`shared_state::dispatch`, traced alike), puts the result (or -errno)
+//! in the return register and returns: the program goes on after its system
+//! call instruction as if the kernel had answered. A call that blocks, blocks in the handler, which
 //! runs with SA_NODEFER and no signal blocked, so that a signal handler of
 //! the program interrupts it with EINTR as it would the libc path, and a
 //! raw SysV call inside that handler traps again.
@@ -199,22 +199,14 @@ extern "C" fn on_sigsys(sig: i32, info: *mut libc::siginfo_t, context: *mut core
     registers[libc::REG_RAX as usize] = result as i64;
 }
 
-/// The result a system call would return: the value, or -errno. The
-/// interrupted code's errno is left as it was.
+/// The result a system call would return: the value, or -errno (the
+/// dispatch leaves errno alone).
 fn answer(number: libc::c_long, args: [usize; 6]) -> isize {
-    // SAFETY: __errno_location returns this thread's errno slot.
-    let errno = unsafe { libc::__errno_location() };
-    // SAFETY: as above.
-    let saved = unsafe { *errno };
-    let result = match crate::boxed_syscall(number, args) {
-        // SAFETY: as above.
-        Some(-1) => -(unsafe { *errno }) as isize,
-        Some(value) => value as isize,
+    match crate::namespace().and_then(|ns| shared_state::dispatch::call(ns, number, args)) {
+        Some(Ok(value)) => value as isize,
+        Some(Err(e)) => -(e as isize),
         None => -(libc::ENOSYS as isize),
-    };
-    // SAFETY: as above.
-    unsafe { *errno = saved };
-    result
+    }
 }
 
 /// A SIGSYS that is not our trap: the program's handler, or its default.

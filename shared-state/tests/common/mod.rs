@@ -49,6 +49,15 @@ pub fn pipe() -> (i32, i32) {
     (fds[0], fds[1])
 }
 
+/// Holds off the other tests that take it, for tests that wait for a
+/// pipe's end of file: a child that a test running meanwhile forks would
+/// inherit the pipe's write end (fork copies every descriptor) and keep the
+/// end of file from coming until it exits.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// One `struct sembuf`.
 pub fn op(num: u16, op: i16, flags: i16) -> SemOp {
     SemOp { num, op, flags }
