@@ -444,7 +444,7 @@ pub extern "C" fn msgctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int {
 // ---------------------------------------------------------------- syscall()
 
 /// syscall(2): the SysV numbers are answered by the box through the
-/// wrappers above (traced as they are); every other number goes on to the
+/// dispatch the wrappers above use (traced alike); every other number goes on to the
 /// next definition (libc's, or another preloaded library's). Up to six
 /// arguments travel in registers (x86_64, aarch64), so they are received as
 /// words.
