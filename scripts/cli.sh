@@ -46,6 +46,18 @@ cc -O1 -Wall -Werror -static -o "$work/rawsys_static" "$root/ctests/tool_rawsys.
 check "--strict: a raw msgget of a static binary fails with ENOSYS" ENOSYS "$("$ipcbox" run --strict -- "$work/rawsys_static")"
 check "--strict: one started by a boxed process dies by SIGSYS (README, Known deviations)" 159 \
   "$("$ipcbox" run --strict -- sh -c '"$0"; echo $?' "$work/rawsys_static" 2>/dev/null)"
+# A setuid-root program run by an unprivileged user under --strict: no
+# privilege (no_new_privs), so the loader honours LD_PRELOAD and the
+# program is boxed. Copies in a directory that user can reach.
+suid_dir=$(mktemp -d)
+chmod 755 "$suid_dir"
+cp "$ipcbox" "$lib" "$suid_dir/"
+cc -O1 -Wall -Werror -o "$suid_dir/suid" "$root/ctests/tool_suid.c"
+chmod 4755 "$suid_dir/suid"
+check "--strict: a setuid program run by another user has no privilege and is boxed" \
+  "euid 65534 secure 0 shim 1 msgget 0" \
+  "$(cd / && setpriv --reuid=nobody --regid=nogroup --clear-groups "$suid_dir/ipcbox" run --strict -- "$suid_dir/suid" 2>&1)"
+rm -rf "$suid_dir"
 # Raw SysV system calls of every kind, blocking, interrupted, timed out,
 # beside a SIGSYS handler of the program's own: the box answers each as
 # the kernel does.
