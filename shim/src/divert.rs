@@ -37,10 +37,13 @@
 //!
 //! Limits: an object loaded by dlmopen into a new link map has a libc of
 //! its own, whose functions are not diverted (its errno is not the one
-//! the shim sets); the shim's dlmopen says so on stderr. Where text pages
+//! the shim sets); the shim's dlmopen says so on stderr, but under
+//! --strict, where that libc's system calls trap (see `trap`). Where text pages
 //! may not be made writable (a W^X policy), the shim says so on stderr
 //! and the program runs with the preload alone, as before. Only x86_64
 //! code is patched; elsewhere the preload alone applies.
+
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 
 use std::ffi::{c_void, CStr};
 
