@@ -14,11 +14,6 @@ use crate::sem::{semctl_takes_arg, SETVAL};
 use crate::trace;
 use crate::Namespace;
 
-/// Whether `number` is a System V IPC system call of the native ABI.
-pub fn is_sysv(number: libc::c_long) -> bool {
-    crate::seccomp::SYSV_NUMBERS.contains(&number)
-}
-
 /// Makes System V IPC system call `number` on the box with argument words
 /// `args`: its return value (a pointer, for shmat), or Err(errno). None if
 /// `number` is not one.

@@ -99,13 +99,17 @@ fn program_action() -> ProgramAction {
     }
 }
 
-fn set_program_action(action: ProgramAction) {
-    let _writer = PROGRAM_WRITER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+/// Stores the program's action. The caller holds `PROGRAM_WRITER`.
+fn write_program_action(_writer: &std::sync::MutexGuard<'_, ()>, action: ProgramAction) {
     PROGRAM_SEQ.fetch_add(1, AcqRel);
     PROGRAM_HANDLER.store(action.handler, Relaxed);
     PROGRAM_FLAGS.store(action.flags, Relaxed);
     PROGRAM_MASK.store(action.mask, Relaxed);
     PROGRAM_SEQ.fetch_add(1, Release);
+}
+
+fn lock_writer() -> std::sync::MutexGuard<'static, ()> {
+    PROGRAM_WRITER.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Whether SIGSYS is the shim's here (its disposition then virtual).
@@ -115,9 +119,10 @@ pub(crate) fn armed() -> bool {
 
 /// Swaps the program's SIGSYS action for `new` (if any); the previous one.
 pub(crate) fn swap_program_action(new: Option<ProgramAction>) -> ProgramAction {
+    let writer = lock_writer();
     let old = program_action();
     if let Some(new) = new {
-        set_program_action(new);
+        write_program_action(&writer, new);
     }
     old
 }
@@ -138,7 +143,10 @@ fn arm() {
         return;
     }
     // An ignored SIGSYS survives exec: the program's view keeps it.
-    set_program_action(ProgramAction { handler: previous.handler, flags: previous.flags, mask: previous.mask });
+    write_program_action(
+        &lock_writer(),
+        ProgramAction { handler: previous.handler, flags: previous.flags, mask: previous.mask },
+    );
     ARMED.store(true, Release);
     // SAFETY: msgctl with an invalid id: the kernel (were it reached) refuses it.
     let probe = unsafe { sys::syscall6(libc::SYS_msgctl, [PROBE_ID, PROBE_CMD, PROBE_BUF, 0, 0, 0]) };
@@ -227,7 +235,11 @@ fn chain(sig: i32, info: *mut libc::siginfo_t, context: *mut core::ffi::c_void) 
         }
         handler => {
             if action.flags & libc::SA_RESETHAND as u64 != 0 {
-                set_program_action(ProgramAction { handler: libc::SIG_DFL, flags: 0, mask: 0 });
+                // In a signal handler: never wait for the lock, which the
+                // interrupted thread may hold (a sigaction in progress wins).
+                if let Ok(writer) = PROGRAM_WRITER.try_lock() {
+                    write_program_action(&writer, ProgramAction { handler: libc::SIG_DFL, flags: 0, mask: 0 });
+                }
             }
             let mut previous = 0u64;
             // SAFETY: 8-byte masks, ours.
