@@ -396,6 +396,13 @@ pub(crate) fn store_if_changed_i32(cell: &core::sync::atomic::AtomicI32, value: 
 }
 
 /// As `store_if_changed_i32`.
+pub(crate) fn store_if_changed_u32(cell: &core::sync::atomic::AtomicU32, value: u32) {
+    if cell.load(Ordering::Relaxed) != value {
+        cell.store(value, Ordering::Relaxed);
+    }
+}
+
+/// As `store_if_changed_i32`.
 pub(crate) fn store_if_changed_i64(cell: &core::sync::atomic::AtomicI64, value: i64) {
     if cell.load(Ordering::Relaxed) != value {
         cell.store(value, Ordering::Relaxed);

@@ -50,7 +50,7 @@ use crate::collect::Hold;
 use crate::cred::Cred;
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
-use crate::region::{store_if_changed_i32, store_if_changed_i64, Region, IPCMNI, SEM_SLOTS_OFFSET};
+use crate::region::{store_if_changed_i32, store_if_changed_i64, store_if_changed_u32, Region, IPCMNI, SEM_SLOTS_OFFSET};
 use crate::sys::{self, SysResult};
 use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable, SLOT_LIVE};
 use crate::wait::{self, Woken, DONE, WAITING};
@@ -382,7 +382,7 @@ impl Region {
     fn vote_mode(&self, slot: &SemSlot, could_be_lock_free: bool) {
         let on = slot.lock_free.load(Relaxed) != 0;
         if on == could_be_lock_free {
-            slot.streak.store(0, Relaxed);
+            store_if_changed_u32(&slot.streak, 0);
             return;
         }
         let streak = slot.streak.load(Relaxed) + 1;
@@ -479,7 +479,7 @@ impl Region {
         match outcome {
             Ok(()) => {
                 for op in ops {
-                    self.sem(slot, op.num as u32).pid.store(pid, Relaxed);
+                    store_if_changed_i32(&self.sem(slot, op.num as u32).pid, pid);
                 }
                 Ok(())
             }
@@ -491,14 +491,21 @@ impl Region {
     }
 
     /// Makes room in the set's journal for `more` entries. Slot lock held.
+    #[inline(always)]
     fn journal_reserve(&self, slot: &SemSlot, more: usize) -> SysResult<()> {
+        let journal = &slot.journal;
+        if journal.len.load(Relaxed) as u64 + more as u64 <= journal.capacity.load(Relaxed) as u64 {
+            return Ok(());
+        }
+        self.journal_grow(slot, more)
+    }
+
+    #[cold]
+    fn journal_grow(&self, slot: &SemSlot, more: usize) -> SysResult<()> {
         let journal = &slot.journal;
         let len = journal.len.load(Relaxed) as u64;
         let capacity = journal.capacity.load(Relaxed) as u64;
         let needed = len + more as u64;
-        if needed <= capacity {
-            return Ok(());
-        }
         let new_capacity = needed.next_power_of_two().max(16);
         // Uninitialised: entries are written before `len` covers them (and
         // zeroing a large log would widen the window in which a death loses it).
@@ -1374,7 +1381,8 @@ impl Namespace {
         if outcome.is_ok() {
             region.journal_commit(slot);
             self.region.set_otime(slot, ops);
-            if alter {
+            // An empty queue has no one to serve (the common case).
+            if alter && slot.queue_head.load(Relaxed) != 0 {
                 ahead = region.serve_queue(slot);
             }
         }
