@@ -18,6 +18,16 @@
 //! When `lock` finds the previous owner died, it marks the mutex consistent
 //! and reports it through `Guard::owner_died`, so the caller may repair what
 //! that owner left half-done.
+//!
+//! On x86_64 the uncontended take and release are made here, inline, on
+//! glibc's own representation (`fast`): the compare-and-swap, the thread's
+//! robust list and `list_op_pending` exactly as glibc's
+//! `pthread_mutex_trylock` and `__pthread_mutex_unlock_full` keep them, so
+//! the kernel's walk at death and glibc's slow paths (sleeping, owner-died)
+//! see one consistent list whichever side took or released a lock (what
+//! is left out of glibc's bookkeeping, and why, is said on `fast`). The
+//! layout is checked once per process against the running glibc; where a
+//! check fails, every lock goes through glibc.
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -122,7 +132,11 @@ impl RobustMutex {
         word & FUTEX_OWNER_DIED != 0 && word & FUTEX_TID_MASK == 0
     }
 
+    #[inline(always)]
     fn try_lock_raw(&self) -> i32 {
+        if fast::try_lock(self.raw.get()) {
+            return 0;
+        }
         // SAFETY: the mutex was initialised (module invariant).
         unsafe { libc::pthread_mutex_trylock(self.raw.get()) }
     }
@@ -136,10 +150,196 @@ impl RobustMutex {
     }
 }
 
+/// Whether this process takes and releases region locks inline rather than
+/// through glibc (see the module notes): diagnostics and tests.
+pub fn inline_path() -> bool {
+    fast::active()
+}
+
 impl Drop for Guard<'_> {
+    #[inline(always)]
     fn drop(&mut self) {
+        if fast::unlock(self.mutex.raw.get()) {
+            return;
+        }
         // SAFETY: this guard holds the lock.
         unsafe { libc::pthread_mutex_unlock(self.mutex.raw.get()) };
+    }
+}
+
+/// glibc's robust-mutex fast paths, inline (see the module notes).
+///
+/// They keep what the kernel reads (the lock word, the thread's robust list
+/// and `list_op_pending`) exactly as glibc does, in glibc's order, and leave
+/// out what only glibc's bookkeeping reads: `__owner`, which glibc tests only
+/// for its "inconsistent" and "not recoverable" marks (set between an
+/// EOWNERDEAD and the `pthread_mutex_consistent` every caller here makes at
+/// once), and `__nusers`, read only by `pthread_mutex_destroy`, which no
+/// region lock ever sees. Those two stores cost about 2.5 ns per semop here.
+#[cfg(target_arch = "x86_64")]
+mod fast {
+    use core::sync::atomic::{compiler_fence, AtomicU32, AtomicUsize, Ordering::*};
+
+    /// glibc's `struct __pthread_mutex_s` on x86_64.
+    #[repr(C)]
+    struct GlibcMutex {
+        lock: AtomicU32,
+        count: u32,
+        owner: i32,
+        nusers: u32,
+        kind: i32,
+        spins: i16,
+        elision: i16,
+        /// `__list`: the robust list links, each the address of a
+        /// neighbour's `next` (the list head's `next` is the head itself).
+        prev: usize,
+        next: usize,
+    }
+
+    const FUTEX_WAITERS: u32 = 0x8000_0000;
+    /// `futex_offset` of glibc's robust list head: the lock word's distance
+    /// from a list entry (the `next` field).
+    const FUTEX_OFFSET: isize = -32;
+    /// Where glibc keeps a list node's `prev`, from the address of its `next`.
+    const PREV_FROM_NEXT: usize = 8;
+
+    /// Offset of the thread's `robust_head` in glibc's thread descriptor
+    /// (which %fs points at); 0 before the check, UNUSABLE if it failed.
+    static ROBUST_HEAD: AtomicUsize = AtomicUsize::new(0);
+    const UNUSABLE: usize = 1;
+
+    pub(super) fn active() -> bool {
+        robust_head().is_some()
+    }
+
+    /// The calling thread's robust list head, or None where the inline path is off.
+    #[inline(always)]
+    fn robust_head() -> Option<usize> {
+        let offset = match ROBUST_HEAD.load(Relaxed) {
+            0 => check_layout(),
+            offset => offset,
+        };
+        (offset != UNUSABLE).then(|| thread_self() + offset)
+    }
+
+    /// glibc's descriptor of the calling thread (`header.self`).
+    #[inline(always)]
+    fn thread_self() -> usize {
+        let this: usize;
+        // SAFETY: on x86_64 glibc keeps the descriptor's own address at
+        // %fs:0x10 (`tcbhead_t.self`); the load has no other effect.
+        unsafe { core::arch::asm!("mov {}, fs:[0x10]", out(reg) this, options(nostack, readonly, preserves_flags)) };
+        this
+    }
+
+    /// Finds where glibc keeps the robust head and the thread id, checked
+    /// against what the kernel and the system say for this thread. Once per
+    /// process (the offsets are glibc's, the same for every thread).
+    #[cold]
+    fn check_layout() -> usize {
+        let (mut head, mut len) = (0usize, 0usize);
+        // SAFETY: get_robust_list writes a pointer and a length into ours.
+        let rc = unsafe {
+            crate::sys::syscall6(
+                libc::SYS_get_robust_list,
+                [0, &mut head as *mut usize as usize, &mut len as *mut usize as usize, 0, 0, 0],
+            )
+        };
+        let this = thread_self();
+        let offset = head.wrapping_sub(this);
+        let usable = rc == 0
+            && len == 24
+            && this != 0
+            && (64..4096).contains(&offset)
+            // SAFETY: both lie inside the calling thread's descriptor, which
+            // glibc keeps for the thread's life: the robust head the kernel
+            // has, and the thread id 16 bytes before it (`tid`, then `robust_prev`).
+            && unsafe { *((head + 8) as *const isize) } == FUTEX_OFFSET
+            && unsafe { *((head - 16) as *const i32) } == crate::sys::gettid();
+        let offset = if usable { offset } else { UNUSABLE };
+        ROBUST_HEAD.store(offset, Relaxed);
+        offset
+    }
+
+    /// Takes `mutex` if it is free, as glibc's trylock does; false if it is
+    /// not (glibc then decides: busy, or its owner died) or the inline path
+    /// is off.
+    #[inline(always)]
+    pub(super) fn try_lock(mutex: *mut libc::pthread_mutex_t) -> bool {
+        let Some(head) = robust_head() else { return false };
+        let m = mutex as *mut GlibcMutex;
+        // SAFETY: `mutex` is an initialised robust glibc mutex in the region;
+        // its links are written only by the thread that holds it. `head` is
+        // this thread's robust list head (checked layout), written only by
+        // this thread and read by the kernel once the thread is dead: the
+        // compiler fences keep the stores in the order glibc makes them.
+        unsafe {
+            let entry = core::ptr::addr_of_mut!((*m).next);
+            let pending = (head + 16) as *mut usize;
+            pending.write_volatile(entry as usize);
+            compiler_fence(SeqCst);
+            let tid = *((head - 16) as *const i32) as u32;
+            if (*m).lock.compare_exchange(0, tid, Acquire, Relaxed).is_err() {
+                pending.write_volatile(0);
+                return false;
+            }
+            compiler_fence(SeqCst);
+            let list = head as *mut usize;
+            let first = list.read_volatile();
+            (((first & !1) - PREV_FROM_NEXT) as *mut usize).write_volatile(entry as usize);
+            entry.write_volatile(first);
+            core::ptr::addr_of_mut!((*m).prev).write_volatile(head);
+            compiler_fence(SeqCst);
+            list.write_volatile(entry as usize);
+            compiler_fence(SeqCst);
+            pending.write_volatile(0);
+        }
+        true
+    }
+
+    /// Releases `mutex`, which this thread holds, as glibc's unlock does;
+    /// false (nothing done) if the inline path is off.
+    #[inline(always)]
+    pub(super) fn unlock(mutex: *mut libc::pthread_mutex_t) -> bool {
+        let Some(head) = robust_head() else { return false };
+        let m = mutex as *mut GlibcMutex;
+        // SAFETY: as in try_lock; the caller holds `mutex`, so it is on this
+        // thread's robust list with valid links.
+        unsafe {
+            let entry = core::ptr::addr_of_mut!((*m).next);
+            let pending = (head + 16) as *mut usize;
+            pending.write_volatile(entry as usize);
+            compiler_fence(SeqCst);
+            let next = entry.read_volatile();
+            let prev = core::ptr::addr_of!((*m).prev).read_volatile();
+            (((next & !1) - PREV_FROM_NEXT) as *mut usize).write_volatile(prev);
+            ((prev & !1) as *mut usize).write_volatile(next);
+            compiler_fence(SeqCst);
+            core::ptr::addr_of_mut!((*m).prev).write_volatile(0);
+            entry.write_volatile(0);
+            if (*m).lock.swap(0, Release) & FUTEX_WAITERS != 0 {
+                crate::sys::futex_wake(&(*m).lock, 1);
+            }
+            compiler_fence(SeqCst);
+            pending.write_volatile(0);
+        }
+        true
+    }
+}
+
+/// Elsewhere every lock goes through glibc.
+#[cfg(not(target_arch = "x86_64"))]
+mod fast {
+    pub(super) fn active() -> bool {
+        false
+    }
+    #[inline(always)]
+    pub(super) fn try_lock(_: *mut libc::pthread_mutex_t) -> bool {
+        false
+    }
+    #[inline(always)]
+    pub(super) fn unlock(_: *mut libc::pthread_mutex_t) -> bool {
+        false
     }
 }
 
@@ -255,8 +455,7 @@ impl LivenessLock {
 
     /// Lets go of the lock. Only its holder thread may call this.
     pub fn release(&self) {
-        // SAFETY: the caller holds the lock (see above).
-        unsafe { libc::pthread_mutex_unlock(self.mutex.raw.get()) };
+        drop(Guard { mutex: &self.mutex, owner_died: false });
     }
 
     /// Whether `holder_tid` still holds the lock.

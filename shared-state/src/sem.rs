@@ -50,7 +50,9 @@ use crate::collect::Hold;
 use crate::cred::Cred;
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
-use crate::region::{store_if_changed_i32, store_if_changed_i64, store_if_changed_u32, Region, IPCMNI, SEM_SLOTS_OFFSET};
+use crate::region::{
+    store_if_changed_i32, store_if_changed_i64, store_if_changed_u32, Region, IPCMNI, SEM_SLOTS_OFFSET,
+};
 use crate::sys::{self, SysResult};
 use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable, SLOT_LIVE};
 use crate::wait::{self, Woken, DONE, WAITING};
