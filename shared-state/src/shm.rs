@@ -326,10 +326,8 @@ impl Namespace {
             return Err(libc::EINVAL);
         }
         if flags & SHM_HUGETLB != 0 {
-            // ipcbox has no huge page pool; Linux without reserved huge pages says the same.
-            return Err(libc::ENOMEM);
-        }
-        if flags & SHM_NORESERVE == 0 && !overcommit_allows(pages) {
+            huge_pages_allow(size, flags, cred)?;
+        } else if flags & SHM_NORESERVE == 0 && !overcommit_allows(pages) {
             return Err(libc::ENOMEM);
         }
         let offset = shm.data_next.load(Relaxed);
@@ -734,6 +732,61 @@ impl Namespace {
         }
         Ok(entries)
     }
+}
+
+/// SHM_HUGETLB at creation, checked as Linux's `newseg` and
+/// `hugetlb_file_setup` check it, in their order: the huge page size asked
+/// for (bits from SHM_HUGE_SHIFT, 0 for the default) must be one the kernel
+/// has (EINVAL); the caller needs CAP_IPC_LOCK or membership of the group
+/// in /proc/sys/vm/hugetlb_shm_group (EPERM); without SHM_NORESERVE the
+/// kernel's huge page pool must hold the segment (ENOMEM). A segment that
+/// passes is made of ordinary pages (README, Known deviations): the region
+/// is one memfd, which huge pages cannot back in part.
+fn huge_pages_allow(size: u64, flags: i32, cred: &Cred) -> SysResult<()> {
+    const SHM_HUGE_SHIFT: i32 = 26;
+    const SHM_HUGE_MASK: i32 = 0x3f;
+    let log = (flags >> SHM_HUGE_SHIFT) & SHM_HUGE_MASK;
+    let page_kib = if log == 0 { default_huge_page_kib() } else { (log >= 10).then(|| 1u64 << (log - 10)) };
+    let Some(page_kib) = page_kib.filter(|&kib| huge_page_counter(kib, "nr_hugepages").is_some()) else {
+        return Err(libc::EINVAL);
+    };
+    let group = read_number(c"/proc/sys/vm/hugetlb_shm_group").unwrap_or(0) as u32;
+    if !cred.may_use_hugetlb_shm(group) {
+        return Err(libc::EPERM);
+    }
+    if flags & SHM_NORESERVE == 0 {
+        let counter = |name| huge_page_counter(page_kib, name).unwrap_or(0);
+        let page = page_kib * 1024;
+        let wanted = size.div_ceil(page);
+        let free = counter("free_hugepages").saturating_sub(counter("resv_hugepages"));
+        let surplus_room = counter("nr_overcommit_hugepages").saturating_sub(counter("surplus_hugepages"));
+        if wanted > free + surplus_room {
+            return Err(libc::ENOMEM);
+        }
+    }
+    Ok(())
+}
+
+/// The kernel's default huge page size (Hugepagesize in /proc/meminfo), in KiB.
+fn default_huge_page_kib() -> Option<u64> {
+    let mut buf = [0u8; 4096];
+    let n = sys::read_file(c"/proc/meminfo", &mut buf).ok()?;
+    let text = core::str::from_utf8(&buf[..n]).ok()?;
+    let line = text.lines().find(|line| line.starts_with("Hugepagesize:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A counter of the huge page pool of `page_kib` KiB pages; None if the
+/// kernel has no such pool.
+fn huge_page_counter(page_kib: u64, name: &str) -> Option<u64> {
+    let path = format!("/sys/kernel/mm/hugepages/hugepages-{page_kib}kB/{name}\0");
+    read_number(core::ffi::CStr::from_bytes_with_nul(path.as_bytes()).ok()?)
+}
+
+fn read_number(path: &core::ffi::CStr) -> Option<u64> {
+    let mut buf = [0u8; 32];
+    let n = sys::read_file(path, &mut buf).ok()?;
+    core::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
 }
 
 /// Linux's overcommit heuristic for a shmem file (`__vm_enough_memory`):
