@@ -357,8 +357,12 @@ impl Namespace {
         if id < 0 {
             return Err(libc::EINVAL);
         }
+        // An address that SHM_RND rounds down to 0 is still an explicit
+        // one: Linux maps at 0 (MAP_FIXED), as vm.mmap_min_addr allows
+        // only with CAP_SYS_RAWIO (EPERM otherwise, from our own mmap).
+        let explicit = addr != 0;
         let mut addr = addr;
-        if addr != 0 {
+        if explicit {
             if addr & (SHMLBA - 1) != 0 {
                 if flags & SHM_RND == 0 {
                     return Err(libc::EINVAL);
@@ -392,8 +396,8 @@ impl Namespace {
             return Err(libc::EACCES);
         }
         let size = slot.segsz.load(Relaxed) as usize;
-        let map_flags = match (addr, flags & SHM_REMAP != 0) {
-            (0, _) => libc::MAP_SHARED,
+        let map_flags = match (explicit, flags & SHM_REMAP != 0) {
+            (false, _) => libc::MAP_SHARED,
             (_, true) => libc::MAP_SHARED | libc::MAP_FIXED,
             (_, false) => {
                 if addr.checked_add(size).is_none() {
