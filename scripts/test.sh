@@ -22,7 +22,15 @@ if [ ${#need[@]} -gt 0 ]; then
   else sudo apt-get update -qq && sudo apt-get install -y -qq "${need[@]}" >/dev/null; fi
 fi
 
-host_ipc() { cat /proc/sysvipc/shm /proc/sysvipc/sem /proc/sysvipc/msg 2>/dev/null || true; }
+# The host's IPC objects and IPC sysctls (with their names): a box must
+# change none of them.
+host_ipc() {
+  cat /proc/sysvipc/shm /proc/sysvipc/sem /proc/sysvipc/msg 2>/dev/null || true
+  for f in shmmax shmall shmmni shm_rmid_forced msgmax msgmnb msgmni auto_msgmni sem \
+    shm_next_id sem_next_id msg_next_id; do
+    echo "$f $(cat /proc/sys/kernel/$f 2>/dev/null)"
+  done
+}
 host_ipc_before=$(host_ipc)
 
 echo "== cargo build --release"
@@ -48,9 +56,9 @@ bash scripts/clients.sh
 
 host_ipc_after=$(host_ipc)
 if [ "$host_ipc_before" != "$host_ipc_after" ]; then
-  echo "FAIL: the host's /proc/sysvipc/shm, sem or msg changed during the test run"
+  echo "FAIL: the host's IPC objects or IPC sysctls changed during the test run"
   diff <(echo "$host_ipc_before") <(echo "$host_ipc_after") || true
   exit 1
 fi
-echo "host /proc/sysvipc/shm, sem and msg unchanged by the test run"
+echo "host IPC objects (/proc/sysvipc) and IPC sysctls unchanged by the test run"
 echo "all tests passed"

@@ -38,6 +38,20 @@ pub enum Sysctl {
     Msgmax,
     Msgmnb,
     Msgmni,
+    /// Destroy segments as soon as nothing holds them (0 or 1).
+    ShmRmidForced,
+    /// Obsolete: reads 0, takes 0 or 1 and ignores it.
+    AutoMsgmni,
+    /// The id the next object of a facility gets (checkpoint/restore).
+    NextId(Facility),
+}
+
+/// A facility, for the sysctls that come once for each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Facility {
+    Shm,
+    Sem,
+    Msg,
 }
 
 impl ProcFile {
@@ -54,6 +68,11 @@ impl ProcFile {
             b"/proc/sys/kernel/msgmax" => ProcFile::Sysctl(Sysctl::Msgmax),
             b"/proc/sys/kernel/msgmnb" => ProcFile::Sysctl(Sysctl::Msgmnb),
             b"/proc/sys/kernel/msgmni" => ProcFile::Sysctl(Sysctl::Msgmni),
+            b"/proc/sys/kernel/shm_rmid_forced" => ProcFile::Sysctl(Sysctl::ShmRmidForced),
+            b"/proc/sys/kernel/auto_msgmni" => ProcFile::Sysctl(Sysctl::AutoMsgmni),
+            b"/proc/sys/kernel/shm_next_id" => ProcFile::Sysctl(Sysctl::NextId(Facility::Shm)),
+            b"/proc/sys/kernel/sem_next_id" => ProcFile::Sysctl(Sysctl::NextId(Facility::Sem)),
+            b"/proc/sys/kernel/msg_next_id" => ProcFile::Sysctl(Sysctl::NextId(Facility::Msg)),
             _ => return None,
         })
     }
@@ -63,6 +82,23 @@ impl ProcFile {
     /// opens one for writing, and its writes fail with EIO).
     pub fn writable(self) -> bool {
         matches!(self, ProcFile::Sysctl(_))
+    }
+
+    /// Whether a caller with effective uid `euid` and effective capability
+    /// set `caps` may open the file for writing (Linux's `ipc_permissions`
+    /// with `proc_sys_permission`): the sysctls are root's (mode 0644, no
+    /// capability overrides that), except the next_id files, which need
+    /// CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN. The read-only sysvipc files
+    /// open for writing with CAP_DAC_OVERRIDE (their writes then fail).
+    pub fn may_open_for_writing(self, euid: u32, caps: u64) -> bool {
+        const CAP_DAC_OVERRIDE: u32 = 1;
+        const CAP_CHECKPOINT_RESTORE: u32 = 40;
+        let has = |cap: u32| caps & (1 << cap) != 0;
+        match self {
+            ProcFile::Sysctl(Sysctl::NextId(_)) => has(CAP_SYS_ADMIN) || has(CAP_CHECKPOINT_RESTORE),
+            ProcFile::Sysctl(_) => euid == 0,
+            _ => has(CAP_DAC_OVERRIDE),
+        }
     }
 }
 
@@ -190,6 +226,19 @@ impl Namespace {
             Sysctl::Msgmax => format!("{}\n", value(&limits.msgmax)),
             Sysctl::Msgmnb => format!("{}\n", value(&limits.msgmnb)),
             Sysctl::Msgmni => format!("{}\n", value(&limits.msgmni)),
+            Sysctl::ShmRmidForced => format!("{}\n", value(&limits.shm_rmid_forced)),
+            Sysctl::AutoMsgmni => "0\n".to_string(),
+            Sysctl::NextId(facility) => format!("{}\n", self.next_id_cell(facility).load(Relaxed)),
+        }
+    }
+
+    fn next_id_cell(&self, facility: Facility) -> &core::sync::atomic::AtomicI32 {
+        let region = self.region();
+        let header = region.header();
+        match facility {
+            Facility::Shm => &header.shm.ids.next_id,
+            Facility::Sem => &header.sem.ids.next_id,
+            Facility::Msg => &header.msg.ids.next_id,
         }
     }
 
@@ -217,6 +266,18 @@ impl Namespace {
                 let [value] = parse_values::<1>(text, int_max)?;
                 let cell = if sysctl == Sysctl::Msgmax { &limits.msgmax } else { &limits.msgmnb };
                 store_given(&[cell], &[value]);
+            }
+            Sysctl::ShmRmidForced | Sysctl::AutoMsgmni => {
+                let [value] = parse_values::<1>(text, 1)?;
+                if sysctl == Sysctl::ShmRmidForced {
+                    store_given(&[&limits.shm_rmid_forced], &[value]);
+                }
+            }
+            Sysctl::NextId(facility) => {
+                let [value] = parse_values::<1>(text, int_max)?;
+                if let Some(value) = value {
+                    self.next_id_cell(facility).store(value as i32, Relaxed);
+                }
             }
             Sysctl::Sem => {
                 // Linux stores the four values, then puts SEMMNI back and
@@ -296,7 +357,7 @@ impl Namespace {
             _ => {
                 let file = format!("/proc/sys/kernel/{name}");
                 match ProcFile::of_path(file.as_bytes()) {
-                    Some(ProcFile::Sysctl(sysctl)) => (sysctl, value.to_string()),
+                    Some(ProcFile::Sysctl(sysctl)) if LIMIT_NAMES.contains(&name) => (sysctl, value.to_string()),
                     _ => {
                         return Err(format!("{name}={value}: unknown limit {name} (known: {})", LIMIT_NAMES.join(", ")))
                     }

@@ -40,7 +40,7 @@ use std::fmt;
 
 pub const MAGIC: [u8; 8] = *b"IPCBOX\0R";
 /// Bump on any change to the bytes of the region.
-pub const LAYOUT_VERSION: u32 = 9;
+pub const LAYOUT_VERSION: u32 = 10;
 const READY: u32 = 0x5245_4459;
 
 /// Slot index bits of an id, as Linux's IPCMNI_SHIFT.
@@ -73,7 +73,8 @@ pub const META_SIZE: usize = align_up(META_END, 2 << 20);
 
 /// Per-box limits, Linux's defaults unless the launcher was told otherwise.
 /// Each is read without a lock (a racing change is seen before or after, as
-/// with Linux's sysctls) and written only by the launcher before `ready`.
+/// with Linux's sysctls) and written, with single stores, by the launcher
+/// before `ready` and by writes to the sysctl files (`procfs`).
 #[repr(C)]
 pub struct Limits {
     pub shmmax: AtomicU64,
@@ -86,6 +87,8 @@ pub struct Limits {
     pub msgmax: AtomicU64,
     pub msgmnb: AtomicU64,
     pub msgmni: AtomicU64,
+    /// The shm_rmid_forced sysctl, 0 or 1 (0 in a new region, as Linux's).
+    pub shm_rmid_forced: AtomicU64,
 }
 
 pub struct LimitValues {
@@ -417,4 +420,5 @@ pub(crate) fn init_lock(lock: &RobustMutex) {
 
 pub(crate) fn init_facility(facility: &FacilityHeader) {
     init_lock(&facility.lock);
+    facility.next_id.store(-1, core::sync::atomic::Ordering::Relaxed);
 }

@@ -56,6 +56,11 @@ pub struct FacilityHeader {
     pub in_use: AtomicU32,
     /// Index handed out last, or -1. Facility lock.
     pub last_idx: AtomicI32,
+    /// The id the next object is to get, or -1 (Linux's checkpoint/restore
+    /// sysctl `<facility>_next_id`). Written by a sysctl write with no lock
+    /// (as Linux's); taken, and reset to -1, by the next allocation under
+    /// the facility lock.
+    pub next_id: AtomicI32,
     /// Head of each key's chain: slot index + 1, 0 for none. Facility lock.
     pub key_buckets: [AtomicU32; KEY_BUCKETS],
 }
@@ -299,14 +304,25 @@ pub trait SlotTable {
         if in_use as u64 >= max_objects.min(IPCMNI as u64) {
             return Err(libc::ENOSPC);
         }
-        let window = (in_use * 3 / 2).clamp(MIN_CYCLE, IPCMNI);
-        let start = (fac.last_idx.load(Relaxed) + 1) as u32;
         let initialised = fac.initialised.load(Relaxed);
-        let found = (start..window).chain(0..start.min(window)).find(|&i| {
-            // SAFETY: i < window <= IPCMNI.
+        let free = |i: u32| {
+            // SAFETY: callers pass i < IPCMNI.
             i >= initialised || !unsafe { self.slot_header(i) }.is_live()
-        });
-        let index = found.ok_or(libc::ENOSPC)?;
+        };
+        // As Linux's ipc_idr_alloc: a next_id set by its sysctl is used up
+        // by this allocation whatever it finds. Its index, or the lowest
+        // free one above it, gets its sequence number; the usual cycle
+        // (`last_idx`) is left where it was.
+        let next_id = fac.next_id.swap(-1, Relaxed);
+        let (index, seq) = if next_id >= 0 {
+            let (wanted, seq) = split_id(next_id);
+            ((wanted..IPCMNI).find(|&i| free(i)).ok_or(libc::ENOSPC)?, Some(seq))
+        } else {
+            let window = (in_use * 3 / 2).clamp(MIN_CYCLE, IPCMNI);
+            let start = (fac.last_idx.load(Relaxed) + 1) as u32;
+            let found = (start..window).chain(0..start.min(window)).find(|&i| free(i));
+            (found.ok_or(libc::ENOSPC)?, None)
+        };
         for i in initialised..=index {
             // SAFETY: slots at or above `initialised` are unpublished; we
             // hold the facility lock, the only writer of `initialised`.
@@ -318,7 +334,14 @@ pub trait SlotTable {
         if index >= initialised {
             fac.initialised.store(index + 1, Release);
         }
-        fac.last_idx.store(index as i32, Relaxed);
+        match seq {
+            Some(seq) => {
+                let _slot = self.lock_slot(index);
+                // SAFETY: index < IPCMNI, initialised above; its slot is free.
+                unsafe { self.slot_header(index) }.seq.store(seq, Relaxed);
+            }
+            None => fac.last_idx.store(index as i32, Relaxed),
+        }
         Ok(index)
     }
 

@@ -51,8 +51,7 @@ unsafe fn open_virtual(path: *const c_char, flags: c_int) -> Option<Result<c_int
     }
     let file = ProcFile::of_path(path)?;
     let writing = flags & libc::O_ACCMODE != libc::O_RDONLY;
-    const CAP_DAC_OVERRIDE: u32 = 1;
-    if writing && !file.writable() && sys::effective_caps() & (1 << CAP_DAC_OVERRIDE) == 0 {
+    if writing && !file.may_open_for_writing(sys::geteuid(), sys::effective_caps()) {
         return Some(Err(libc::EACCES));
     }
     let memfd_flags = if flags & libc::O_CLOEXEC != 0 { libc::MFD_CLOEXEC } else { 0 };
