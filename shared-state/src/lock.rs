@@ -150,6 +150,27 @@ impl RobustMutex {
     }
 }
 
+/// Whether the calling thread holds any robust lock (or is taking or
+/// letting go of one), as its robust list says: a thread interrupted in the
+/// middle of a call must not take region locks again.
+pub fn thread_holds_robust_locks() -> bool {
+    let (mut head, mut len) = (0usize, 0usize);
+    // SAFETY: get_robust_list writes a pointer and a length into ours.
+    let rc = unsafe {
+        crate::sys::syscall6(
+            libc::SYS_get_robust_list,
+            [0, &mut head as *mut usize as usize, &mut len as *mut usize as usize, 0, 0, 0],
+        )
+    };
+    if rc != 0 || head == 0 {
+        return true;
+    }
+    // SAFETY: the kernel returned this thread's registered head (list,
+    // futex_offset, list_op_pending), which glibc keeps for the thread's life.
+    let (list, pending) = unsafe { (*(head as *const usize), *((head + 16) as *const usize)) };
+    list != head || pending != 0
+}
+
 /// Whether this process takes and releases region locks inline rather than
 /// through glibc (see the module notes): diagnostics and tests.
 pub fn inline_path() -> bool {

@@ -61,6 +61,13 @@ pub struct Namespace {
     /// offset, 0 for none. A hint, checked against the record and the set
     /// before use; reset in a fork child, which inherits no undo.
     pub(crate) undo_hint: AtomicU64,
+    /// This process's start time (see `own_start_time`), with the pid it
+    /// was read for (0 before the first read; a fork child reads its own).
+    start_time: AtomicU64,
+    start_time_pid: AtomicI32,
+    /// The process that last created a segment here (a fork child
+    /// inherits the value, not the creations), for shm_rmid_forced at exit.
+    pub(crate) segment_creator: AtomicI32,
 }
 
 const NO_RECORD: u64 = u64::MAX;
@@ -96,7 +103,20 @@ impl Namespace {
             collect_countdown: AtomicU32::new(0),
             collect_interval: AtomicU32::new(0),
             undo_hint: AtomicU64::new(0),
+            start_time: AtomicU64::new(0),
+            start_time_pid: AtomicI32::new(0),
+            segment_creator: AtomicI32::new(0),
         }
+    }
+
+    /// When this process started (its /proc stat start time), read once.
+    pub(crate) fn own_start_time(&self) -> u64 {
+        let pid = sys::getpid();
+        if self.start_time_pid.load(Acquire) != pid {
+            self.start_time.store(crate::procs::start_time_of(pid), Relaxed);
+            self.start_time_pid.store(pid, Release);
+        }
+        self.start_time.load(Relaxed)
     }
 
     /// This process's id, without a system call: the owner of the address
@@ -370,6 +390,7 @@ impl Namespace {
             return;
         }
         let record = self.region.record(rec.index);
+        let ended = (record.pid.load(Relaxed), record.start_time.load(Relaxed));
         let mut pid = record.pid.load(Relaxed);
         if pid == 0 {
             // A child that died before its parent learned its pid: its
@@ -383,6 +404,11 @@ impl Namespace {
         self.region.drop_sem_waiters(rec);
         self.region.drop_msg_waiters(rec);
         self.region.drain_magazine(rec.index);
+        // Before the record goes: whoever finds it gone finds its orphans
+        // gone too, as Linux's exit_shm is done before the parent is told.
+        if ended.0 > 0 {
+            self.destroy_orphans_locked(&[ended]);
+        }
         self.region.free_record(rec);
     }
 
@@ -404,7 +430,17 @@ impl Namespace {
         // private lock, or a lock of the region (on the thread's robust
         // list), which this thread would wait for forever.
         let Ok(mut local) = self.local.try_lock() else { return };
-        let Some(rec) = local.record.filter(|&rec| self.region.record_current(rec)) else { return };
+        let Some(rec) = local.record.filter(|&rec| self.region.record_current(rec)) else {
+            // No state to undo; segments made here may be orphans now.
+            if self.segment_creator.load(Relaxed) == pid
+                && !crate::lock::thread_holds_robust_locks()
+                && crate::procs::single_threaded()
+            {
+                let _shm = self.region.lock_shm();
+                self.destroy_orphans_locked(&[(pid, self.own_start_time())]);
+            }
+            return;
+        };
         let record = self.region.record(rec.index);
         if record.state.load(Acquire) != PROC_LIVE
             || record.pid.load(Relaxed) != pid
@@ -422,6 +458,9 @@ impl Namespace {
             self.region.drop_msg_waiters(rec);
             self.region.drain_magazine(rec.index);
             crate::faults::crash_point("exit.state_undone");
+            if self.segment_creator.load(Relaxed) == pid {
+                self.destroy_orphans_locked(&[(pid, self.own_start_time())]);
+            }
         }
         // Out of the hold (freeing resets the hold word) and off this
         // thread's robust list (a record freed may be made anyone's).

@@ -271,6 +271,10 @@ impl Namespace {
                 let [value] = parse_values::<1>(text, 1)?;
                 if sysctl == Sysctl::ShmRmidForced {
                     store_given(&[&limits.shm_rmid_forced], &[value]);
+                    // Linux destroys the orphans there and then.
+                    let _shm = self.region().lock_shm();
+                    self.reap_dead_with_shm_locked();
+                    self.destroy_orphans_locked(&[]);
                 }
             }
             Sysctl::NextId(facility) => {

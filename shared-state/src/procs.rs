@@ -587,7 +587,7 @@ pub(crate) fn single_threaded() -> bool {
     stat_of(c"/proc/self/stat").is_some_and(|stat| stat.threads == 1)
 }
 
-fn start_time_of(pid: i32) -> u64 {
+pub(crate) fn start_time_of(pid: i32) -> u64 {
     let stat = if pid == sys::getpid() {
         stat_of(c"/proc/self/stat")
     } else {
@@ -597,7 +597,7 @@ fn start_time_of(pid: i32) -> u64 {
 }
 
 /// Whether `pid` is a living (not zombie) process that started at `start_time`.
-fn process_matches(pid: i32, start_time: u64) -> bool {
+pub(crate) fn process_matches(pid: i32, start_time: u64) -> bool {
     if pid <= 0 {
         return false;
     }

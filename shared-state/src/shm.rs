@@ -84,6 +84,10 @@ pub struct ShmSlot {
     pub nattch: AtomicU64,
     /// Effective uid charged for SHM_LOCK (memlock accounting). Facility lock.
     pub lock_uid: AtomicU32,
+    /// When the creating process started (its /proc stat start time): with
+    /// `cpid`, who the creator is, so that shm_rmid_forced can tell a
+    /// segment whose creator has ended. Immutable while live.
+    pub creator_start: AtomicU64,
 }
 
 /// One attachment, counted for the process that holds it.
@@ -258,7 +262,9 @@ impl Region {
         slot.nattch.fetch_sub(1, Relaxed);
         slot.dtime.store(sys::realtime_seconds(), Relaxed);
         slot.lpid.store(pid, Relaxed);
-        if slot.nattch.load(Relaxed) == 0 && slot.head.mode.load(Relaxed) & SHM_DEST != 0 {
+        // Linux's shm_may_destroy: removed, or shm_rmid_forced.
+        let forced = self.limits().shm_rmid_forced.load(Relaxed) != 0;
+        if slot.nattch.load(Relaxed) == 0 && (forced || slot.head.mode.load(Relaxed) & SHM_DEST != 0) {
             self.destroy_segment(fd, index);
         }
     }
@@ -280,6 +286,11 @@ impl Namespace {
     pub fn shmget(&self, key: i32, size: usize, flags: i32) -> SysResult<i32> {
         let region = &self.region;
         let cred = Cred::current();
+        if flags & IPC_CREAT != 0 && region.limits().shm_rmid_forced.load(Relaxed) != 0 {
+            // A creator the box knows of: its end, however it comes, is
+            // reaped, and its orphans then destroyed.
+            self.own_record(&mut self.local())?;
+        }
         let _fac = region.lock_shm();
         self.reap_dead_with_shm_locked();
         if key != IPC_PRIVATE {
@@ -347,6 +358,8 @@ impl Namespace {
         slot.dtime.store(0, Relaxed);
         slot.ctime.store(sys::realtime_seconds(), Relaxed);
         slot.cpid.store(sys::getpid(), Relaxed);
+        slot.creator_start.store(self.own_start_time(), Relaxed);
+        self.segment_creator.store(sys::getpid(), Relaxed);
         slot.lpid.store(0, Relaxed);
         slot.nattch.store(0, Relaxed);
         Ok(region.publish(index, key, cred.euid, cred.egid, flags as u32 & MODE_PERMISSION_BITS))
@@ -699,6 +712,30 @@ impl Namespace {
 
     /// Drops every attachment counted for `rec`, whose process `pid` is gone.
     /// Facility lock held.
+    /// shm_rmid_forced's clean-up (Linux's `shm_destroy_orphaned` when the
+    /// sysctl is set, `exit_shm` when a creator ends): destroys each segment
+    /// nothing is attached to whose creating process has ended: it is one
+    /// of `ended` (pid and start time; processes known to have ended, or
+    /// to be ending, whatever /proc still shows of them), or /proc shows it
+    /// gone. Does nothing unless shm_rmid_forced is set. Facility lock held.
+    pub(crate) fn destroy_orphans_locked(&self, ended: &[(i32, u64)]) {
+        let region = &self.region;
+        if region.limits().shm_rmid_forced.load(Relaxed) == 0 {
+            return;
+        }
+        for index in 0..region.facility().initialised.load(Acquire) {
+            let slot = region.live_shm_slot(index);
+            let _slot_guard = slot.head.lock.lock();
+            if !slot.head.is_live() || slot.nattch.load(Relaxed) != 0 {
+                continue;
+            }
+            let creator = (slot.cpid.load(Relaxed), slot.creator_start.load(Relaxed));
+            if ended.contains(&creator) || !crate::procs::process_matches(creator.0, creator.1) {
+                region.destroy_segment(self.fd(), index);
+            }
+        }
+    }
+
     pub(crate) fn shm_drop_record_locked(&self, rec: RecordRef, pid: i32) {
         let region = &self.region;
         if !region.record_current(rec) {
