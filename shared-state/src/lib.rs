@@ -19,6 +19,7 @@
 //! - `ns`: a process's handle on its box, fork and exec bookkeeping, repair
 //!   after death.
 //! - `heap`: variable-size blocks in the region.
+//! - `interrupt`: knowing that a signal handler ran (EINTR for waiters).
 //! - `magazine`: per-process caches of free blocks, for message streams.
 //! - `shm`: shared memory segments.
 //! - `wait`: sleeping on a futex in the region until another process acts.
@@ -43,6 +44,7 @@ pub mod cred;
 pub mod dispatch;
 pub mod faults;
 pub mod heap;
+pub mod interrupt;
 pub mod lock;
 pub mod magazine;
 pub mod msg;

@@ -1052,8 +1052,11 @@ impl Namespace {
 
     /// Sleeps until `waiter` (queued under the lock just released) completes
     /// or a signal handler runs.
-    fn sleep_in_queue(&self, hold: &Hold<'_>, waiter: &MsgWaiter) -> Wake {
-        match hold.released(|| wait::wait_done(&waiter.status, None, true, &|| self.supervised_or_repair())) {
+    /// `handlers_seen`: see `wait::wait_done`.
+    fn sleep_in_queue(&self, hold: &Hold<'_>, waiter: &MsgWaiter, handlers_seen: u64) -> Wake {
+        match hold
+            .released(|| wait::wait_done(&waiter.status, None, true, handlers_seen, &|| self.supervised_or_repair()))
+        {
             Woken::Done => Wake::Done(waiter.result.load(Relaxed)),
             _ => Wake::Interrupted,
         }
@@ -1109,6 +1112,7 @@ impl Namespace {
         self.ensure_record();
         let mut found = false;
         let mut waiter: Option<OwnWaiter<'_>> = None;
+        let mut handlers_seen = None;
         loop {
             // As in msgrcv: the queue's last message into this core's cache
             // before the lock, not while holding it.
@@ -1152,9 +1156,12 @@ impl Namespace {
             w.message.store(at, Relaxed);
             w.result.store(0, Relaxed);
             w.status.store(WAITING, Relaxed);
+            // From the first time the call queues: a handler that runs from
+            // then on ends it with EINTR.
+            let seen = *handlers_seen.get_or_insert_with(crate::interrupt::runs);
             region.push_msg_waiter(&slot.senders_head, &slot.senders_tail, own.at);
             drop(guard);
-            match self.sleep_in_queue(hold, w) {
+            match self.sleep_in_queue(hold, w, seen) {
                 Wake::Done(0) => continue,
                 Wake::Done(e) => return Err(e),
                 Wake::Interrupted => {
@@ -1190,6 +1197,7 @@ impl Namespace {
         let (index, seq) = split_id(id);
         let mut found = false;
         let mut waiter: Option<OwnWaiter<'_>> = None;
+        let mut handlers_seen = None;
         let request = Request { mode, msgtyp, msgp, bufsz, flags };
         loop {
             match region.receive_with_receive_lock(index, seq, &request, cred, self.pid()) {
@@ -1266,9 +1274,10 @@ impl Namespace {
             w.message.store(0, Relaxed);
             w.result.store(RETRY, Relaxed);
             w.status.store(WAITING, Relaxed);
+            let seen = *handlers_seen.get_or_insert_with(crate::interrupt::runs);
             region.push_msg_waiter(&slot.receivers_head, &slot.receivers_tail, own.at);
             drop(guard);
-            let woken = self.sleep_in_queue(hold, w);
+            let woken = self.sleep_in_queue(hold, w, seen);
             if let Wake::Interrupted = woken {
                 let (_, _locks) = table.lock_both(index, Some(seq)).map_err(|_| libc::EIDRM)?;
                 if w.status.load(Acquire) != wait::DONE {

@@ -1422,6 +1422,9 @@ impl Namespace {
         timeout: Option<libc::timespec>,
     ) -> SysResult<i32> {
         let region = &self.region;
+        // Before the waiter queues: a handler that runs from then on ends
+        // the wait with EINTR (see `wait::wait_done`).
+        let handlers_seen = crate::interrupt::runs();
         let size = core::mem::size_of::<Waiter>() as u64 + ops.len() as u64 * 8;
         let own = self.own_sem_waiter(size, index, split_id(id).1)?;
         let at = own.at;
@@ -1483,7 +1486,9 @@ impl Namespace {
             slot.queue_tail.store(at, Relaxed);
         }
         let deadline = timeout.map(|t| wait::monotonic_ns() + t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128);
-        let woken = hold.released(|| wait::wait_done(&waiter.status, deadline, spin, &|| self.supervised_or_repair()));
+        let woken = hold.released(|| {
+            wait::wait_done(&waiter.status, deadline, spin, handlers_seen, &|| self.supervised_or_repair())
+        });
         let interrupted = match woken {
             Woken::Done => None,
             Woken::Interrupted => Some(libc::EINTR),

@@ -69,7 +69,7 @@
 //! none runs, the sleeper wakes every `UNSUPERVISED_SLICE_NS` to repair
 //! after the dead itself (the `watch` callback of `wait_done`).
 
-use crate::sys;
+use crate::{interrupt, sys};
 use core::sync::atomic::{AtomicU32, Ordering::*};
 
 /// Queued, and spinning for a short while before sleeping.
@@ -121,14 +121,32 @@ pub(crate) fn wake_ahead(status: &AtomicU32) {
 
 /// Waits until `status` is DONE, a signal handler runs, or the monotonic
 /// `deadline` (ns) passes. The waiter was queued with WAITING; it spins
-/// first only if `spin`. `watch` is called before each sleep: it says
-/// whether a supervisor watches the box, and if none does, repairs after
-/// dead processes first (which may complete this waiter).
-pub(crate) fn wait_done(status: &AtomicU32, deadline: Option<i128>, spin: bool, watch: &dyn Fn() -> bool) -> Woken {
-    let asleep =
-        if spin { spin_then_sleep(status) } else { status.compare_exchange(WAITING, ASLEEP, Acquire, Acquire).is_ok() };
-    if !asleep {
-        return Woken::Done;
+/// first only if `spin`. `handlers_seen` is this thread's count of signal
+/// handlers (`interrupt::runs`) from the start of the call: once it moves,
+/// spinning or about to sleep, the wait ends (Interrupted), as the kernel
+/// ends it when a handler runs during the sleep. `watch` is called before
+/// each sleep: it says whether a supervisor watches the box, and if none
+/// does, repairs after dead processes first (which may complete this waiter).
+pub(crate) fn wait_done(
+    status: &AtomicU32,
+    deadline: Option<i128>,
+    spin: bool,
+    handlers_seen: u64,
+    watch: &dyn Fn() -> bool,
+) -> Woken {
+    let spun = if spin {
+        spin_then_sleep(status, handlers_seen)
+    } else if interrupt::runs() != handlers_seen {
+        Spun::Interrupted
+    } else if status.compare_exchange(WAITING, ASLEEP, Acquire, Acquire).is_ok() {
+        Spun::Asleep
+    } else {
+        Spun::Done
+    };
+    match spun {
+        Spun::Done => return Woken::Done,
+        Spun::Interrupted => return Woken::Interrupted,
+        Spun::Asleep => {}
     }
     loop {
         let longest = if watch() { SLEEP_SLICE_NS } else { UNSUPERVISED_SLICE_NS };
@@ -145,16 +163,18 @@ pub(crate) fn wait_done(status: &AtomicU32, deadline: Option<i128>, spin: bool, 
             }
             None => longest,
         };
-        match sys::futex_wait(status, ASLEEP, Some(slice)) {
+        match interrupt::futex_wait_unless(status, ASLEEP, slice, handlers_seen) {
             Err(libc::EINTR) => {
                 return if status.load(Acquire) == DONE { Woken::Done } else { Woken::Interrupted };
             }
             // Woken and not done: woken ahead (or spuriously). Spin while
             // the turn comes, on the core this wake-up has just paid for.
-            Ok(())
-                if status.compare_exchange(ASLEEP, WAITING, Acquire, Acquire).is_ok() && !spin_then_sleep(status) =>
-            {
-                return Woken::Done;
+            Ok(()) if status.compare_exchange(ASLEEP, WAITING, Acquire, Acquire).is_ok() => {
+                match spin_then_sleep(status, handlers_seen) {
+                    Spun::Done => return Woken::Done,
+                    Spun::Interrupted => return Woken::Interrupted,
+                    Spun::Asleep => {}
+                }
             }
             _ => {}
         }
@@ -190,17 +210,29 @@ pub(crate) fn poll(changed: impl Fn() -> bool) -> bool {
 /// microsecond here, which a hand-off may wait on top of its own cost.
 const POLL_MAX_PAUSE: u32 = 32;
 
-/// Spins until done or SPIN_NS passed; then marks the waiter asleep.
-/// Returns false if it was done meanwhile.
-fn spin_then_sleep(status: &AtomicU32) -> bool {
+/// How a spin ended.
+enum Spun {
+    Done,
+    /// Marked ASLEEP: the caller sleeps on the futex.
+    Asleep,
+    /// A signal handler ran; still WAITING (the caller leaves the queue).
+    Interrupted,
+}
+
+/// Spins until done, a handler runs, or SPIN_NS passed; then marks the
+/// waiter asleep.
+fn spin_then_sleep(status: &AtomicU32, handlers_seen: u64) -> Spun {
     let start = monotonic_ns();
     let until = start + SPIN_NS;
     loop {
         for _ in 0..64 {
             if status.load(Acquire) == DONE {
-                return false;
+                return Spun::Done;
             }
             core::hint::spin_loop();
+        }
+        if interrupt::runs() != handlers_seen {
+            return Spun::Interrupted;
         }
         let now = monotonic_ns();
         if now > until {
@@ -210,5 +242,11 @@ fn spin_then_sleep(status: &AtomicU32) -> bool {
             sys::sched_yield();
         }
     }
-    status.compare_exchange(WAITING, ASLEEP, Acquire, Acquire).is_ok()
+    if interrupt::runs() != handlers_seen {
+        return Spun::Interrupted;
+    }
+    match status.compare_exchange(WAITING, ASLEEP, Acquire, Acquire) {
+        Ok(_) => Spun::Asleep,
+        Err(_) => Spun::Done,
+    }
 }

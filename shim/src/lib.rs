@@ -906,6 +906,11 @@ pub unsafe extern "C" fn sigaction(sig: c_int, act: *const libc::sigaction, olda
     };
     // SAFETY: libc's sigaction with the caller's arguments.
     let result = unsafe { real(sig, act, oldact) };
+    if result == 0 && !act.is_null() && namespace().is_some() {
+        // Its handler returns through a restorer that counts it (EINTR for
+        // a SysV wait it interrupts, see shared_state::interrupt).
+        shared_state::interrupt::adopt(sig);
+    }
     if result == 0 && !oldact.is_null() {
         // SAFETY: libc filled *oldact.
         let old = unsafe { &mut *oldact };
@@ -962,10 +967,13 @@ macro_rules! handler_change {
             // SAFETY: the literal above ends with its NUL.
             let cname = unsafe { CStr::from_bytes_with_nul_unchecked(name.as_bytes()) };
             match next!(cname, as extern "C" fn(c_int, libc::sighandler_t) -> libc::sighandler_t) {
-                Some(f) => match f(sig, handler) {
-                    old if shared_state::usercopy::is_our_handler(old) => libc::SIG_DFL,
-                    old => old,
-                },
+                Some(f) => {
+                    let old = f(sig, handler);
+                    if old != libc::SIG_ERR && namespace().is_some() {
+                        shared_state::interrupt::adopt(sig);
+                    }
+                    if shared_state::usercopy::is_our_handler(old) { libc::SIG_DFL } else { old }
+                }
                 None => {
                     set_errno(libc::ENOSYS);
                     libc::SIG_ERR
