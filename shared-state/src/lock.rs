@@ -150,10 +150,9 @@ impl RobustMutex {
     }
 }
 
-/// Whether the calling thread holds any robust lock (or is taking or
-/// letting go of one), as its robust list says: a thread interrupted in the
-/// middle of a call must not take region locks again.
-pub fn thread_holds_robust_locks() -> bool {
+/// The calling thread's robust list head and its length as registered with
+/// the kernel (get_robust_list), if it has one.
+fn registered_robust_list() -> Option<(usize, usize)> {
     let (mut head, mut len) = (0usize, 0usize);
     // SAFETY: get_robust_list writes a pointer and a length into ours.
     let rc = unsafe {
@@ -162,9 +161,14 @@ pub fn thread_holds_robust_locks() -> bool {
             [0, &mut head as *mut usize as usize, &mut len as *mut usize as usize, 0, 0, 0],
         )
     };
-    if rc != 0 || head == 0 {
-        return true;
-    }
+    (rc == 0 && head != 0).then_some((head, len))
+}
+
+/// Whether the calling thread holds any robust lock (or is taking or
+/// letting go of one), as its robust list says: a thread interrupted in the
+/// middle of a call must not take region locks again.
+pub fn thread_holds_robust_locks() -> bool {
+    let Some((head, _)) = registered_robust_list() else { return true };
     // SAFETY: the kernel returned this thread's registered head (list,
     // futex_offset, list_op_pending), which glibc keeps for the thread's life.
     let (list, pending) = unsafe { (*(head as *const usize), *((head + 16) as *const usize)) };
@@ -258,17 +262,10 @@ mod fast {
     /// process (the offsets are glibc's, the same for every thread).
     #[cold]
     fn check_layout() -> usize {
-        let (mut head, mut len) = (0usize, 0usize);
-        // SAFETY: get_robust_list writes a pointer and a length into ours.
-        let rc = unsafe {
-            crate::sys::syscall6(
-                libc::SYS_get_robust_list,
-                [0, &mut head as *mut usize as usize, &mut len as *mut usize as usize, 0, 0, 0],
-            )
-        };
+        let (head, len) = super::registered_robust_list().unwrap_or((0, 0));
         let this = thread_self();
         let offset = head.wrapping_sub(this);
-        let usable = rc == 0
+        let usable = head != 0
             && len == 24
             && this != 0
             && (64..4096).contains(&offset)
@@ -428,17 +425,7 @@ impl LivenessLock {
             futex_offset: isize,
             list_op_pending: usize,
         }
-        let (mut head, mut len) = (0usize, 0usize);
-        // SAFETY: get_robust_list writes a pointer and a length into ours.
-        let rc = unsafe {
-            crate::sys::syscall6(
-                libc::SYS_get_robust_list,
-                [0, &mut head as *mut usize as usize, &mut len as *mut usize as usize, 0, 0, 0],
-            )
-        };
-        if rc != 0 || head == 0 {
-            return true;
-        }
+        let Some((head, _)) = registered_robust_list() else { return true };
         // SAFETY: the kernel returned this thread's registered head, which
         // glibc keeps in the thread's control block for the thread's life.
         let head = unsafe { &*(head as *const RobustListHead) };
