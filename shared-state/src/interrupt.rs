@@ -119,10 +119,12 @@ pub fn futex_wait_unless(
     timeout_ns: u64,
     seen: u64,
 ) -> crate::sys::SysResult<()> {
-    let ts =
-        libc::timespec { tv_sec: (timeout_ns / 1_000_000_000) as i64, tv_nsec: (timeout_ns % 1_000_000_000) as i64 };
     #[cfg(target_arch = "x86_64")]
     {
+        let ts = libc::timespec {
+            tv_sec: (timeout_ns / 1_000_000_000) as i64,
+            tv_nsec: (timeout_ns % 1_000_000_000) as i64,
+        };
         let runs = RUNS.with(|runs| runs.as_ptr() as *const u64);
         // SAFETY: word is a live atomic, ts and runs are valid for the call.
         let rc = unsafe {
@@ -136,7 +138,7 @@ pub fn futex_wait_unless(
     #[cfg(not(target_arch = "x86_64"))]
     {
         let _ = seen;
-        crate::sys::futex_wait(word, expected, Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64))
+        crate::sys::futex_wait(word, expected, Some(timeout_ns))
     }
 }
 

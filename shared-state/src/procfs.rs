@@ -77,19 +77,13 @@ impl ProcFile {
         })
     }
 
-    /// Whether a write may change it (the sysctls). Linux's sysvipc files
-    /// are read-only (mode 0444: a process that may override file modes
-    /// opens one for writing, and its writes fail with EIO).
-    pub fn writable(self) -> bool {
-        matches!(self, ProcFile::Sysctl(_))
-    }
-
     /// Whether a caller with effective uid `euid` and effective capability
     /// set `caps` may open the file for writing (Linux's `ipc_permissions`
     /// with `proc_sys_permission`): the sysctls are root's (mode 0644, no
     /// capability overrides that), except the next_id files, which need
-    /// CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN. The read-only sysvipc files
-    /// open for writing with CAP_DAC_OVERRIDE (their writes then fail).
+    /// CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN. The sysvipc files are
+    /// read-only (mode 0444): a process that may override file modes
+    /// (CAP_DAC_OVERRIDE) opens one for writing, and its writes fail with EIO.
     pub fn may_open_for_writing(self, euid: u32, caps: u64) -> bool {
         const CAP_DAC_OVERRIDE: u32 = 1;
         const CAP_CHECKPOINT_RESTORE: u32 = 40;
@@ -444,6 +438,10 @@ mod tests {
         assert_eq!(ProcFile::of_path(b"/proc/sysvipc/msg"), Some(ProcFile::SysvipcMsg));
         assert_eq!(ProcFile::of_path(b"/proc/sys/kernel/sem"), Some(ProcFile::Sysctl(Sysctl::Sem)));
         assert_eq!(ProcFile::of_path(b"/proc/sys/kernel/shmmax2"), None);
-        assert!(!ProcFile::SysvipcShm.writable());
+        assert!(!ProcFile::SysvipcShm.may_open_for_writing(0, 0));
+        assert!(ProcFile::SysvipcShm.may_open_for_writing(1000, 1 << 1));
+        assert!(ProcFile::Sysctl(Sysctl::Msgmni).may_open_for_writing(0, 0));
+        assert!(!ProcFile::Sysctl(Sysctl::Msgmni).may_open_for_writing(1000, u64::MAX));
+        assert!(!ProcFile::Sysctl(Sysctl::NextId(Facility::Msg)).may_open_for_writing(0, 0));
     }
 }

@@ -824,6 +824,7 @@ fn huge_page_counter(page_kib: u64, name: &str) -> Option<u64> {
     read_number(core::ffi::CStr::from_bytes_with_nul(path.as_bytes()).ok()?)
 }
 
+/// The number a small /proc or /sys file holds.
 fn read_number(path: &core::ffi::CStr) -> Option<u64> {
     let mut buf = [0u8; 32];
     let n = sys::read_file(path, &mut buf).ok()?;
@@ -833,12 +834,7 @@ fn read_number(path: &core::ffi::CStr) -> Option<u64> {
 /// Linux's overcommit heuristic for a shmem file (`__vm_enough_memory`):
 /// in the default mode a single request larger than RAM plus swap fails.
 fn overcommit_allows(pages: u64) -> bool {
-    let mut buf = [0u8; 8];
-    let mode = sys::read_file(c"/proc/sys/vm/overcommit_memory", &mut buf)
-        .ok()
-        .and_then(|n| core::str::from_utf8(&buf[..n]).ok()?.trim().parse::<u32>().ok())
-        .unwrap_or(0);
-    if mode != 0 {
+    if read_number(c"/proc/sys/vm/overcommit_memory").unwrap_or(0) != 0 {
         return true;
     }
     match sys::sysinfo() {

@@ -134,19 +134,9 @@ pub(crate) fn wait_done(
     handlers_seen: u64,
     watch: &dyn Fn() -> bool,
 ) -> Woken {
-    let spun = if spin {
-        spin_then_sleep(status, handlers_seen)
-    } else if interrupt::runs() != handlers_seen {
-        Spun::Interrupted
-    } else if status.compare_exchange(WAITING, ASLEEP, Acquire, Acquire).is_ok() {
-        Spun::Asleep
-    } else {
-        Spun::Done
-    };
-    match spun {
-        Spun::Done => return Woken::Done,
-        Spun::Interrupted => return Woken::Interrupted,
-        Spun::Asleep => {}
+    let spun = if spin { spin_then_sleep(status, handlers_seen) } else { fall_asleep(status, handlers_seen) };
+    if let Some(woken) = spun.ended() {
+        return woken;
     }
     loop {
         let longest = if watch() { SLEEP_SLICE_NS } else { UNSUPERVISED_SLICE_NS };
@@ -170,10 +160,8 @@ pub(crate) fn wait_done(
             // Woken and not done: woken ahead (or spuriously). Spin while
             // the turn comes, on the core this wake-up has just paid for.
             Ok(()) if status.compare_exchange(ASLEEP, WAITING, Acquire, Acquire).is_ok() => {
-                match spin_then_sleep(status, handlers_seen) {
-                    Spun::Done => return Woken::Done,
-                    Spun::Interrupted => return Woken::Interrupted,
-                    Spun::Asleep => {}
+                if let Some(woken) = spin_then_sleep(status, handlers_seen).ended() {
+                    return woken;
                 }
             }
             _ => {}
@@ -219,6 +207,17 @@ enum Spun {
     Interrupted,
 }
 
+impl Spun {
+    /// How the wait ended, unless it goes on to sleep.
+    fn ended(self) -> Option<Woken> {
+        match self {
+            Spun::Done => Some(Woken::Done),
+            Spun::Interrupted => Some(Woken::Interrupted),
+            Spun::Asleep => None,
+        }
+    }
+}
+
 /// Spins until done, a handler runs, or SPIN_NS passed; then marks the
 /// waiter asleep.
 fn spin_then_sleep(status: &AtomicU32, handlers_seen: u64) -> Spun {
@@ -242,6 +241,11 @@ fn spin_then_sleep(status: &AtomicU32, handlers_seen: u64) -> Spun {
             sys::sched_yield();
         }
     }
+    fall_asleep(status, handlers_seen)
+}
+
+/// Marks a WAITING waiter asleep, unless a handler ran or it is done.
+fn fall_asleep(status: &AtomicU32, handlers_seen: u64) -> Spun {
     if interrupt::runs() != handlers_seen {
         return Spun::Interrupted;
     }
