@@ -143,6 +143,35 @@ else
 	pass "no host segment with key 0x1234"
 fi
 
+# ------------------------------------------------- the region through /proc
+# A boxed program must not reach the box's region file (every object of the
+# box) through /proc: map_files of an attachment (the segment's own file on
+# Linux) and the library's descriptor are refused, said once on stderr.
+if "$CC" -O1 -Wall -Werror -o "$B/tool_region_reach" "$SRC/tool_region_reach.c"; then
+	out=$("$IPCBOX" run -- "$B/tool_region_reach" 2>"$WORK/reach.err")
+	refusals=$(grep -c '^ipcbox: refused to open /proc/self/map_files/' "$WORK/reach.err")
+	if [ "$(grep -c ': EACCES$' <<<"$out")" -ge 3 ] && ! grep -q 'opened' <<<"$out" &&
+		! grep -qx 'memfds: 0' <<<"$out" && [ "$refusals" = 1 ] && [ "$(wc -l <"$WORK/reach.err")" = 1 ]; then
+		pass "a boxed program cannot open the region through /proc/self/map_files or /proc/self/fd (EACCES, one line on stderr)"
+	else
+		fail "the region through /proc" "the tool printed:"
+		sed 's/^/   | /' <<<"$out" "$WORK/reach.err"
+	fi
+	if unshare --ipc true 2>/dev/null; then
+		out=$(unshare --ipc "$B/tool_region_reach" 2>&1)
+		if grep -qx 'open map_files: opened, segment data: yes' <<<"$out"; then
+			pass "control: on the kernel, map_files of an attachment opens the segment"
+		else
+			fail "control: map_files on the kernel" "the tool printed:"
+			sed 's/^/   | /' <<<"$out"
+		fi
+	else
+		skip "control: map_files on the kernel" "unshare not allowed"
+	fi
+else
+	fail "build tool_region_reach"
+fi
+
 # ------------------------------------------------------------ controls
 if unshare --ipc true 2>/dev/null; then
 	d="$WORK/kernel-separate"

@@ -21,7 +21,8 @@
 //! - `heap`: variable-size blocks in the region.
 //! - `interrupt`: knowing that a signal handler ran (EINTR for waiters).
 //! - `magazine`: per-process caches of free blocks, for message streams.
-//! - `shm`: shared memory segments.
+//! - `shm`: shared memory segments (`shm::remap`: remap_file_pages and
+//!   mremap on attachments).
 //! - `wait`: sleeping on a futex in the region until another process acts.
 //! - `sem`: semaphore sets, waiters and SEM_UNDO.
 //! - `msg`: message queues, their messages and sleepers.

@@ -31,6 +31,10 @@ pub struct Attachment {
     pub seq: u32,
     /// Index of the shared `AttachEntry` that counts it.
     pub entry: u32,
+    /// Cut into pieces (a partial munmap, a fixed mapping over part of it,
+    /// remap_file_pages, a partial mremap): shmdt then unmaps only the
+    /// pieces that still map the segment in place (see `shm::remap`).
+    pub split: bool,
 }
 
 /// What this process knows of its own state in the region.

@@ -36,6 +36,9 @@ use crate::sys::{self, SysResult};
 use crate::table::{FacilityHeader, SlotHeader, SlotTable};
 use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
 
+mod remap;
+pub use remap::BEYOND_DATA;
+
 /// Linux's SHMMIN.
 const SHMMIN: u64 = 1;
 /// Attach address alignment; SHMLBA is the page size on x86_64 and aarch64.
@@ -342,7 +345,7 @@ impl Namespace {
             return Err(libc::ENOMEM);
         }
         let offset = shm.data_next.load(Relaxed);
-        let end = offset.checked_add(pages * PAGE_SIZE).filter(|&e| e <= i64::MAX as u64).ok_or(libc::ENOMEM)?;
+        let end = offset.checked_add(pages * PAGE_SIZE).filter(|&e| e <= BEYOND_DATA).ok_or(libc::ENOMEM)?;
         let index = region.alloc_index(limits.shmmni.load(Relaxed))?;
         if end > shm.file_size.load(Relaxed) {
             sys::ftruncate(self.fd(), end).map_err(|_| libc::ENOMEM)?;
@@ -445,7 +448,7 @@ impl Namespace {
         slot.lpid.store(sys::getpid(), Relaxed);
         let seq = slot.head.seq.load(Relaxed);
         drop(slot_guard);
-        local.attachments.push(Attachment { addr: mapped, len: size, slot: index, seq, entry });
+        local.attachments.push(Attachment { addr: mapped, len: size, slot: index, seq, entry, split: false });
         self.attachment_count.store(local.attachments.len(), Relaxed);
         drop(fac_guard);
         if map_flags & libc::MAP_FIXED != 0 {
@@ -462,8 +465,7 @@ impl Namespace {
         let mut local = self.local();
         let position = local.attachments.iter().position(|a| a.addr == addr).ok_or(libc::EINVAL)?;
         let attachment = local.attachments[position];
-        // SAFETY: the range is this process's attachment, which the caller gives up.
-        let _ = unsafe { sys::munmap(attachment.addr, attachment.len) };
+        self.unmap_attachment(&attachment);
         self.forget_attachment(&mut local, position);
         Ok(())
     }
@@ -494,6 +496,14 @@ impl Namespace {
         // The kernel works in whole pages.
         let page_end = |end: usize| end.div_ceil(SHMLBA).saturating_mul(SHMLBA);
         let end = page_end(addr.saturating_add(len));
+        // One cut into pieces is kept, and its shmdt will leave alone what
+        // the program maps in its holes (see `remap`).
+        for attachment in local.attachments.iter_mut() {
+            let overlaps = attachment.addr < end && addr < page_end(attachment.addr + attachment.len);
+            if overlaps && Some(attachment.entry) != keep_entry {
+                attachment.split = true;
+            }
+        }
         while let Some(position) = local
             .attachments
             .iter()

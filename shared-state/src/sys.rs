@@ -299,6 +299,114 @@ pub unsafe fn munmap(addr: usize, len: usize) -> SysResult<()> {
     unsafe { sc!(libc::SYS_munmap, addr, len) }.map(drop)
 }
 
+/// # Safety
+/// As mremap(2): the caller owns the ranges it moves or replaces.
+pub unsafe fn mremap(old: usize, old_len: usize, new_len: usize, flags: i32, new_addr: usize) -> SysResult<usize> {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe { sc!(libc::SYS_mremap, old, old_len, new_len, flags, new_addr) }
+}
+
+/// # Safety
+/// As remap_file_pages(2): the caller owns the range whose pages it changes.
+pub unsafe fn remap_file_pages(
+    start: usize,
+    len: usize,
+    prot: usize,
+    page_offset: usize,
+    flags: usize,
+) -> SysResult<()> {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe { sc!(libc::SYS_remap_file_pages, start, len, prot, page_offset, flags) }.map(drop)
+}
+
+/// One line of /proc/self/maps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    pub start: usize,
+    pub end: usize,
+    /// "rwxs" / "r--p" as the kernel writes them.
+    pub perms: [u8; 4],
+    /// File offset of `start`.
+    pub offset: u64,
+    pub dev: u64,
+    pub inode: u64,
+}
+
+impl Mapping {
+    fn parse(line: &[u8]) -> Option<Mapping> {
+        let text = core::str::from_utf8(line).ok()?;
+        let mut fields = text.split_ascii_whitespace();
+        let (start, end) = fields.next()?.split_once('-')?;
+        let perms: [u8; 4] = fields.next()?.as_bytes().try_into().ok()?;
+        let offset = u64::from_str_radix(fields.next()?, 16).ok()?;
+        let (major, minor) = fields.next()?.split_once(':')?;
+        Some(Mapping {
+            start: usize::from_str_radix(start, 16).ok()?,
+            end: usize::from_str_radix(end, 16).ok()?,
+            perms,
+            offset,
+            dev: libc::makedev(u32::from_str_radix(major, 16).ok()?, u32::from_str_radix(minor, 16).ok()?),
+            inode: fields.next()?.parse().ok()?,
+        })
+    }
+
+    /// mmap's protection bits for `perms`.
+    pub fn prot(&self) -> i32 {
+        let bit = |i: usize, c: u8, prot: i32| if self.perms[i] == c { prot } else { 0 };
+        bit(0, b'r', libc::PROT_READ) | bit(1, b'w', libc::PROT_WRITE) | bit(2, b'x', libc::PROT_EXEC)
+    }
+
+    /// File offset of `addr`, which lies in the mapping.
+    pub fn offset_of(&self, addr: usize) -> u64 {
+        self.offset + (addr - self.start) as u64
+    }
+}
+
+/// The mappings of this process that overlap [start, end), in address
+/// order, read from /proc/self/maps without libc. None if it cannot be read.
+pub fn mappings_in(start: usize, end: usize) -> Option<Vec<Mapping>> {
+    // SAFETY: the path is NUL-terminated.
+    let fd =
+        unsafe { sc!(libc::SYS_openat, libc::AT_FDCWD, c"/proc/self/maps".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }
+            .ok()? as i32;
+    let (mut buf, mut found) = (vec![0u8; 16384], Vec::new());
+    let (mut filled, mut done) = (0, false);
+    while !done {
+        // SAFETY: the rest of buf is writable for its length.
+        let n = match unsafe { sc!(libc::SYS_read, fd, buf[filled..].as_mut_ptr(), buf.len() - filled) } {
+            Ok(n) => n,
+            Err(libc::EINTR) => continue,
+            Err(_) => {
+                let _ = close(fd);
+                return None;
+            }
+        };
+        filled += n;
+        done = n == 0;
+        let mut consumed = 0;
+        while let Some(newline) = buf[consumed..filled].iter().position(|&b| b == b'\n') {
+            let line = &buf[consumed..consumed + newline];
+            consumed += newline + 1;
+            let Some(mapping) = Mapping::parse(line) else { continue };
+            if mapping.start >= end {
+                done = true;
+                break;
+            }
+            if mapping.end > start {
+                found.push(mapping);
+            }
+        }
+        buf.copy_within(consumed..filled, 0);
+        filled -= consumed;
+        if filled == buf.len() {
+            // A line longer than the buffer (a very long path): grow.
+            buf.resize(buf.len() * 2, 0);
+        }
+    }
+    let _ = close(fd);
+    Some(found)
+}
+
 pub fn fstat(fd: i32) -> SysResult<libc::stat> {
     // SAFETY: an all-zero stat is a valid value to be overwritten.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };

@@ -508,7 +508,13 @@ unsafe extern "C" fn libc_syscall(
 /// -1 and errno on failure); None if the number is another or the process
 /// is not in a box.
 fn boxed_syscall(number: libc::c_long, args: [usize; 6]) -> Option<libc::c_long> {
-    Some(match dispatch::call(namespace()?, number, args)? {
+    let ns = namespace()?;
+    let result = match number {
+        libc::SYS_remap_file_pages => ns.remap_file_pages(args[0], args[1], args[2], args[3], args[4])?.map(|()| 0),
+        libc::SYS_mremap => ns.mremap(args[0], args[1], args[2], args[3] as c_int, args[4]),
+        _ => dispatch::call(ns, number, args)?,
+    };
+    Some(match result {
         Ok(value) => value as libc::c_long,
         Err(e) => {
             set_errno(e);
@@ -520,7 +526,7 @@ fn boxed_syscall(number: libc::c_long, args: [usize; 6]) -> Option<libc::c_long>
 /// libc's functions that jump to the shim's of the same name once the
 /// process is in a box (see `divert`), but syscall(), which jumps to
 /// `libc_syscall`.
-fn diversions() -> [divert::Diversion; 13] {
+fn diversions() -> [divert::Diversion; 14] {
     use divert::Diversion as D;
     [
         D { name: c"shmget", target: shmget as *const () as usize },
@@ -536,6 +542,7 @@ fn diversions() -> [divert::Diversion; 13] {
         D { name: c"msgrcv", target: msgrcv as *const () as usize },
         D { name: c"msgctl", target: msgctl as *const () as usize },
         D { name: c"syscall", target: libc_syscall as *const () as usize },
+        D { name: c"remap_file_pages", target: remap_file_pages as *const () as usize },
     ]
 }
 
@@ -1042,6 +1049,64 @@ pub extern "C" fn munmap(addr: *mut c_void, len: libc::size_t) -> c_int {
             (r, r == 0)
         }),
         None => real(addr, len),
+    }
+}
+
+/// remap_file_pages(2): pages of an attachment are given pages of its own
+/// segment (see `shared_state::shm` remap); any other mapping is the
+/// kernel's. Diverted from libc's (see `divert`), so in a box the kernel is
+/// called directly.
+#[no_mangle]
+pub extern "C" fn remap_file_pages(
+    addr: *mut c_void,
+    size: libc::size_t,
+    prot: c_int,
+    page_offset: libc::size_t,
+    flags: c_int,
+) -> c_int {
+    let (start, prot, flags) = (addr as usize, prot as usize, flags as usize);
+    match namespace() {
+        Some(ns) => ret_int(match ns.remap_file_pages(start, size, prot, page_offset, flags) {
+            Some(result) => result.map(|()| 0),
+            // SAFETY: the program's call, as it made it.
+            None => unsafe { sys::remap_file_pages(start, size, prot, page_offset, flags) }.map(|()| 0),
+        }),
+        None => match next!(
+            c"remap_file_pages",
+            as extern "C" fn(*mut c_void, libc::size_t, c_int, libc::size_t, c_int) -> c_int
+        ) {
+            Some(f) => f(addr, size, prot as c_int, page_offset, flags as c_int),
+            None => ret_int(Err(libc::ENOSYS)),
+        },
+    }
+}
+
+/// mremap(2): an attachment moved, copied or grown stays within its
+/// segment and is counted as Linux counts it (see `shared_state::shm`
+/// remap). Not diverted: glibc's realloc calls libc's own mremap, which
+/// never concerns an attachment. `new_address` is read only with
+/// MREMAP_FIXED, as the kernel does (the C function is variadic; its
+/// fifth argument arrives in the same register as a fixed one).
+#[no_mangle]
+pub extern "C" fn mremap(
+    old: *mut c_void,
+    old_size: libc::size_t,
+    new_size: libc::size_t,
+    flags: c_int,
+    new_address: *mut c_void,
+) -> *mut c_void {
+    let new_address = if flags & libc::MREMAP_FIXED != 0 { new_address as usize } else { 0 };
+    let result = match namespace() {
+        Some(ns) => ns.mremap(old as usize, old_size, new_size, flags, new_address),
+        // SAFETY: the program's call, as it made it.
+        None => unsafe { sys::mremap(old as usize, old_size, new_size, flags, new_address) },
+    };
+    match result {
+        Ok(at) => at as *mut c_void,
+        Err(e) => {
+            set_errno(e);
+            libc::MAP_FAILED
+        }
     }
 }
 

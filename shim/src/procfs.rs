@@ -79,6 +79,63 @@ unsafe fn open_virtual(path: *const c_char, flags: c_int) -> Option<Result<c_int
     Some(Ok(fd))
 }
 
+/// Whether `fd`, just opened by libc on `path`, is the box's region file:
+/// `/proc/self/map_files/` of an attachment (which Linux answers with the
+/// segment's own file) or `/proc/PID/fd/N` of the library's descriptor.
+/// Only paths under /proc and /dev/fd are looked at.
+///
+/// # Safety
+/// `path` is null or a NUL-terminated string.
+unsafe fn names_region(path: *const c_char, fd: c_int) -> bool {
+    let Some(ns) = namespace().filter(|_| fd >= 0 && !path.is_null()) else {
+        return false;
+    };
+    // SAFETY: a NUL-terminated string (caller's contract).
+    let bytes = unsafe { CStr::from_ptr(path) }.to_bytes();
+    if !bytes.starts_with(b"/proc/") && !bytes.starts_with(b"/dev/fd/") {
+        return false;
+    }
+    match (sys::fstat(fd), sys::fstat(ns.fd())) {
+        (Ok(opened), Ok(region)) => (opened.st_dev, opened.st_ino) == (region.st_dev, region.st_ino),
+        _ => false,
+    }
+}
+
+/// Such a descriptor would reach every object of the box: the open fails
+/// with EACCES (the caller closes it), said once on stderr.
+///
+/// # Safety
+/// `path` is a NUL-terminated string.
+unsafe fn refuse_region(path: *const c_char) {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SAID.swap(true, Ordering::Relaxed) {
+        // SAFETY: a NUL-terminated string (caller's contract).
+        let path = unsafe { CStr::from_ptr(path) }.to_string_lossy();
+        let line = format!(
+            "ipcbox: refused to open {path}: in a box it is the file that holds every object of the box, not one segment's (map a segment with shmat)\n"
+        );
+        // SAFETY: writing our own buffer to stderr.
+        unsafe { sys::syscall6(libc::SYS_write, [2, line.as_ptr() as usize, line.len(), 0, 0, 0]) };
+    }
+    set_errno(libc::EACCES);
+}
+
+/// `fd` as libc's open returned it, unless it names the region (see
+/// `names_region`): then -1 and EACCES.
+///
+/// # Safety
+/// `path` is null or a NUL-terminated string.
+unsafe fn unless_region(path: *const c_char, fd: c_int) -> c_int {
+    // SAFETY: forwarded from our caller.
+    if unsafe { names_region(path, fd) } {
+        let _ = sys::close(fd);
+        // SAFETY: non-null, as names_region said yes.
+        unsafe { refuse_region(path) };
+        return -1;
+    }
+    fd
+}
+
 macro_rules! open_wrapper {
     ($name:ident) => {
         /// open(2) with the box's /proc files.
@@ -97,7 +154,7 @@ macro_rules! open_wrapper {
             let cname = unsafe { CStr::from_bytes_with_nul_unchecked(name.as_bytes()) };
             match next!(cname, as unsafe extern "C" fn(*const c_char, c_int, ...) -> c_int) {
                 // SAFETY: libc's function, called with the arguments it was given.
-                Some(f) => unsafe { f(path, flags, mode) },
+                Some(f) => unsafe { unless_region(path, f(path, flags, mode)) },
                 None => ret_int(Err(libc::ENOSYS)),
             }
         }
@@ -121,7 +178,7 @@ macro_rules! openat_wrapper {
             let cname = unsafe { CStr::from_bytes_with_nul_unchecked(name.as_bytes()) };
             match next!(cname, as unsafe extern "C" fn(c_int, *const c_char, c_int, ...) -> c_int) {
                 // SAFETY: libc's function, called with the arguments it was given.
-                Some(f) => unsafe { f(dirfd, path, flags, mode) },
+                Some(f) => unsafe { unless_region(path, f(dirfd, path, flags, mode)) },
                 None => ret_int(Err(libc::ENOSYS)),
             }
         }
@@ -144,7 +201,7 @@ macro_rules! open_2_wrapper {
             let cname = unsafe { CStr::from_bytes_with_nul_unchecked(name.as_bytes()) };
             match next!(cname, as unsafe extern "C" fn(*const c_char, c_int) -> c_int) {
                 // SAFETY: libc's function, called with the arguments it was given.
-                Some(f) => unsafe { f(path, flags) },
+                Some(f) => unsafe { unless_region(path, f(path, flags)) },
                 None => ret_int(Err(libc::ENOSYS)),
             }
         }
@@ -166,7 +223,7 @@ macro_rules! openat_2_wrapper {
             let cname = unsafe { CStr::from_bytes_with_nul_unchecked(name.as_bytes()) };
             match next!(cname, as unsafe extern "C" fn(c_int, *const c_char, c_int) -> c_int) {
                 // SAFETY: libc's function, called with the arguments it was given.
-                Some(f) => unsafe { f(dirfd, path, flags) },
+                Some(f) => unsafe { unless_region(path, f(dirfd, path, flags)) },
                 None => ret_int(Err(libc::ENOSYS)),
             }
         }
@@ -222,8 +279,17 @@ macro_rules! fopen_wrapper {
             // SAFETY: the literal above ends with its NUL.
             let cname = unsafe { CStr::from_bytes_with_nul_unchecked(name.as_bytes()) };
             match next!(cname, as unsafe extern "C" fn(*const c_char, *const c_char) -> *mut libc::FILE) {
-                // SAFETY: libc's function, called with the arguments it was given.
-                Some(f) => unsafe { f(path, mode) },
+                // SAFETY: libc's function, called with the arguments it was
+                // given; a stream it opened on the region is closed.
+                Some(f) => unsafe {
+                    let stream = f(path, mode);
+                    if !stream.is_null() && names_region(path, libc::fileno(stream)) {
+                        libc::fclose(stream);
+                        refuse_region(path);
+                        return std::ptr::null_mut();
+                    }
+                    stream
+                },
                 None => {
                     set_errno(libc::ENOSYS);
                     std::ptr::null_mut()
