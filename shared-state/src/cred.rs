@@ -79,8 +79,9 @@ impl Cred {
 
     /// Linux's `can_do_hugetlb_shm`: CAP_IPC_LOCK, or membership of
     /// `hugetlb_shm_group` (the vm sysctl).
-    pub fn may_use_hugetlb_shm(&self, hugetlb_shm_group: u32) -> bool {
-        self.has_cap(crate::abi::CAP_IPC_LOCK) || self.in_group(hugetlb_shm_group)
+    /// The group is asked for only when the capability is missing.
+    pub fn may_use_hugetlb_shm(&self, hugetlb_shm_group: impl FnOnce() -> u32) -> bool {
+        self.has_cap(crate::abi::CAP_IPC_LOCK) || self.in_group(hugetlb_shm_group())
     }
 
     fn in_group(&self, gid: u32) -> bool {

@@ -109,8 +109,10 @@ impl Namespace {
 
     /// Every segment of the box as (index, id, IPC_STAT data), by slot.
     fn all_segments(&self) -> Vec<(i32, i32, ShmidDs)> {
-        let mut info = ShmInfo::default();
-        let max_index = self.shmctl(0, SHM_INFO, &mut info as *mut ShmInfo as usize).unwrap_or(-1);
+        // IPC_INFO, not SHM_INFO: the latter counts every segment's resident
+        // pages, which the text then counts again line by line.
+        let mut info = crate::abi::ShmInfo64::default();
+        let max_index = self.shmctl(0, crate::abi::IPC_INFO, &mut info as *mut _ as usize).unwrap_or(-1);
         stat_each(max_index, |index, ds: &mut ShmidDs| self.shmctl(index, SHM_STAT_ANY, ds as *mut ShmidDs as usize))
     }
 

@@ -41,6 +41,8 @@ pub use remap::BEYOND_DATA;
 
 /// Linux's SHMMIN.
 const SHMMIN: u64 = 1;
+/// The least the memfd grows by when a segment needs more of it.
+const FILE_GROWTH: u64 = 64 << 20;
 /// Attach address alignment; SHMLBA is the page size on x86_64 and aarch64.
 const SHMLBA: usize = PAGE_SIZE as usize;
 
@@ -348,8 +350,13 @@ impl Namespace {
         let end = offset.checked_add(pages * PAGE_SIZE).filter(|&e| e <= BEYOND_DATA).ok_or(libc::ENOMEM)?;
         let index = region.alloc_index(limits.shmmni.load(Relaxed))?;
         if end > shm.file_size.load(Relaxed) {
-            sys::ftruncate(self.fd(), end).map_err(|_| libc::ENOMEM)?;
-            shm.file_size.store(end, Relaxed);
+            // Ahead by an eighth, at least FILE_GROWTH: a file's length costs
+            // nothing until its pages are touched, and creations then make
+            // no ftruncate most of the time.
+            let size = shm.file_size.load(Relaxed);
+            let ahead = end.max(size.saturating_add((size / 8).max(FILE_GROWTH))).min(BEYOND_DATA);
+            sys::ftruncate(self.fd(), ahead).or_else(|_| sys::ftruncate(self.fd(), end)).map_err(|_| libc::ENOMEM)?;
+            shm.file_size.store(ahead, Relaxed);
         }
         shm.data_next.store(end, Relaxed);
         shm.total_pages.fetch_add(pages, Relaxed);
@@ -360,9 +367,9 @@ impl Namespace {
         slot.atime.store(0, Relaxed);
         slot.dtime.store(0, Relaxed);
         slot.ctime.store(sys::realtime_seconds(), Relaxed);
-        slot.cpid.store(sys::getpid(), Relaxed);
+        slot.cpid.store(self.pid(), Relaxed);
         slot.creator_start.store(self.own_start_time(), Relaxed);
-        self.segment_creator.store(sys::getpid(), Relaxed);
+        self.segment_creator.store(self.pid(), Relaxed);
         slot.lpid.store(0, Relaxed);
         slot.nattch.store(0, Relaxed);
         Ok(region.publish(index, key, cred.euid, cred.egid, flags as u32 & MODE_PERMISSION_BITS))
@@ -445,7 +452,7 @@ impl Namespace {
         crate::faults::crash_point("shm.at.entry_pushed");
         slot.nattch.fetch_add(1, Relaxed);
         slot.atime.store(sys::realtime_seconds(), Relaxed);
-        slot.lpid.store(sys::getpid(), Relaxed);
+        slot.lpid.store(self.pid(), Relaxed);
         let seq = slot.head.seq.load(Relaxed);
         drop(slot_guard);
         local.attachments.push(Attachment { addr: mapped, len: size, slot: index, seq, entry, split: false });
@@ -482,7 +489,7 @@ impl Namespace {
             if slot.head.is_live() && slot.head.seq.load(Relaxed) == attachment.seq {
                 region.remove_attach_entry(rec, attachment.entry);
                 crate::faults::crash_point("shm.dt.entry_removed");
-                region.count_detach(self.fd(), attachment.slot, sys::getpid());
+                region.count_detach(self.fd(), attachment.slot, self.pid());
             }
         }
     }
@@ -682,9 +689,18 @@ impl Namespace {
     }
 
     /// Resident pages of all segments, as SHM_INFO's shm_rss. Facility lock held.
+    ///
+    /// The memfd's allocated blocks (one fstat) less those of the metadata
+    /// before `META_SIZE` (a walk of what the metadata has touched, which is
+    /// small): Linux reads each segment's page count in O(1), and walking
+    /// every segment's pages made SHM_INFO cost as much as the memory in
+    /// use. Facility lock held, so no segment is made or destroyed meanwhile.
     fn resident_pages(&self) -> u64 {
-        let initialised = self.region.facility().initialised.load(Acquire);
-        (0..initialised).map(|index| self.shm_resident_pages(index)).sum()
+        let Ok(st) = sys::fstat(self.fd()) else {
+            return 0;
+        };
+        let allocated = st.st_blocks as u64 * 512 / PAGE_SIZE;
+        allocated.saturating_sub(self.data_pages_in(0, META_SIZE as u64))
     }
 
     /// Bytes of segment `index` in memory (0 if none lives there): Linux's
@@ -704,7 +720,11 @@ impl Namespace {
             return 0;
         }
         let start = slot.offset.load(Relaxed);
-        let end = start + pages_of(slot.segsz.load(Relaxed)) * PAGE_SIZE;
+        self.data_pages_in(start, start + pages_of(slot.segsz.load(Relaxed)) * PAGE_SIZE)
+    }
+
+    /// Pages of the memfd in [start, end) that hold data.
+    fn data_pages_in(&self, start: u64, end: u64) -> u64 {
         let (mut at, mut resident) = (start, 0);
         while at < end {
             let Ok(data) = sys::seek(self.fd(), at, libc::SEEK_DATA) else {
@@ -797,20 +817,23 @@ fn huge_pages_allow(size: u64, flags: i32, cred: &Cred) -> SysResult<()> {
     const SHM_HUGE_SHIFT: i32 = 26;
     const SHM_HUGE_MASK: i32 = 0x3f;
     let log = (flags >> SHM_HUGE_SHIFT) & SHM_HUGE_MASK;
-    let page_kib = if log == 0 { default_huge_page_kib() } else { (log >= 10).then(|| 1u64 << (log - 10)) };
-    let Some(page_kib) = page_kib.filter(|&kib| huge_page_counter(kib, "nr_hugepages").is_some()) else {
+    let default_pool = HugePool::default_size();
+    let pool = match (log, default_pool) {
+        (0, Some(pool)) => Some(pool),
+        (0, None) | (1..=9, _) => None,
+        (log, Some(pool)) if pool.page_kib == 1 << (log - 10) => Some(pool),
+        (log, _) => HugePool::of_size(1 << (log - 10)),
+    };
+    let Some(pool) = pool else {
         return Err(libc::EINVAL);
     };
-    let group = read_number(c"/proc/sys/vm/hugetlb_shm_group").unwrap_or(0) as u32;
-    if !cred.may_use_hugetlb_shm(group) {
+    if !cred.may_use_hugetlb_shm(|| read_number(c"/proc/sys/vm/hugetlb_shm_group").unwrap_or(0) as u32) {
         return Err(libc::EPERM);
     }
     if flags & SHM_NORESERVE == 0 {
-        let counter = |name| huge_page_counter(page_kib, name).unwrap_or(0);
-        let page = page_kib * 1024;
-        let wanted = size.div_ceil(page);
-        let free = counter("free_hugepages").saturating_sub(counter("resv_hugepages"));
-        let surplus_room = counter("nr_overcommit_hugepages").saturating_sub(counter("surplus_hugepages"));
+        let wanted = size.div_ceil(pool.page_kib * 1024);
+        let free = pool.free.saturating_sub(pool.reserved);
+        let surplus_room = pool.overcommit().saturating_sub(pool.surplus);
         if wanted > free + surplus_room {
             return Err(libc::ENOMEM);
         }
@@ -818,20 +841,56 @@ fn huge_pages_allow(size: u64, flags: i32, cred: &Cred) -> SysResult<()> {
     Ok(())
 }
 
-/// The kernel's default huge page size (Hugepagesize in /proc/meminfo), in KiB.
-fn default_huge_page_kib() -> Option<u64> {
-    let mut buf = [0u8; 4096];
-    let n = sys::read_file(c"/proc/meminfo", &mut buf).ok()?;
-    let text = core::str::from_utf8(&buf[..n]).ok()?;
-    let line = text.lines().find(|line| line.starts_with("Hugepagesize:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+/// The counters of a huge page pool, as the kernel's hugetlb_file_setup
+/// reads them.
+struct HugePool {
+    page_kib: u64,
+    free: u64,
+    reserved: u64,
+    surplus: u64,
+    /// Where nr_overcommit_hugepages is, read only if needed.
+    overcommit_path: String,
 }
 
-/// A counter of the huge page pool of `page_kib` KiB pages; None if the
-/// kernel has no such pool.
-fn huge_page_counter(page_kib: u64, name: &str) -> Option<u64> {
-    let path = format!("/sys/kernel/mm/hugepages/hugepages-{page_kib}kB/{name}\0");
-    read_number(core::ffi::CStr::from_bytes_with_nul(path.as_bytes()).ok()?)
+impl HugePool {
+    /// The pool of the default huge page size: one read of /proc/meminfo
+    /// (Hugepagesize and the HugePages_ counters); None without hugetlb.
+    fn default_size() -> Option<HugePool> {
+        let mut buf = [0u8; 4096];
+        let n = sys::read_file(c"/proc/meminfo", &mut buf).ok()?;
+        let text = core::str::from_utf8(&buf[..n]).ok()?;
+        let field = |name: &str| -> Option<u64> {
+            let line = text.lines().find(|line| line.starts_with(name))?;
+            line[name.len()..].split_whitespace().next()?.parse().ok()
+        };
+        Some(HugePool {
+            page_kib: field("Hugepagesize:")?,
+            free: field("HugePages_Free:").unwrap_or(0),
+            reserved: field("HugePages_Rsvd:").unwrap_or(0),
+            surplus: field("HugePages_Surp:").unwrap_or(0),
+            overcommit_path: "/proc/sys/vm/nr_overcommit_hugepages\0".into(),
+        })
+    }
+
+    /// The pool of `page_kib` KiB pages, from sysfs; None if the kernel has none.
+    fn of_size(page_kib: u64) -> Option<HugePool> {
+        let counter = |name: &str| {
+            let path = format!("/sys/kernel/mm/hugepages/hugepages-{page_kib}kB/{name}\0");
+            read_number(core::ffi::CStr::from_bytes_with_nul(path.as_bytes()).ok()?)
+        };
+        counter("nr_hugepages")?;
+        Some(HugePool {
+            page_kib,
+            free: counter("free_hugepages").unwrap_or(0),
+            reserved: counter("resv_hugepages").unwrap_or(0),
+            surplus: counter("surplus_hugepages").unwrap_or(0),
+            overcommit_path: format!("/sys/kernel/mm/hugepages/hugepages-{page_kib}kB/nr_overcommit_hugepages\0"),
+        })
+    }
+
+    fn overcommit(&self) -> u64 {
+        core::ffi::CStr::from_bytes_with_nul(self.overcommit_path.as_bytes()).ok().and_then(read_number).unwrap_or(0)
+    }
 }
 
 /// The number a small /proc or /sys file holds.
@@ -843,7 +902,16 @@ fn read_number(path: &core::ffi::CStr) -> Option<u64> {
 
 /// Linux's overcommit heuristic for a shmem file (`__vm_enough_memory`):
 /// in the default mode a single request larger than RAM plus swap fails.
+/// A request no larger than the RAM seen once per process passes in every
+/// mode (the box does not model strict accounting), so it reads nothing.
 fn overcommit_allows(pages: u64) -> bool {
+    static RAM_PAGES: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let ram = *RAM_PAGES.get_or_init(|| {
+        sys::sysinfo().map_or(0, |info| info.totalram.saturating_mul(info.mem_unit.max(1) as u64) / PAGE_SIZE)
+    });
+    if pages <= ram {
+        return true;
+    }
     if read_number(c"/proc/sys/vm/overcommit_memory").unwrap_or(0) != 0 {
         return true;
     }
