@@ -6,6 +6,7 @@
  *   create_rm   shmget + shmctl(IPC_RMID) of a 64 KiB segment
  *   attach_dt   shmat + shmdt of one existing segment
  *   stat        shmctl(IPC_STAT)
+ *   proc_text   open, read and close /proc/sysvipc/shm (10 segments)
  * Usage: tool_bench_shm [ITERATIONS]
  */
 #define _GNU_SOURCE
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <sys/shm.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #define SIZE (64 * 1024)
 
@@ -72,6 +75,17 @@ static void stat_once(void)
 		fail("IPC_STAT");
 }
 
+static void proc_text(void)
+{
+	char buf[65536];
+	int fd = open("/proc/sysvipc/shm", O_RDONLY);
+	if (fd < 0)
+		fail("open /proc/sysvipc/shm");
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+	close(fd);
+}
+
 static void measure(const char *name, void (*op)(void), long iterations)
 {
 	long long t[5];
@@ -96,6 +110,12 @@ int main(int argc, char **argv)
 	measure("create_rm", create_rm, n);
 	measure("attach_dt", attach_dt, n);
 	measure("stat", stat_once, n * 10);
+	int more[9];
+	for (int i = 0; i < 9; i++)
+		more[i] = shmget(IPC_PRIVATE, SIZE, IPC_CREAT | 0600);
+	measure("proc_text", proc_text, n / 10);
+	for (int i = 0; i < 9; i++)
+		shmctl(more[i], IPC_RMID, NULL);
 	shmctl(existing, IPC_RMID, NULL);
 	return 0;
 }

@@ -3,10 +3,15 @@
 # Not part of the test command: timings depend on the machine.
 #   scripts/bench.sh            all benchmarks
 # Sections: the cost of the shim for programs that do not use SysV IPC;
-# semaphore operations, message queues, and the cost of calls with idle
-# processes in the box (kernel in a fresh unshare --ipc namespace vs a box).
+# semaphore operations, message queues, the cost of calls with idle
+# processes in the box, shared memory (the segment lifecycle, stress-ng's
+# shm-sysv) and memory (address space, resident size, the region before and
+# after a churn of objects) (kernel in a fresh unshare --ipc namespace vs a
+# box).
 # Environment: RUNS, LOOP (shim cost), SEM_ITERATIONS (tool_bench_sem),
-# MSG_ITERATIONS (tool_bench_msg), IDLE_ITERATIONS (tool_bench_idle).
+# MSG_ITERATIONS (tool_bench_msg), IDLE_ITERATIONS (tool_bench_idle),
+# SHM_ITERATIONS (tool_bench_shm), STRESS_SECONDS (per stress-ng run),
+# CHURN_COUNT (tool_bench_memory).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -186,3 +191,67 @@ elif [ ${#over[@]} -gt 0 ]; then
 else
   echo "  every operation but SETVAL (whose work grows with N in the kernel too) within 1.25x of its N=0 figure in the box at N=$max_n"
 fi
+
+# ------------------------------------------------------------ shared memory
+# The segment lifecycle (sysvbench's line: create, attach, touch every page,
+# detach, remove), its parts, and reading /proc/sysvipc/shm; then
+# stress-ng's shm-sysv stressor (bogo operations per second, median of 3
+# runs of 5 s), kernel and box alternating.
+cc -O2 -o "$work/bench_shm" "$root/ctests/tool_bench_shm.c"
+iterations=${SHM_ITERATIONS:-20000}
+unshare --ipc "$work/bench_shm" "$iterations" >"$work/shm_kernel"
+"$ipcbox" run -- "$work/bench_shm" "$iterations" >"$work/shm_box"
+echo
+echo "shared memory, ns per operation, median of 5 batches (kernel in a fresh IPC namespace vs a box)"
+printf '  %-44s %10s %10s %10s\n' "" kernel ipcbox speedup
+join "$work/shm_kernel" "$work/shm_box" | while read -r name kernel boxed; do
+  case $name in
+    lifecycle) label="create, attach, touch 16 pages, detach, remove" ;;
+    create_rm) label="shmget + IPC_RMID of 64 KiB" ;;
+    attach_dt) label="shmat + shmdt" ;;
+    stat) label="shmctl(IPC_STAT)" ;;
+    proc_text) label="read /proc/sysvipc/shm (10 segments)" ;;
+    *) label=$name ;;
+  esac
+  printf '  %-44s %10s %10s %9sx\n' "$label" "$kernel" "$boxed" "$(awk -v k="$kernel" -v b="$boxed" 'BEGIN { printf "%.2f", k / b }')"
+done
+stress_rate() { # prefix...
+  "$@" stress-ng --shm-sysv 1 --timeout "${STRESS_SECONDS:-5}"s --metrics-brief 2>&1 |
+    awk '$4 == "shm-sysv" && $5 ~ /^[0-9]+$/ { print $9 }'
+}
+if command -v stress-ng >/dev/null; then
+  kernel_rates=() box_rates=()
+  for _ in 1 2 3; do
+    kernel_rates+=("$(stress_rate unshare --ipc)")
+    box_rates+=("$(stress_rate "$ipcbox" run --)")
+  done
+  median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+  kernel=$(median "${kernel_rates[@]}") boxed=$(median "${box_rates[@]}")
+  printf '  %-44s %10s %10s %9sx\n' "stress-ng shm-sysv, bogo ops/s" "$kernel" "$boxed" "$(awk -v k="$kernel" -v b="$boxed" 'BEGIN { printf "%.2f", b / k }')"
+fi
+
+# ------------------------------------------------------------------- memory
+# What a process holds after one SysV call (address space and resident
+# size; the box region's allocated memory), and the same after 10,000
+# segments, queues with a message each and semaphore sets were made and
+# removed (peak: while they existed). KiB.
+cc -O2 -o "$work/bench_memory" "$root/ctests/tool_bench_memory.c"
+count=${CHURN_COUNT:-10000}
+unshare --ipc "$work/bench_memory" "$count" >"$work/mem_kernel"
+"$ipcbox" run -- "$work/bench_memory" "$count" >"$work/mem_box"
+echo
+echo "memory, KiB (a process in a fresh IPC namespace vs a boxed one; the region is the box's memfd)"
+printf '  %-44s %12s %12s\n' "" kernel ipcbox
+join "$work/mem_kernel" "$work/mem_box" | while read -r name kernel boxed; do
+  case $name in
+    idle_vmsize_kib) label="address space after one call" ;;
+    idle_vmrss_kib) label="resident size after one call" ;;
+    idle_region_kib) label="region after one call" ;;
+    peak_region_kib) label="region with $count of each object" ;;
+    churn_vmsize_kib) label="address space after the churn" ;;
+    churn_vmrss_kib) label="resident size after the churn" ;;
+    churn_region_kib) label="region after the churn" ;;
+    *) label=$name ;;
+  esac
+  printf '  %-44s %12s %12s\n' "$label" "$kernel" "$boxed"
+done
