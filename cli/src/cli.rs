@@ -18,7 +18,8 @@ use std::path::PathBuf;
     after_help = "Examples:\n  ipcbox run -- ./my-test-suite\n  ipcbox run -- sh -c './server & ./client'\n  \
         ipcbox run --name demo -- ./server    (then, elsewhere: ipcbox run --name demo -- ./client)\n  \
         ipcbox run --limit msgmni=64 --trace /tmp/ipc.log -- ./my-daemon\n\n\
-        Environment:\n  IPCBOX_LIB    path of libipcbox.so (default: beside the ipcbox executable)\n  \
+        Environment:\n  IPCBOX_LIB    path of libipcbox.so (default: ../lib/ipcbox/libipcbox.so from the\n                \
+        directory of ipcbox's real path, as installed; else beside ipcbox, as built)\n  \
         IPCBOX_DIR    directory of named boxes (default: /dev/shm/ipcbox-UID)\n  \
         IPCBOX_TRACE  trace file, as --trace (inherited by the box's processes)"
 )]

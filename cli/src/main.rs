@@ -76,26 +76,52 @@ fn main() -> ExitCode {
     }
 }
 
-/// Where libipcbox.so is: $IPCBOX_LIB, or beside this executable.
+/// Where libipcbox.so is, as an absolute path LD_PRELOAD can carry:
+/// `$IPCBOX_LIB` if set; else `../lib/ipcbox/libipcbox.so` from the
+/// directory of this executable's real path (the installed layout:
+/// PREFIX/bin/ipcbox, PREFIX/lib/ipcbox/libipcbox.so); else
+/// `libipcbox.so` beside it (cargo's target/release). The real path is
+/// /proc/self/exe, so a symbolic link to an installed ipcbox finds the
+/// library of the installation it points into.
 fn library_path() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("IPCBOX_LIB") {
-        let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(format!("IPCBOX_LIB names {}, which is not a file", path.display()))
-        };
-    }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find its own executable: {e}"))?;
-    let path = exe.with_file_name("libipcbox.so");
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "cannot find {}: build it with `cargo build --release`, or set IPCBOX_LIB to its path",
+    let path = match std::env::var_os("IPCBOX_LIB") {
+        Some(path) => {
+            let path = std::path::absolute(PathBuf::from(path))
+                .map_err(|e| format!("IPCBOX_LIB: cannot make its path absolute: {e}"))?;
+            if !path.is_file() {
+                return Err(format!("IPCBOX_LIB names {}, which is not a file", path.display()));
+            }
+            path
+        }
+        None => {
+            let exe = std::env::current_exe().map_err(|e| format!("cannot find its own executable: {e}"))?;
+            let dir = exe.parent().ok_or("its own executable has no directory")?;
+            let installed = dir.parent().map(|prefix| prefix.join("lib/ipcbox/libipcbox.so"));
+            let candidates: Vec<PathBuf> = installed.into_iter().chain([dir.join("libipcbox.so")]).collect();
+            match candidates.iter().find(|path| path.is_file()) {
+                Some(path) => path.clone(),
+                None => {
+                    let looked: Vec<String> =
+                        candidates.iter().filter_map(|path| Some(format!("{}/", path.parent()?.display()))).collect();
+                    return Err(format!(
+                        "cannot find libipcbox.so (looked in {}): install ipcbox with scripts/install.sh, \
+                         build it with `cargo build --release`, or set IPCBOX_LIB to its path",
+                        looked.join(" and ")
+                    ));
+                }
+            }
+        }
+    };
+    // LD_PRELOAD is a list split at colons and spaces: a path with one
+    // would preload nothing, and the command would run unboxed.
+    if path.as_os_str().as_encoded_bytes().iter().any(|b| b" :".contains(b)) {
+        return Err(format!(
+            "the path of libipcbox.so, {}, has a space or a colon, which LD_PRELOAD cannot carry: \
+             install ipcbox elsewhere, or set IPCBOX_LIB to a copy whose path has none",
             path.display()
-        ))
+        ));
     }
+    Ok(path)
 }
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
