@@ -31,8 +31,10 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Cmd {
     /// Run a command in a box (a new one, or a named one) and exit with its status.
-    #[command(after_help = "The exit status is the command's, or 128+N if a signal N killed it.\n\
-        ipcbox's own failures exit 125; a command that cannot be executed 126; one not found 127.")]
+    #[command(
+        after_help = "Exit status:\n  the command's, or 128+N if a signal N killed it; 125 if ipcbox itself failed,\n  \
+        126 if the command cannot be executed, 127 if it is not found."
+    )]
     Run {
         /// Set one of the box's limits (repeatable); the defaults are Linux's.
         /// NAME is a System V IPC sysctl: shmmax, shmall, shmmni, msgmax,
