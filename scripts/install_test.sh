@@ -24,8 +24,7 @@ as_nobody() { (cd / && setpriv --reuid=nobody --regid=nogroup --clear-groups "$@
 host_msg() { cat /proc/sysvipc/msg; }
 
 # The files an installation under PREFIX has, one per line, sorted: a page
-# for ipcbox and for each subcommand that `ipcbox --help` lists.
-subcommands=$("$root/target/release/ipcbox" --help 2>/dev/null | sed -n '/^Commands:/,/^$/{s/^  \([a-z][a-z-]*\) .*/\1/p}' | grep -vx help)
+# for ipcbox and for each subcommand that `ipcbox --help` lists (below).
 expected_files() { # prefix
   {
     echo "$1/bin/ipcbox 755"
@@ -49,16 +48,18 @@ boxed_queue() { # ipcbox [runner...]: prints "queues-in-box host-unchanged"
   echo "$(echo "$out" | grep -c '^0x') $([ "$before" == "$(host_msg)" ] && echo host-unchanged || echo HOST-CHANGED)"
 }
 
-check "ipcbox --help lists subcommands" "ipcs ls rm run" "$(echo $subcommands | tr ' ' '\n' | sort | xargs)"
-
-echo "== scripts/install.sh PREFIX"
+echo "-- scripts/install.sh PREFIX"
 prefix=$work/prefix
 check "install.sh PREFIX succeeds" 0 "$(status "$install_sh" "$prefix")"
+subcommands=$("$prefix/bin/ipcbox" --help 2>/dev/null | sed -n '/^Commands:/,/^$/{s/^  \([a-z][a-z-]*\) .*/\1/p}' | grep -vx help)
+check "ipcbox --help lists subcommands" "ipcs ls rm run" "$(echo $subcommands | tr ' ' '\n' | sort | xargs)"
 check "every file installed, with its mode, and nothing else" "$(expected_files "$prefix")" "$(files_under "$prefix")"
 check "the manifest lists every installed file" \
   "$(expected_files "$prefix" | grep -v install-manifest | cut -d' ' -f1)" \
   "$(sed -n 's/^file //p' "$prefix/lib/ipcbox/install-manifest" | sort)"
-check "the installed ipcbox is the one built" "$("$root/target/release/ipcbox" --version)" "$("$prefix/bin/ipcbox" --version)"
+target=$(cd "$root" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release
+check "the installed ipcbox and library are the ones built" "same same" \
+  "$(cmp -s "$target/ipcbox" "$prefix/bin/ipcbox" && echo same) $(cmp -s "$target/libipcbox.so" "$prefix/lib/ipcbox/libipcbox.so" && echo same)"
 check "installed ipcbox preloads the installed library" "$prefix/lib/ipcbox/libipcbox.so" \
   "$("$prefix/bin/ipcbox" run -- sh -c 'echo "$LD_PRELOAD"')"
 check "installed ipcbox boxes ipcmk -Q; ipcs -q (root)" "1 host-unchanged" "$(boxed_queue "$prefix/bin/ipcbox")"
@@ -70,7 +71,7 @@ check "through a symbolic link elsewhere (nobody, from /)" "1 host-unchanged" "$
 check "the README's example hello_shm in a box (nobody, from /)" 0 \
   "$(cc -O1 -o "$work/hello_shm" "$root/examples/hello_shm.c" && status as_nobody "$prefix/bin/ipcbox" run -- "$work/hello_shm")"
 
-echo "== man pages"
+echo "-- man pages"
 man1=$prefix/share/man/man1
 for page in "$man1"/*.1; do
   name=$(basename "$page" .1)
@@ -89,7 +90,7 @@ check "ipcbox.1: sections EXAMPLES, ENVIRONMENT (IPCBOX_LIB) and VERSION, of ipc
     render "$man1/ipcbox.1" | grep -qF "$("$prefix/bin/ipcbox" --version | cut -d' ' -f2)" && echo yes)"
 check "man finds the pages under PREFIX/share/man" "$man1/ipcbox-run.1" "$(man -M "$prefix/share/man" -w ipcbox-run 2>&1)"
 
-echo "== completions"
+echo "-- completions"
 bash_completion=$prefix/share/bash-completion/completions/ipcbox
 check "bash: the completion loads" "complete -o bashdefault -o default -o nosort -F _ipcbox ipcbox" \
   "$(bash -c 'source "$1" && complete -p ipcbox' - "$bash_completion" 2>&1)"
@@ -116,7 +117,7 @@ else
   skip "fish: not installed (scripts/test.sh installs it)"
 fi
 
-echo "== install again, and uninstall"
+echo "-- install again, and uninstall"
 manifest=$prefix/lib/ipcbox/install-manifest
 cp "$manifest" "$work/manifest.first"
 echo "file $prefix/share/man/man1/ipcbox-gone.1" >>"$manifest"
@@ -150,9 +151,10 @@ check "a relative PREFIX is refused: exit 1, one line" "1 1" \
 check "a PREFIX with a space is refused (LD_PRELOAD): exit 1, one line" "1 1" \
   "$(status "$install_sh" --no-build "$work/a b") $("$install_sh" --no-build "$work/a b" 2>&1 | wc -l)"
 
-echo "== DESTDIR"
+echo "-- DESTDIR"
 stage=$work/stage
-system_local() { ls -la --time-style=full-iso /usr/local/bin /usr/local/lib /usr/local/share/man/man1 2>&1; }
+# What an installation under the real /usr/local would be: absent, or as it was.
+system_local() { expected_files /usr/local | cut -d' ' -f1 | xargs ls -la --time-style=full-iso -d 2>&1; }
 system_before=$(system_local)
 check "DESTDIR=STAGE install.sh --no-build /usr/local succeeds" 0 \
   "$(DESTDIR=$stage status "$install_sh" --no-build /usr/local)"
@@ -160,11 +162,11 @@ check "DESTDIR: every file under STAGE/usr/local, nothing else" "$(expected_file
 check "DESTDIR: the manifest names the final paths" "$(expected_files /usr/local | grep -v install-manifest | cut -d' ' -f1)" \
   "$(sed -n 's/^file //p' "$stage/usr/local/lib/ipcbox/install-manifest" | sort)"
 check "DESTDIR: the staged ipcbox boxes (nobody, from /)" "1 host-unchanged" "$(boxed_queue "$stage/usr/local/bin/ipcbox" as_nobody)"
-check "DESTDIR: nothing installed outside it (/usr/local unchanged)" "$system_before" "$(system_local)"
+check "DESTDIR: nothing installed outside it (/usr/local/bin/ipcbox and the rest absent, or as they were)" "$system_before" "$(system_local)"
 check "DESTDIR=STAGE install.sh --uninstall /usr/local empties STAGE" "0|" \
   "$(DESTDIR=$stage status "$install_sh" --uninstall /usr/local)|$(find "$stage" -mindepth 1)"
 
-echo "== Debian package (cargo deb)"
+echo "-- Debian package (cargo deb)"
 if ! command -v cargo-deb >/dev/null; then
   echo "installing cargo-deb (cargo install cargo-deb --locked)"
   cargo install -q cargo-deb --locked || { fail=$((fail + 1)); echo "FAIL cargo-deb could not be installed"; }
