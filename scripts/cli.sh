@@ -21,6 +21,20 @@ touch "$work/noexec"
 check "command not executable gives 126" 126 "$(status "$ipcbox" run -- "$work/noexec")"
 check "missing library gives 125" 125 "$(IPCBOX_LIB=$work/missing.so status "$ipcbox" run -- true)"
 check "missing library: one line" 1 "$(IPCBOX_LIB=$work/missing.so "$ipcbox" run -- true 2>&1 | wc -l)"
+# Where the library is looked up: ../lib/ipcbox/ from the executable's real
+# path (installed), beside it (target/release), or IPCBOX_LIB, made absolute.
+mkdir -p "$work/prefix/bin" "$work/prefix/lib/ipcbox" "$work/alone" "$work/a b"
+cp "$ipcbox" "$work/prefix/bin/"; cp "$lib" "$work/prefix/lib/ipcbox/"; ln -s "$work/prefix/bin/ipcbox" "$work/link"
+check "installed layout: the library in ../lib/ipcbox/, through a symbolic link too" \
+  "$work/prefix/lib/ipcbox/libipcbox.so" "$("$work/link" run -- sh -c 'echo "$LD_PRELOAD"')"
+check "a relative IPCBOX_LIB is made absolute" "$lib" \
+  "$(cd "$(dirname "$lib")" && IPCBOX_LIB=libipcbox.so "$ipcbox" run -- sh -c 'echo "$LD_PRELOAD"')"
+cp "$ipcbox" "$work/alone/"
+check "no library: 125, one line naming where it looked and IPCBOX_LIB" "125|1|1" \
+  "$(status "$work/alone/ipcbox" run -- true)|$("$work/alone/ipcbox" run -- true 2>&1 | wc -l)|$("$work/alone/ipcbox" run -- true 2>&1 | grep -c "looked in $work/lib/ipcbox/ and $work/alone/.*IPCBOX_LIB")"
+cp "$lib" "$work/a b/"
+check "a library path LD_PRELOAD cannot carry (a space) is refused: 125, one line" "125 1" \
+  "$(IPCBOX_LIB="$work/a b/libipcbox.so" status "$ipcbox" run -- true) $(IPCBOX_LIB="$work/a b/libipcbox.so" "$ipcbox" run -- true 2>&1 | wc -l)"
 check "unknown option is refused" 2 "$(status "$ipcbox" run --bogus -- true)"
 check "unknown option: one line" 1 "$("$ipcbox" run --bogus -- true 2>&1 | wc -l)"
 check "unknown subcommand: 2, one line" "2 1" "$(status "$ipcbox" frobnicate) $("$ipcbox" frobnicate 2>&1 | wc -l)"

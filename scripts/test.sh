@@ -11,6 +11,12 @@ command -v cc >/dev/null || need+=(gcc libc6-dev)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v ipcs >/dev/null || need+=(util-linux)
 command -v timeout >/dev/null || need+=(coreutils)
+# install_test.sh: man pages rendered, completions loaded, the .deb's dependencies
+command -v man >/dev/null || need+=(man-db)
+command -v groff >/dev/null || need+=(groff-base)
+command -v zsh >/dev/null || need+=(zsh)
+command -v fish >/dev/null || need+=(fish)
+command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
 command -v strace >/dev/null || need+=(strace)
 command -v python3 >/dev/null || need+=(python3)
 command -v stress-ng >/dev/null || need+=(stress-ng)
@@ -47,6 +53,8 @@ echo "== fast paths make no system call"
 bash scripts/fastpath.sh
 echo "== the ipcbox command, and refusal of bad regions"
 bash scripts/cli.sh
+echo "== install, man page, completions, .deb"
+bash scripts/install_test.sh
 echo "== util-linux ipcmk, ipcs and ipcrm in a box"
 bash scripts/tools.sh
 echo "== named boxes"

@@ -10,9 +10,11 @@
 //! Exit codes of its own: 125 when ipcbox itself fails, 126 when the command
 //! cannot be executed, 127 when it is not found (as `env` and `timeout` do).
 
+mod cli;
 mod named;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use cli::{Cli, Cmd};
 use shared_state::{LimitValues, Namespace};
 use std::ffi::OsString;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -24,83 +26,6 @@ use std::sync::atomic::{AtomicI32, Ordering};
 /// way of the small numbers programs expect to get from open().
 const REGION_FD_FLOOR: i32 = 100;
 const EXIT_IPCBOX_FAILED: u8 = 125;
-
-#[derive(Parser)]
-#[command(
-    name = "ipcbox",
-    version,
-    about = "Run programs in a private System V IPC namespace, without root.",
-    long_about = "Run programs in a private System V IPC namespace, without root.\n\n\
-        Every process started under `ipcbox run` (children, grandchildren, across fork and exec) \
-        shares one private set of System V shared memory segments, semaphore sets and message queues, invisible to \
-        the host and to other boxes, and gone when the last process of the box exits.",
-    after_help = "Examples:\n  ipcbox run -- ./my-test-suite\n  ipcbox run -- sh -c './server & ./client'\n  \
-        ipcbox run --name demo -- ./server    (then, elsewhere: ipcbox run --name demo -- ./client)\n  \
-        ipcbox run --limit msgmni=64 --trace /tmp/ipc.log -- ./my-daemon\n\n\
-        Environment:\n  IPCBOX_LIB    path of libipcbox.so (default: beside the ipcbox executable)\n  \
-        IPCBOX_DIR    directory of named boxes (default: /dev/shm/ipcbox-UID)\n  \
-        IPCBOX_TRACE  trace file, as --trace (inherited by the box's processes)"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
-#[derive(Subcommand)]
-enum Cmd {
-    /// Run a command in a box (a new one, or a named one) and exit with its status.
-    #[command(after_help = "The exit status is the command's, or 128+N if a signal N killed it.\n\
-        ipcbox's own failures exit 125; a command that cannot be executed 126; one not found 127.")]
-    Run {
-        /// Set one of the box's limits (repeatable); the defaults are Linux's.
-        /// NAME is a System V IPC sysctl: shmmax, shmall, shmmni, msgmax,
-        /// msgmnb, msgmni, sem (four values, SEMMSL,SEMMNS,SEMOPM,SEMMNI),
-        /// or one of sem's values: semmsl, semmns, semopm, semmni. Inside the
-        /// box, /proc/sys/kernel/NAME reads and sets the same limit.
-        #[arg(long = "limit", value_name = "NAME=VALUE")]
-        limits: Vec<String>,
-        /// Let no System V IPC system call reach the host's namespace, through
-        /// seccomp filters: one made past libc by a program that has the box's
-        /// library (a raw system call, a runtime such as Go's) is answered by
-        /// the box; one from a program without it (static, setuid) fails with
-        /// ENOSYS. Programs of another ABI (32-bit) cannot run, and setuid
-        /// programs run without their privileges (no_new_privs).
-        #[arg(long)]
-        strict: bool,
-        /// Log every call the box answers to FILE, one line each in the
-        /// manner of strace (PID, call, arguments, result); FILE is emptied
-        /// first. Setting IPCBOX_TRACE=FILE in the environment does the same.
-        #[arg(long, value_name = "FILE")]
-        trace: Option<PathBuf>,
-        /// Create box NAME, or join it if it exists, so that other process
-        /// trees can join it too (`ipcbox run --name NAME` elsewhere). It
-        /// disappears when its last process exits, unless --keep.
-        #[arg(long, value_name = "NAME")]
-        name: Option<String>,
-        /// With --name: keep the box after its last process exits, until
-        /// `ipcbox rm NAME`.
-        #[arg(long, requires = "name")]
-        keep: bool,
-        /// The command and its arguments (put them after `--`).
-        #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
-        command: Vec<OsString>,
-    },
-    /// List your named boxes: whether a process is in each, and their objects.
-    Ls,
-    /// Show a named box's objects from outside it, as ipcs does.
-    Ipcs {
-        /// The box's name.
-        name: String,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Remove a named box: its name goes at once; processes still in it go on.
-    Rm {
-        /// The box's name.
-        name: String,
-    },
-}
 
 /// The exit of an inspection command: 0, or 1 after one line on stderr.
 fn report(result: Result<(), String>) -> ExitCode {
@@ -151,26 +76,52 @@ fn main() -> ExitCode {
     }
 }
 
-/// Where libipcbox.so is: $IPCBOX_LIB, or beside this executable.
+/// Where libipcbox.so is, as an absolute path LD_PRELOAD can carry:
+/// `$IPCBOX_LIB` if set; else `../lib/ipcbox/libipcbox.so` from the
+/// directory of this executable's real path (the installed layout:
+/// PREFIX/bin/ipcbox, PREFIX/lib/ipcbox/libipcbox.so); else
+/// `libipcbox.so` beside it (cargo's target/release). The real path is
+/// /proc/self/exe, so a symbolic link to an installed ipcbox finds the
+/// library of the installation it points into.
 fn library_path() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("IPCBOX_LIB") {
-        let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(format!("IPCBOX_LIB names {}, which is not a file", path.display()))
-        };
-    }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find its own executable: {e}"))?;
-    let path = exe.with_file_name("libipcbox.so");
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "cannot find {}: build it with `cargo build --release`, or set IPCBOX_LIB to its path",
+    let path = match std::env::var_os("IPCBOX_LIB") {
+        Some(path) => {
+            let path = std::path::absolute(PathBuf::from(path))
+                .map_err(|e| format!("IPCBOX_LIB: cannot make its path absolute: {e}"))?;
+            if !path.is_file() {
+                return Err(format!("IPCBOX_LIB names {}, which is not a file", path.display()));
+            }
+            path
+        }
+        None => {
+            let exe = std::env::current_exe().map_err(|e| format!("cannot find its own executable: {e}"))?;
+            let dir = exe.parent().ok_or("its own executable has no directory")?;
+            let installed = dir.parent().map(|prefix| prefix.join("lib/ipcbox/libipcbox.so"));
+            let candidates: Vec<PathBuf> = installed.into_iter().chain([dir.join("libipcbox.so")]).collect();
+            match candidates.iter().find(|path| path.is_file()) {
+                Some(path) => path.clone(),
+                None => {
+                    let looked: Vec<String> =
+                        candidates.iter().filter_map(|path| Some(format!("{}/", path.parent()?.display()))).collect();
+                    return Err(format!(
+                        "cannot find libipcbox.so (looked in {}): install ipcbox with scripts/install.sh, \
+                         build it with `cargo build --release`, or set IPCBOX_LIB to its path",
+                        looked.join(" and ")
+                    ));
+                }
+            }
+        }
+    };
+    // LD_PRELOAD is a list split at colons and spaces: a path with one
+    // would preload nothing, and the command would run unboxed.
+    if path.as_os_str().as_encoded_bytes().iter().any(|b| b" :".contains(b)) {
+        return Err(format!(
+            "the path of libipcbox.so, {}, has a space or a colon, which LD_PRELOAD cannot carry: \
+             install ipcbox elsewhere, or set IPCBOX_LIB to a copy whose path has none",
             path.display()
-        ))
+        ));
     }
+    Ok(path)
 }
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
