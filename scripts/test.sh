@@ -15,7 +15,9 @@ command -v strace >/dev/null || need+=(strace)
 command -v python3 >/dev/null || need+=(python3)
 command -v stress-ng >/dev/null || need+=(stress-ng)
 command -v php >/dev/null || need+=(php-cli)
-python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+# Python packages go into a virtual environment (scripts/clients.sh): venv
+# and ensurepip are Debian's python3-venv.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
