@@ -68,7 +68,7 @@ B="$SRC/build"
 R="$B/results"
 IPCBOX=${IPCBOX:-$ROOT/target/release/ipcbox}
 IPCBOX_LIB_PATH=${IPCBOX_LIB:-$(dirname "$IPCBOX")/libipcbox.so}
-TEST_USER=${IPCBOX_TEST_USER:-ipcbox-test}
+. "$ROOT/scripts/test_user.sh"
 CC=${CC:-cc}
 TMO=${CTEST_TIMEOUT:-60}
 CFLAGS=(-O1 -Wall -Werror)
@@ -278,41 +278,19 @@ setup_half() {
 	UID_=
 	GID_=
 	[ "$1" = user ] || return 0
-	if [ $am_root = 0 ]; then
-		UID_=$(id -u)
-		GID_=$(id -g)
-		return 0
-	fi
-	if ! id -u "$TEST_USER" >/dev/null 2>&1; then
-		echo "== creating the test user $TEST_USER (useradd --system)"
-		if ! useradd --system --user-group --no-create-home --home-dir /nonexistent \
-			--shell /usr/sbin/nologin "$TEST_USER"; then
-			echo "useradd failed"
-			return 1
-		fi
-	fi
-	UID_=$(id -u "$TEST_USER")
-	GID_=$(id -g "$TEST_USER")
-	if [ "$UID_" = 0 ] || [ "$GID_" = 0 ]; then
-		echo "the test user $TEST_USER has uid $UID_ and gid $GID_: it must be unprivileged"
-		return 1
-	fi
-	# Copies the user can read and run, whatever the repository's mode.
-	UD=$(mktemp -d "${TMPDIR:-/tmp}/ipcbox-ctest.XXXXXX") || return 1
-	chmod 755 "$UD"
+	ensure_test_user || return 1
+	UID_=$TEST_UID
+	GID_=$TEST_GID
+	[ $am_root = 1 ] || return 0
+	UD=$(user_dir) || return 1
 	find "$B" -maxdepth 1 -type f -exec cp {} "$UD/" \;
 	if [ "$mode" = box ]; then
 		cp "$IPCBOX" "$UD/ipcbox" && cp "$IPCBOX_LIB_PATH" "$UD/libipcbox.so" || return 1
 	fi
-	chmod -R a+rX "$UD"
-	local as=(setpriv --reuid="$UID_" --regid="$GID_" --clear-groups)
-	if ! (cd "$UD" && "${as[@]}" ./nokernel /bin/true); then
-		echo "$TEST_USER cannot run programs from $UD (a noexec mount? set TMPDIR)"
-		return 1
-	fi
+	user_dir_ready "$UD" || return 1
 	DIR=$UD
-	KPRE=(unshare --ipc "${as[@]}")
-	BPRE=(env -u IPCBOX_LIB "${as[@]}" "$UD/ipcbox" run --)
+	KPRE=(unshare --ipc "${AS_USER[@]}")
+	BPRE=(env -u IPCBOX_LIB "${AS_USER[@]}" "$UD/ipcbox" run --)
 	return 0
 }
 
@@ -525,7 +503,7 @@ for half in "${halves[@]}"; do
 		continue
 	fi
 	if [ "$half" = user ]; then
-		echo "== user half: uid $UID_, gid $GID_ ($(id -un "$UID_" 2>/dev/null || echo "no user name")), printed as UID and GID"
+		echo "== user half: $TEST_USER, uid $UID_, gid $GID_, printed as UID and GID"
 	else
 		echo "== root half"
 	fi

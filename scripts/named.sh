@@ -29,7 +29,7 @@ wait_for 10 test -e "$work/srv.ready"
 check "a second tree joins the box by name" 1 "$("$ipcbox" run --name srv -- ipcs -q | grep -c 0x)"
 check "an unnamed box does not see it" 0 "$("$ipcbox" run -- ipcs -q | grep -c 0x)"
 check "ls: the box, active, with its queue" "srv active 0 0 1" "$(boxes)"
-check "ipcs NAME: a table from outside" 1 "$("$ipcbox" ipcs srv | grep -cE '^0x[0-9a-f]{8} +0 +[a-z0-9]+ +600 ')"
+check "ipcs NAME: a table from outside" 1 "$("$ipcbox" ipcs srv | grep -cE '^0x[0-9a-f]{8} +0 +[^ ]+ +600 ')"
 check "ipcs NAME --json" "msg 600" \
   "$("$ipcbox" ipcs srv --json | python3 -c 'import json, sys; d = json.load(sys.stdin); print(*[o["facility"] + " " + o["perms"] for o in d["objects"]])')"
 release "$work/srv.go"
