@@ -14,7 +14,9 @@
  *   - address + size wrapping around -> EINVAL; an address in the kernel
  *     half -> ENOMEM
  *   - SHM_EXEC maps executable (x86_64/aarch64: call a "ret" copied into
- *     the segment); executing from a non-SHM_EXEC attach -> SIGSEGV
+ *     the segment); executing from a non-SHM_EXEC attach -> SIGSEGV;
+ *     SHM_EXEC needs execute permission on the segment (mode 0600: EACCES
+ *     for a caller that is not root)
  * Addresses are printed only relative to a reserved base ("base+N").
  */
 #include "common.h"
@@ -141,7 +143,11 @@ int main(void)
 #else
 	int have_code = 0;
 #endif
-	if (have_code) {
+	if (x == (void *)-1 || xr == (void *)-1) {
+		/* no execute permission on the segment (a caller without
+		 * CAP_DAC_OVERRIDE and mode 0600): nothing to call */
+		printf("no SHM_EXEC attach: no code called\n");
+	} else if (have_code) {
 		((void (*)(void))x)();
 		printf("called code in SHM_EXEC attach: returned\n");
 		((void (*)(void))xr)();

@@ -141,6 +141,8 @@ check "the command's signal mask is the caller's" "$(grep SigBlk /proc/self/stat
   "$("$ipcbox" run -- grep SigBlk /proc/self/status)"
 # The signal often arrives before the supervisor knows the child's pid: run
 # it 20 times at once so that a lost signal is caught, not just possible.
+# The command's sleep is what the forwarded signal must end (status 143);
+# if the signal is lost it ends by itself after 5 s (status 0): the bound.
 forwarded() {
   local i
   for i in $(seq 20); do status "$ipcbox" run -- sh -c 'kill -TERM $PPID; sleep 5' & done | sort | uniq -c | xargs

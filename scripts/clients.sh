@@ -10,11 +10,15 @@
 #     RTLD_DEEPBIND), scripts/php_sysv.php: two PHP processes, on the kernel
 #     and in a box (plain and --strict), the same transcript.
 # Installs what is missing: stress-ng and php-cli (apt, by scripts/test.sh),
-# and the sysv_ipc source release (pip), whose tests are not in its wheel.
+# sysv_ipc from PyPI into a virtual environment of its own (target/test-venv,
+# or $IPCBOX_TEST_VENV; made with python3 -m venv, as Debian's python
+# refuses packages installed beside its own), and the sysv_ipc source
+# release, whose tests are not in its wheel.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 ipcbox=${IPCBOX:-$root/target/release/ipcbox}
 sysv_ipc_version=1.2.0
+venv=${IPCBOX_TEST_VENV:-$root/target/test-venv}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=0
@@ -31,16 +35,20 @@ else
   status=1
 fi
 
-python3 -m pip download -q --no-binary :all: --no-deps "sysv_ipc==$sysv_ipc_version" -d "$work" 2>/dev/null
-tar xzf "$work/sysv_ipc-$sysv_ipc_version.tar.gz" -C "$work"
-if ! python3 -c "import sysv_ipc; assert sysv_ipc.VERSION == '$sysv_ipc_version'" 2>/dev/null; then
-  python3 -m pip install -q --root-user-action=ignore "$work/sysv_ipc-$sysv_ipc_version.tar.gz" 2>/dev/null ||
-    python3 -m pip install -q "$work/sysv_ipc-$sysv_ipc_version.tar.gz"
+python=$venv/bin/python
+if ! "$python" -c "import sysv_ipc; assert sysv_ipc.VERSION == '$sysv_ipc_version'" 2>/dev/null; then
+  echo "== sysv_ipc $sysv_ipc_version into the virtual environment $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$python" -m pip install -q --disable-pip-version-check --prefer-binary "sysv_ipc==$sysv_ipc_version"
 fi
+"$python" -m pip download -q --disable-pip-version-check --no-binary :all: --no-deps \
+  "sysv_ipc==$sysv_ipc_version" -d "$work"
+tar xzf "$work/sysv_ipc-$sysv_ipc_version.tar.gz" -C "$work"
 cd "$work/sysv_ipc-$sysv_ipc_version"
 summary() { grep -E '^(Ran [0-9]+ tests|OK|FAILED)' | sed -E 's/ in [0-9.]+s//' | xargs; }
-kernel=$(timeout 300 unshare --ipc python3 -m unittest discover -s tests -t . 2>&1 | summary)
-box=$(timeout 300 "$ipcbox" run --strict -- python3 -m unittest discover -s tests -t . 2>&1 | summary)
+kernel=$(timeout 300 unshare --ipc "$python" -m unittest discover -s tests -t . 2>&1 | summary)
+box=$(timeout 300 "$ipcbox" run --strict -- "$python" -m unittest discover -s tests -t . 2>&1 | summary)
 if [ "$kernel" = "$box" ] && [[ "$box" == *OK* ]]; then
   echo "PASS sysv_ipc $sysv_ipc_version's test suite in a box as on the kernel ($box)"
 else

@@ -21,7 +21,11 @@ command -v strace >/dev/null || need+=(strace)
 command -v python3 >/dev/null || need+=(python3)
 command -v stress-ng >/dev/null || need+=(stress-ng)
 command -v php >/dev/null || need+=(php-cli)
-python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+# Python packages go into a virtual environment (scripts/clients.sh): venv
+# and ensurepip are Debian's python3-venv.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+command -v setpriv >/dev/null || need+=(util-linux)
+command -v useradd >/dev/null || need+=(passwd)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
@@ -45,7 +49,7 @@ echo "== cargo test"
 cargo test --release --workspace
 echo "== cargo test: deaths at chosen points inside critical sections"
 cargo test --release -p shared-state --features fault-injection --test crash --test crash_procs
-echo "== C conformance suite: kernel vs ipcbox"
+echo "== C conformance suite: kernel vs ipcbox, as root and as an unprivileged user"
 bash scripts/ctest.sh
 echo "== isolation"
 bash scripts/isolation.sh
@@ -59,6 +63,8 @@ echo "== util-linux ipcmk, ipcs and ipcrm in a box"
 bash scripts/tools.sh
 echo "== named boxes"
 bash scripts/named.sh
+echo "== as an unprivileged user"
+bash scripts/unprivileged.sh
 echo "== real clients: stress-ng, Python's sysv_ipc test suite, PHP"
 bash scripts/clients.sh
 
