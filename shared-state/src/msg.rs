@@ -426,12 +426,14 @@ impl SlotTable for MsgTable<'_> {
     /// The receive lock was found owner-died: repair with both.
     fn repair_slot(&self, index: u32) {
         let slot = self.0.queue(index);
-        let _send = slot.send.lock.lock();
-        self.0.repair_queue(slot);
+        if let Ok(_send) = slot.send.lock.lock() {
+            self.0.repair_queue(slot);
+        }
     }
     fn finish_removal(&self, index: u32) {
-        let _locks = self.lock_both_any(index);
-        self.release(index);
+        if let Ok(_locks) = self.lock_both_any(index) {
+            self.release(index);
+        }
     }
     fn repair_slot_if_abandoned(&self, index: u32) {
         let slot = self.0.queue(index);
@@ -448,7 +450,7 @@ impl MsgTable<'_> {
         let (index, receive) = self.lock_live(index, seq)?;
         // SAFETY: lock_live checked index < initialised <= IPCMNI.
         let slot = unsafe { self.0.msg_slot(index) };
-        let send = slot.send.lock.lock();
+        let send = slot.send.lock.lock()?;
         if send.owner_died || slot.torn.load(Relaxed) != 0 {
             self.0.repair_queue(slot);
         }
@@ -456,14 +458,14 @@ impl MsgTable<'_> {
     }
 
     /// Both locks of slot `index` (below `initialised`), live or not, repaired.
-    fn lock_both_any(&self, index: u32) -> BothLocks<'_> {
-        let receive = self.lock_slot(index);
+    fn lock_both_any(&self, index: u32) -> SysResult<BothLocks<'_>> {
+        let receive = self.lock_slot(index)?;
         let slot = self.0.queue(index);
-        let send = slot.send.lock.lock();
+        let send = slot.send.lock.lock()?;
         if send.owner_died || slot.torn.load(Relaxed) != 0 {
             self.0.repair_queue(slot);
         }
-        BothLocks { _receive: receive, _send: send }
+        Ok(BothLocks { _receive: receive, _send: send })
     }
 }
 
@@ -494,7 +496,7 @@ impl Region {
     #[doc(hidden)]
     pub fn link_and_abandon_send_lock(&self, id: i32, mtype: i64, body: &[u8]) {
         let slot = self.queue_of(id);
-        core::mem::forget(slot.send.lock.lock());
+        core::mem::forget(slot.send.lock.lock().expect("the send lock"));
         let at = self.heap_alloc(MESSAGE_HEADER + body.len() as u64).expect("heap");
         let message = self.message(at);
         message.mtype.store(mtype, Relaxed);
@@ -709,7 +711,7 @@ impl Region {
             return false;
         }
         let slot = self.queue(index);
-        let send = slot.send.lock.lock();
+        let Ok(send) = slot.send.lock.lock() else { return false };
         if send.owner_died {
             slot.torn.store(1, Relaxed);
         }
@@ -784,7 +786,7 @@ impl Region {
         }
         let slot = self.queue(index);
         let table = MsgTable(self);
-        let _receive = table.lock_slot(index);
+        let Ok(_receive) = table.lock_slot(index) else { return FastReceive::Slow };
         if slot.torn.load(Relaxed) != 0
             || !slot.head.is_live()
             || slot.head.removing.load(Relaxed) != 0
@@ -986,14 +988,14 @@ impl Namespace {
         let region = &self.region;
         let cred = Cred::current();
         let table = self.msgs();
-        let _fac = table.lock_facility();
+        let _fac = table.lock_facility()?;
         if key != IPC_PRIVATE {
             if let Some(index) = table.find_key(key) {
                 if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
                     return Err(libc::EEXIST);
                 }
                 let slot = region.queue(index);
-                let _guard = table.lock_slot(index);
+                let _guard = table.lock_slot(index)?;
                 if !cred.may_access(&slot.head.perm(), flags) {
                     return Err(libc::EACCES);
                 }
@@ -1007,7 +1009,13 @@ impl Namespace {
         let index = table.alloc_index(limits.msgmni.load(Relaxed))?;
         let dummy = region.heap_alloc(MESSAGE_HEADER)?;
         let slot = region.queue(index);
-        let _locks = table.lock_both_any(index);
+        let _locks = match table.lock_both_any(index) {
+            Ok(locks) => locks,
+            Err(e) => {
+                region.heap_free(dummy, MESSAGE_HEADER);
+                return Err(e);
+            }
+        };
         slot.qbytes.store(limits.msgmnb.load(Relaxed), Relaxed);
         slot.reset_messages(dummy);
         slot.torn.store(0, Relaxed);
@@ -1332,7 +1340,7 @@ impl Namespace {
                 // Totals over the queues, read without their locks: like
                 // Linux's per-CPU counters, a sum of recent values.
                 let (in_use, max_index, messages, bytes) = {
-                    let _fac = table.lock_facility();
+                    let _fac = table.lock_facility()?;
                     let max_index = table.max_live_index();
                     let (mut messages, mut bytes) = (0u64, 0u64);
                     for index in 0..=max_index.max(-1) {
@@ -1392,7 +1400,7 @@ impl Namespace {
                 if cmd == IPC_SET {
                     sys::copy_from_user(as_bytes_mut(&mut new), buf)?;
                 }
-                let _fac = table.lock_facility();
+                let _fac = table.lock_facility()?;
                 if id < 0 {
                     return Err(libc::EINVAL);
                 }
@@ -1428,11 +1436,12 @@ impl Region {
     /// messages handed to a receiver that has not taken them yet.
     pub(crate) fn msg_blocks(&self, map: &mut crate::check::BlockMap) -> Result<(), String> {
         let table = MsgTable(self);
-        let _fac = table.lock_facility();
+        let lock_error = |_| "queues: a lock glibc refuses".to_string();
+        let _fac = table.lock_facility().map_err(lock_error)?;
         let waiter_size = core::mem::size_of::<MsgWaiter>() as u64;
         let message_size = |at: u64| MESSAGE_HEADER + self.message(at).size.load(Relaxed);
         for index in 0..table.facility().initialised.load(Acquire) {
-            let _locks = table.lock_both_any(index);
+            let _locks = table.lock_both_any(index).map_err(lock_error)?;
             let slot = self.queue(index);
             for at in self.list_blocks(slot.messages_head().load(Relaxed), |at| self.message(at).next.load(Relaxed)) {
                 map.add(at, message_size(at), "a queued message", false)?;
@@ -1462,7 +1471,7 @@ impl Region {
     /// right kind and hold no completed waiter.
     pub(crate) fn check_msgs(&self) -> Result<(), String> {
         let table = MsgTable(self);
-        let _fac = table.lock_facility();
+        let _fac = table.lock_facility().map_err(|_| "queues: a lock glibc refuses".to_string())?;
         let mut live = 0;
         for index in 0..table.facility().initialised.load(Acquire) {
             let Ok((_, _locks)) = table.lock_both(index, None) else { continue };

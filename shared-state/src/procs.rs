@@ -220,13 +220,13 @@ impl Region {
 
     /// The table lock, the free list and counts rebuilt first if its last
     /// holder died holding it.
-    fn lock_table(&self) -> Guard<'_> {
-        let guard = self.procs().lock.lock();
+    fn lock_table(&self) -> SysResult<Guard<'_>> {
+        let guard = self.procs().lock.lock()?;
         if guard.owner_died {
             self.repair_table();
             self.note_death();
         }
-        guard
+        Ok(guard)
     }
 
     /// Rebuilds the free list and `live` from the records' states. Table
@@ -289,7 +289,7 @@ impl Region {
     pub fn alloc_live_record(&self, owner: i32) -> SysResult<RecordRef> {
         let start_time = start_time_of(owner);
         let rec = {
-            let _guard = self.lock_table();
+            let _guard = self.lock_table()?;
             let rec = self.pop_free_record()?;
             let record = self.record(rec.index);
             // SAFETY: the record is FREE and off the list: no thread holds
@@ -310,7 +310,7 @@ impl Region {
     /// A FORKING record for a child of the process of record `parent`
     /// (see the module notes: the parent then takes its ticket).
     pub fn alloc_forking_record(&self, parent: RecordRef) -> SysResult<RecordRef> {
-        let _guard = self.lock_table();
+        let _guard = self.lock_table()?;
         let rec = self.pop_free_record()?;
         let record = self.record(rec.index);
         record.parent.store(parent.packed(), Relaxed);
@@ -401,7 +401,7 @@ impl Region {
     /// Returns a record to the free list. The caller has already undone its state.
     pub fn free_record(&self, rec: RecordRef) {
         let table = self.procs();
-        let _guard = self.lock_table();
+        let Ok(_guard) = self.lock_table() else { return };
         let record = self.record(rec.index);
         if record.generation.load(Relaxed) != rec.generation || record.state.load(Relaxed) == PROC_FREE {
             return;
@@ -519,7 +519,7 @@ impl Region {
     /// `high_water`, once each, and `live` counts the others. Exact while
     /// no other thread allocates or frees.
     pub(crate) fn check_procs(&self) -> Result<(), String> {
-        let _guard = self.lock_table();
+        let _guard = self.lock_table().map_err(|_| "procs: a lock glibc refuses".to_string())?;
         let table = self.procs();
         let high = table.high_water.load(Relaxed);
         let mut listed = vec![false; high as usize];

@@ -1,8 +1,9 @@
 //! The namespace region: one memfd per box, mapped by every process of it.
 //!
 //! Owns: the layout of the memfd, its versioned header, creation (by the
-//! launcher) and attachment (by each process), and the refusal of a region
-//! that is of another layout version or damaged.
+//! launcher) and attachment (by each process), the refusal of a region
+//! that is of another layout version or damaged, and the report of a value
+//! in it that cannot be right (`corrupt`).
 //!
 //! Layout of the memfd (offsets fixed for a given `LAYOUT_VERSION`):
 //!
@@ -379,6 +380,23 @@ impl Drop for Region {
         // SAFETY: the mapping is ours; references into it do not outlive self.
         let _ = unsafe { sys::munmap(self.base, META_SIZE) };
     }
+}
+
+/// Says once per process that a value read from the region cannot be
+/// right (`what` names it) and returns the errno of the call that met it.
+/// Nothing in the region can be trusted then; the box should be restarted.
+#[cold]
+#[inline(never)]
+pub(crate) fn corrupt(what: &str) -> Errno {
+    static SAID: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+    if !SAID.swap(true, Ordering::Relaxed) {
+        let line = format!(
+            "ipcbox: the box's region is corrupt ({what}); calls that meet it fail with EINVAL: restart the box with `ipcbox run`\n"
+        );
+        // SAFETY: writing our own buffer to stderr.
+        let _ = unsafe { sys::syscall6(libc::SYS_write, [2, line.as_ptr() as usize, line.len(), 0, 0, 0]) };
+    }
+    libc::EINVAL
 }
 
 fn random_u64() -> u64 {

@@ -1104,14 +1104,14 @@ impl Namespace {
         let _hold = self.hold();
         let cred = Cred::current();
         let table = self.sems();
-        let _fac = table.lock_facility();
+        let _fac = table.lock_facility()?;
         if key != IPC_PRIVATE {
             if let Some(index) = table.find_key(key) {
                 if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
                     return Err(libc::EEXIST);
                 }
                 let slot = region.set(index);
-                let _guard = table.lock_slot(index);
+                let _guard = table.lock_slot(index)?;
                 if nsems as u32 > slot.nsems.load(Relaxed) {
                     return Err(libc::EINVAL);
                 }
@@ -1134,7 +1134,7 @@ impl Namespace {
         }
         let index = table.alloc_index(limits.semmni.load(Relaxed))?;
         let slot = region.set(index);
-        let _guard = table.lock_slot(index);
+        let _guard = table.lock_slot(index)?;
         if slot.capacity.load(Relaxed) < nsems as u32 {
             // A smaller array of an earlier set stays as it is, its words
             // held (see `Sem`); doubling sizes bound what a slot keeps.
@@ -1637,7 +1637,7 @@ impl Namespace {
             IPC_INFO | SEM_INFO => {
                 let limits = region.limits();
                 let (in_use, total, max_index) = {
-                    let _fac = table.lock_facility();
+                    let _fac = table.lock_facility()?;
                     (
                         table.facility().in_use.load(Relaxed),
                         region.header().sem.total_sems.load(Relaxed),
@@ -1774,7 +1774,7 @@ impl Namespace {
                 if cmd == IPC_SET {
                     sys::copy_from_user(as_bytes_mut(&mut new), arg)?;
                 }
-                let _fac = table.lock_facility();
+                let _fac = table.lock_facility()?;
                 let (index, _guard) = table.lock_id(id)?;
                 let slot = region.set(index);
                 if !cred.may_control(&slot.head.perm()) {
@@ -1799,7 +1799,8 @@ impl Region {
     /// their processes').
     pub(crate) fn sem_blocks(&self, map: &mut crate::check::BlockMap) -> Result<(), String> {
         let table = SemTable(self);
-        let _fac = table.lock_facility();
+        let lock_error = |_| "semaphores: a lock glibc refuses".to_string();
+        let _fac = table.lock_facility().map_err(lock_error)?;
         // SAFETY: the list names `Retired` blocks.
         let retired = |at: u64| unsafe { self.heap_ref::<Retired>(at) };
         for at in self.list_blocks(self.header().sem.retired.load(Relaxed), |at| retired(at).next.load(Relaxed)) {
@@ -1810,7 +1811,7 @@ impl Region {
         let undo_bytes = |at: u64| undo_size(self.undo(at).nsems.load(Relaxed));
         for index in 0..table.facility().initialised.load(Acquire) {
             let slot = self.set(index);
-            let _guard = table.lock_slot(index);
+            let _guard = table.lock_slot(index).map_err(lock_error)?;
             let capacity = slot.capacity.load(Relaxed) as u64;
             if capacity != 0 {
                 map.add(
@@ -1853,11 +1854,12 @@ impl Region {
     /// every word, and its queue and undo list are finite and name it.
     pub(crate) fn check_sems(&self) -> Result<(), String> {
         let table = SemTable(self);
-        let _fac = table.lock_facility();
+        let lock_error = |_| "semaphores: a lock glibc refuses".to_string();
+        let _fac = table.lock_facility().map_err(lock_error)?;
         let (mut live, mut sems) = (0, 0u64);
         for index in 0..table.facility().initialised.load(Acquire) {
             let slot = self.set(index);
-            let _guard = table.lock_slot(index);
+            let _guard = table.lock_slot(index).map_err(lock_error)?;
             if !slot.head.is_live() {
                 continue;
             }

@@ -108,7 +108,7 @@ impl SlotTable for Region {
         &unsafe { self.shm_slot(index) }.head
     }
     fn finish_removal(&self, index: u32) {
-        let _guard = self.lock_slot(index);
+        let Ok(_guard) = self.lock_slot(index) else { return };
         let slot = self.live_shm_slot(index);
         let pages = pages_of(slot.segsz.load(Relaxed));
         let _ = sys::punch_hole(self.fd(), slot.offset.load(Relaxed), pages * PAGE_SIZE);
@@ -156,13 +156,13 @@ impl Region {
 
     /// The shm facility lock, the attachment counts repaired first if its
     /// last holder died holding it (see the module notes).
-    pub(crate) fn lock_shm(&self) -> Guard<'_> {
-        let guard = self.facility().lock.lock();
+    pub(crate) fn lock_shm(&self) -> SysResult<Guard<'_>> {
+        let guard = self.facility().lock.lock()?;
         if guard.owner_died {
             self.repair_facility();
             self.recount_attachments();
         }
-        guard
+        Ok(guard)
     }
 
     /// Sets each live segment's `nattch` to the number of attachment
@@ -175,7 +175,7 @@ impl Region {
         let Ok(counts) = self.attachment_counts() else { return };
         for (index, &count) in counts.iter().enumerate() {
             let slot = self.live_shm_slot(index as u32);
-            let _slot_guard = slot.head.lock.lock();
+            let Ok(_slot_guard) = slot.head.lock.lock() else { continue };
             if !slot.head.is_live() {
                 continue;
             }
@@ -258,7 +258,7 @@ impl Region {
     /// Counts one attachment going away. Facility lock held, slot lock not.
     fn count_detach(&self, fd: i32, index: u32, pid: i32) {
         let slot = self.live_shm_slot(index);
-        let _slot_guard = slot.head.lock.lock();
+        let Ok(_slot_guard) = slot.head.lock.lock() else { return };
         slot.nattch.fetch_sub(1, Relaxed);
         slot.dtime.store(sys::realtime_seconds(), Relaxed);
         slot.lpid.store(pid, Relaxed);
@@ -291,7 +291,7 @@ impl Namespace {
             // reaped, and its orphans then destroyed.
             self.own_record(&mut self.local())?;
         }
-        let _fac = region.lock_shm();
+        let _fac = region.lock_shm()?;
         self.reap_dead_with_shm_locked();
         if key != IPC_PRIVATE {
             if let Some(index) = region.find_key(key) {
@@ -299,7 +299,7 @@ impl Namespace {
                     return Err(libc::EEXIST);
                 }
                 let slot = region.live_shm_slot(index);
-                let _slot_guard = slot.head.lock.lock();
+                let _slot_guard = slot.head.lock.lock()?;
                 if slot.segsz.load(Relaxed) < size as u64 {
                     return Err(libc::EINVAL);
                 }
@@ -351,7 +351,7 @@ impl Namespace {
         shm.data_next.store(end, Relaxed);
         shm.total_pages.fetch_add(pages, Relaxed);
         let slot = region.live_shm_slot(index);
-        let _slot_guard = slot.head.lock.lock();
+        let _slot_guard = slot.head.lock.lock()?;
         slot.segsz.store(size, Relaxed);
         slot.offset.store(offset, Relaxed);
         slot.atime.store(0, Relaxed);
@@ -401,7 +401,7 @@ impl Namespace {
         let mut local = self.local();
         let rec = self.own_record(&mut local)?;
         let region = &self.region;
-        let fac_guard = region.lock_shm();
+        let fac_guard = region.lock_shm()?;
         self.reap_dead_with_shm_locked();
         let (index, slot_guard) = region.lock_id(id)?;
         let slot = region.live_shm_slot(index);
@@ -474,7 +474,7 @@ impl Namespace {
         let attachment = local.attachments.swap_remove(position);
         self.attachment_count.store(local.attachments.len(), Relaxed);
         let region = &self.region;
-        let _fac = region.lock_shm();
+        let Ok(_fac) = region.lock_shm() else { return };
         if let Some(rec) = local.record.filter(|&rec| region.record_current(rec)) {
             let slot = region.live_shm_slot(attachment.slot);
             if slot.head.is_live() && slot.head.seq.load(Relaxed) == attachment.seq {
@@ -541,7 +541,7 @@ impl Namespace {
                     ..Default::default()
                 };
                 let max_index = {
-                    let _fac = region.lock_shm();
+                    let _fac = region.lock_shm()?;
                     self.reap_dead_with_shm_locked();
                     region.max_live_index()
                 };
@@ -550,7 +550,7 @@ impl Namespace {
             }
             SHM_INFO => {
                 let (info, max_index) = {
-                    let _fac = region.lock_shm();
+                    let _fac = region.lock_shm()?;
                     self.reap_dead_with_shm_locked();
                     let info = ShmInfo {
                         used_ids: region.facility().in_use.load(Relaxed) as i32,
@@ -594,7 +594,7 @@ impl Namespace {
                 if cmd == IPC_SET {
                     sys::copy_from_user(as_bytes_mut(&mut new), buf)?;
                 }
-                let _fac = region.lock_shm();
+                let _fac = region.lock_shm()?;
                 self.reap_dead_with_shm_locked();
                 let (index, _slot_guard) = region.lock_id(id)?;
                 let slot = region.live_shm_slot(index);
@@ -624,7 +624,7 @@ impl Namespace {
     fn shm_lock(&self, id: i32, lock: bool) -> SysResult<i32> {
         let region = &self.region;
         let cred = Cred::current();
-        let _fac = region.lock_shm();
+        let _fac = region.lock_shm()?;
         let (index, _slot_guard) = region.lock_id(id)?;
         let slot = region.live_shm_slot(index);
         let privileged = cred.has_cap(CAP_IPC_LOCK);
@@ -725,7 +725,7 @@ impl Namespace {
         }
         for index in 0..region.facility().initialised.load(Acquire) {
             let slot = region.live_shm_slot(index);
-            let _slot_guard = slot.head.lock.lock();
+            let Ok(_slot_guard) = slot.head.lock.lock() else { continue };
             if !slot.head.is_live() || slot.nattch.load(Relaxed) != 0 {
                 continue;
             }
@@ -758,7 +758,7 @@ impl Namespace {
     /// the caller reaps `child`, which drops what was counted.
     pub(crate) fn shm_prepare_child(&self, child: RecordRef, local: &Local) -> SysResult<Vec<u32>> {
         let region = &self.region;
-        let _fac = region.lock_shm();
+        let _fac = region.lock_shm()?;
         let now = sys::realtime_seconds();
         let pid = self.pid();
         let mut entries = Vec::with_capacity(local.attachments.len());
@@ -766,7 +766,7 @@ impl Namespace {
             entries.push(region.push_attach_entry(child, attachment.slot)?);
             crate::faults::crash_point("fork.prepare.entry");
             let slot = region.live_shm_slot(attachment.slot);
-            let _slot_guard = slot.head.lock.lock();
+            let _slot_guard = slot.head.lock.lock()?;
             slot.nattch.fetch_add(1, Relaxed);
             slot.atime.store(now, Relaxed);
             slot.lpid.store(pid, Relaxed);
@@ -852,12 +852,13 @@ impl Region {
     /// `nattch` is the number of attachment entries naming it, none is both
     /// removed and unattached, and `total_pages` adds up.
     pub(crate) fn check_shm(&self) -> Result<(), String> {
-        let _fac = self.lock_shm();
+        let lock_error = |_| "shm: a lock glibc refuses".to_string();
+        let _fac = self.lock_shm().map_err(lock_error)?;
         let counts = self.attachment_counts().map_err(|record| format!("record {record}: attachment list loops"))?;
         let (mut live, mut pages) = (0, 0);
         for (index, &count) in counts.iter().enumerate() {
             let slot = self.live_shm_slot(index as u32);
-            let _guard = slot.head.lock.lock();
+            let _guard = slot.head.lock.lock().map_err(lock_error)?;
             if !slot.head.is_live() {
                 continue;
             }

@@ -29,7 +29,8 @@
 //! marks the slot (`removing`) first and clears the mark last, each step in
 //! between can be taken again, and lookups treat a marked slot as gone; the
 //! facility lock's next holder finishes it, then rebuilds the key chains
-//! and counts from the slots themselves (`repair_facility`).
+//! and counts from the slots themselves (`repair_facility`). A lock glibc
+//! refuses (the region is corrupt: see `lock`) fails the call with EINVAL.
 
 use crate::abi::IpcPerm;
 use crate::lock::{Guard, RobustMutex};
@@ -175,8 +176,9 @@ pub trait SlotTable {
     /// died in (`removing` is set): the facility's own part (sleepers,
     /// contents), then `release`. Facility lock held; takes the slot's locks.
     fn finish_removal(&self, index: u32) {
-        let _guard = self.lock_slot(index);
-        self.release(index);
+        if let Ok(_guard) = self.lock_slot(index) {
+            self.release(index);
+        }
     }
 
     /// Recomputes the facility's own totals from the live slots. Facility lock held.
@@ -184,15 +186,23 @@ pub trait SlotTable {
 
     /// Locks slot `index` (below `initialised`), repairing it first if its
     /// last holder died with it.
-    fn lock_slot(&self, index: u32) -> Guard<'_> {
+    #[inline(always)]
+    fn lock_slot(&self, index: u32) -> SysResult<Guard<'_>> {
         // SAFETY: callers pass an index below `initialised` <= IPCMNI.
         let slot = unsafe { self.slot_header(index) };
-        let guard = slot.lock.lock();
+        let guard = slot.lock.lock()?;
         if guard.owner_died {
-            self.note_repair();
-            self.repair_slot(index);
+            self.repair_after_death(index);
         }
-        guard
+        Ok(guard)
+    }
+
+    /// `lock_slot`'s repair, out of the way of every lock taken.
+    #[cold]
+    #[inline(never)]
+    fn repair_after_death(&self, index: u32) {
+        self.note_repair();
+        self.repair_slot(index);
     }
 
     /// Takes and lets go of every lock of the facility that a dead holder
@@ -216,13 +226,13 @@ pub trait SlotTable {
 
     /// Takes the facility lock, repairing first what a holder that died
     /// left: removals it was in the middle of, the key index, the counts.
-    fn lock_facility(&self) -> Guard<'_> {
-        let guard = self.facility().lock.lock();
+    fn lock_facility(&self) -> SysResult<Guard<'_>> {
+        let guard = self.facility().lock.lock()?;
         if guard.owner_died {
             self.note_repair();
             self.repair_facility();
         }
-        guard
+        Ok(guard)
     }
 
     /// After a death under the facility lock: finishes removals cut short,
@@ -272,7 +282,7 @@ pub trait SlotTable {
         if index >= self.facility().initialised.load(Acquire) {
             return Err(libc::EINVAL);
         }
-        let guard = self.lock_slot(index);
+        let guard = self.lock_slot(index)?;
         // SAFETY: index < initialised <= IPCMNI.
         let slot = unsafe { self.slot_header(index) };
         if !slot.is_live() || slot.removing.load(Relaxed) != 0 || seq.is_some_and(|s| s != slot.seq.load(Relaxed)) {
@@ -336,7 +346,7 @@ pub trait SlotTable {
         }
         match seq {
             Some(seq) => {
-                let _slot = self.lock_slot(index);
+                let _slot = self.lock_slot(index)?;
                 // SAFETY: index < IPCMNI, initialised above; its slot is free.
                 unsafe { self.slot_header(index) }.seq.store(seq, Relaxed);
             }
