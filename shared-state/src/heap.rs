@@ -28,7 +28,9 @@
 //! Invariants: a block handed out is zeroed (unless asked for uninitialised);
 //! its owner frees it with the size it asked for (the class is derived from
 //! it). Heap memory is never unmapped, so reading a block's link word is
-//! safe even after another process took the block.
+//! safe even after another process took the block. `heap_ref` never reaches
+//! outside the heap (and the pad after it), whatever offset it is given (see
+//! the region's notes).
 
 use crate::lock::RobustMutex;
 use crate::region::{Region, HEAP_OFFSET, HEAP_SIZE, PAGE_SIZE};
@@ -120,7 +122,7 @@ impl Region {
                     // The next pop will likely take the new head: start
                     // bringing it into this core's cache.
                     if next != 0 {
-                        prefetch(self.heap_addr(next));
+                        prefetch(self.prefetch_addr(next));
                     }
                     return Some(offset);
                 }
@@ -187,20 +189,37 @@ impl Region {
         }
     }
 
-    /// Address in this process of heap offset `offset`.
+    /// Address in this process of heap offset `offset`, unchecked: for a
+    /// prefetch, which never faults wherever it points.
+    #[inline(always)]
+    pub(crate) fn prefetch_addr(&self, offset: u64) -> usize {
+        (self.base() + HEAP_OFFSET).wrapping_add(offset as usize)
+    }
+
+    /// Address in this process of heap offset `offset`, for a caller that
+    /// checked it (and the bytes it reaches from there) lies in the heap.
     pub(crate) fn heap_addr(&self, offset: u64) -> usize {
         debug_assert!(offset > 0 && offset < HEAP_SIZE);
         self.base() + HEAP_OFFSET + offset as usize
     }
 
-    /// A reference to a `T` at heap offset `offset`.
+    /// A reference to a `T` at heap offset `offset`. An offset past the
+    /// heap, or not aligned for a `T` (a value read from a corrupt region
+    /// that no check caught: see the region's notes), is taken modulo the
+    /// heap's size and aligned down, so that whatever the offset, the `T`
+    /// starts in the heap, aligned, and ends at worst in the process's pad
+    /// after it: one AND, as the heap is 2^32 bytes.
     ///
     /// # Safety
     /// `offset` names a live block (or a place in one) holding a `T`, whose
     /// fields are atomics or are accessed under the lock that guards them.
+    #[inline(always)]
     pub(crate) unsafe fn heap_ref<T>(&self, offset: u64) -> &T {
-        // SAFETY: forwarded to the caller; the heap lies inside the mapping.
-        unsafe { &*(self.heap_addr(offset) as *const T) }
+        const { assert!(HEAP_SIZE == 1 << 32 && core::mem::size_of::<T>() <= crate::region::PAD_SIZE) };
+        let offset = offset as u32 & !(core::mem::align_of::<T>() as u32 - 1);
+        // SAFETY: forwarded to the caller; the heap and the pad after it
+        // lie inside the mapping, and the T in them, aligned.
+        unsafe { &*((self.base() + HEAP_OFFSET + offset as usize) as *const T) }
     }
 
     /// Allocates a zeroed block of at least `size` bytes; returns its offset.

@@ -124,9 +124,10 @@ impl Region {
                 magazine.loaded_class.store(0, Relaxed);
             } else {
                 // The next allocation writes this block: ask for its lines
-                // for writing now, so that they arrive meanwhile.
+                // for writing now, so that they arrive meanwhile (wherever
+                // it is: a prefetch never faults).
                 let next = magazine.loaded[count - 1].load(Relaxed) as u64 * UNIT;
-                prefetch_for_write(self.heap_addr(next), block_size(class).min(128));
+                prefetch_for_write(self.prefetch_addr(next), block_size(class).min(128));
             }
             Some(magazine.loaded[count].load(Relaxed) as u64 * UNIT)
         })

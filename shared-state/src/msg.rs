@@ -415,13 +415,12 @@ impl SlotTable for MsgTable<'_> {
     fn facility(&self) -> &FacilityHeader {
         &self.0.header().msg.ids
     }
-    unsafe fn slot_header(&self, index: u32) -> &SlotHeader {
-        // SAFETY: forwarded: index < IPCMNI.
-        &unsafe { self.0.msg_slot(index) }.head
+    fn slot_header(&self, index: u32) -> &SlotHeader {
+        &self.0.queue(index).head
     }
     unsafe fn init_slot(&self, index: u32) {
         // SAFETY: forwarded: an unpublished slot below IPCMNI.
-        unsafe { self.0.msg_slot(index).send.lock.init() }
+        unsafe { self.0.queue(index).send.lock.init() }
     }
     /// The receive lock was found owner-died: repair with both.
     fn repair_slot(&self, index: u32) {
@@ -448,8 +447,7 @@ impl MsgTable<'_> {
     /// receive lock first.
     fn lock_both(&self, index: u32, seq: Option<u32>) -> SysResult<(u32, BothLocks<'_>)> {
         let (index, receive) = self.lock_live(index, seq)?;
-        // SAFETY: lock_live checked index < initialised <= IPCMNI.
-        let slot = unsafe { self.0.msg_slot(index) };
+        let slot = self.0.queue(index);
         let send = slot.send.lock.lock()?;
         if send.owner_died || slot.torn.load(Relaxed) != 0 {
             self.0.repair_queue(slot);
@@ -470,18 +468,10 @@ impl MsgTable<'_> {
 }
 
 impl Region {
-    /// # Safety
-    /// `index < IPCMNI`.
-    unsafe fn msg_slot(&self, index: u32) -> &MsgSlot {
-        debug_assert!(index < IPCMNI);
-        // SAFETY: forwarded to the caller.
-        unsafe { self.table_entry(MSG_SLOTS_OFFSET, index) }
-    }
-
+    /// Slot `index` (taken modulo IPCMNI: see `Region::table_entry`).
     fn queue(&self, index: u32) -> &MsgSlot {
-        assert!(index < IPCMNI);
-        // SAFETY: checked above.
-        unsafe { self.msg_slot(index) }
+        // SAFETY: the message queue slot table, of IPCMNI slots.
+        unsafe { self.table_entry(MSG_SLOTS_OFFSET, IPCMNI, index) }
     }
 
     /// The queue of `id`'s slot, for tests that tear one on purpose.

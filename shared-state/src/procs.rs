@@ -212,10 +212,10 @@ impl Region {
         &self.header().procs
     }
 
+    /// Record `index` (taken modulo MAX_PROCS: see `Region::table_entry`).
     pub fn record(&self, index: u32) -> &ProcRecord {
-        assert!(index < MAX_PROCS);
-        // SAFETY: index < MAX_PROCS, the table's capacity.
-        unsafe { self.table_entry(PROCS_OFFSET, index) }
+        // SAFETY: the table of records, of MAX_PROCS entries.
+        unsafe { self.table_entry(PROCS_OFFSET, MAX_PROCS, index) }
     }
 
     /// The table lock, the free list and counts rebuilt first if its last

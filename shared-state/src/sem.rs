@@ -321,9 +321,8 @@ impl SlotTable for SemTable<'_> {
     fn facility(&self) -> &FacilityHeader {
         &self.0.header().sem.ids
     }
-    unsafe fn slot_header(&self, index: u32) -> &SlotHeader {
-        // SAFETY: forwarded: index < IPCMNI.
-        &unsafe { self.0.sem_slot(index) }.head
+    fn slot_header(&self, index: u32) -> &SlotHeader {
+        &self.0.set(index).head
     }
     fn repair_slot(&self, index: u32) {
         self.0.repair_set(index);
@@ -339,18 +338,10 @@ impl SlotTable for SemTable<'_> {
 }
 
 impl Region {
-    /// # Safety
-    /// `index < IPCMNI`.
-    unsafe fn sem_slot(&self, index: u32) -> &SemSlot {
-        debug_assert!(index < IPCMNI);
-        // SAFETY: forwarded to the caller.
-        unsafe { self.table_entry(SEM_SLOTS_OFFSET, index) }
-    }
-
+    /// Slot `index` (taken modulo IPCMNI: see `Region::table_entry`).
     fn set(&self, index: u32) -> &SemSlot {
-        assert!(index < IPCMNI);
-        // SAFETY: checked above.
-        unsafe { self.sem_slot(index) }
+        // SAFETY: the semaphore slot table, of IPCMNI slots.
+        unsafe { self.table_entry(SEM_SLOTS_OFFSET, IPCMNI, index) }
     }
 
     /// Semaphore `num` of the live set in `slot`. Slot lock held.

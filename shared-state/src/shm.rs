@@ -103,9 +103,8 @@ impl SlotTable for Region {
     fn facility(&self) -> &FacilityHeader {
         &self.header().shm.ids
     }
-    unsafe fn slot_header(&self, index: u32) -> &SlotHeader {
-        // SAFETY: forwarded: index < IPCMNI.
-        &unsafe { self.shm_slot(index) }.head
+    fn slot_header(&self, index: u32) -> &SlotHeader {
+        &self.live_shm_slot(index).head
     }
     fn finish_removal(&self, index: u32) {
         let Ok(_guard) = self.lock_slot(index) else { return };
@@ -133,25 +132,18 @@ impl Region {
         &self.header().shm
     }
 
-    /// # Safety
-    /// `index < IPCMNI`.
-    unsafe fn shm_slot(&self, index: u32) -> &ShmSlot {
-        debug_assert!(index < IPCMNI);
-        // SAFETY: forwarded to the caller.
-        unsafe { self.table_entry(SHM_SLOTS_OFFSET, index) }
-    }
-
-    /// The slot of a live segment whose slot lock or facility lock is held.
+    /// Slot `index` (taken modulo IPCMNI: see `Region::table_entry`); the
+    /// segment in it is live while its slot lock or facility lock is held.
     fn live_shm_slot(&self, index: u32) -> &ShmSlot {
-        assert!(index < IPCMNI);
-        // SAFETY: checked above.
-        unsafe { self.shm_slot(index) }
+        // SAFETY: the shm slot table, of IPCMNI slots.
+        unsafe { self.table_entry(SHM_SLOTS_OFFSET, IPCMNI, index) }
     }
 
+    /// Attachment entry `index` (taken modulo MAX_ATTACH: see
+    /// `Region::table_entry`).
     fn attach_entry(&self, index: u32) -> &AttachEntry {
-        assert!(index < MAX_ATTACH);
-        // SAFETY: checked above.
-        unsafe { self.table_entry(ATTACH_OFFSET, index) }
+        // SAFETY: the attachment entry table, of MAX_ATTACH entries.
+        unsafe { self.table_entry(ATTACH_OFFSET, MAX_ATTACH, index) }
     }
 
     /// The shm facility lock, the attachment counts repaired first if its

@@ -155,9 +155,8 @@ fn bucket_of(key: i32) -> usize {
 /// A facility's slot table: the header plus a way to reach slot headers.
 pub trait SlotTable {
     fn facility(&self) -> &FacilityHeader;
-    /// # Safety
-    /// `index < IPCMNI`.
-    unsafe fn slot_header(&self, index: u32) -> &SlotHeader;
+    /// The head of slot `index` (taken modulo IPCMNI: see `Region::table_entry`).
+    fn slot_header(&self, index: u32) -> &SlotHeader;
     /// Initialises a facility's own locks of a slot never used before.
     ///
     /// # Safety
@@ -188,8 +187,7 @@ pub trait SlotTable {
     /// last holder died with it.
     #[inline(always)]
     fn lock_slot(&self, index: u32) -> SysResult<Guard<'_>> {
-        // SAFETY: callers pass an index below `initialised` <= IPCMNI.
-        let slot = unsafe { self.slot_header(index) };
+        let slot = self.slot_header(index);
         let guard = slot.lock.lock()?;
         if guard.owner_died {
             self.repair_after_death(index);
@@ -218,8 +216,7 @@ pub trait SlotTable {
 
     /// Takes and lets go of slot `index`'s locks if a dead holder abandoned one.
     fn repair_slot_if_abandoned(&self, index: u32) {
-        // SAFETY: callers pass an index below `initialised`.
-        if unsafe { self.slot_header(index) }.lock.is_abandoned() {
+        if self.slot_header(index).lock.is_abandoned() {
             drop(self.lock_slot(index));
         }
     }
@@ -243,16 +240,14 @@ pub trait SlotTable {
         let fac = self.facility();
         let initialised = fac.initialised.load(Relaxed);
         for index in 0..initialised {
-            // SAFETY: index < initialised.
-            if unsafe { self.slot_header(index) }.removing.load(Relaxed) != 0 {
+            if self.slot_header(index).removing.load(Relaxed) != 0 {
                 self.finish_removal(index);
             }
         }
         fac.key_buckets.iter().for_each(|bucket| bucket.store(0, Relaxed));
         let mut live = 0;
         for index in 0..initialised {
-            // SAFETY: index < initialised.
-            let slot = unsafe { self.slot_header(index) };
+            let slot = self.slot_header(index);
             if !slot.is_live() {
                 continue;
             }
@@ -283,8 +278,7 @@ pub trait SlotTable {
             return Err(libc::EINVAL);
         }
         let guard = self.lock_slot(index)?;
-        // SAFETY: index < initialised <= IPCMNI.
-        let slot = unsafe { self.slot_header(index) };
+        let slot = self.slot_header(index);
         if !slot.is_live() || slot.removing.load(Relaxed) != 0 || seq.is_some_and(|s| s != slot.seq.load(Relaxed)) {
             return Err(libc::EINVAL);
         }
@@ -296,8 +290,7 @@ pub trait SlotTable {
         let mut next = self.facility().key_buckets[bucket_of(key)].load(Relaxed);
         while next != 0 {
             let index = next - 1;
-            // SAFETY: chain entries are initialised slot indices.
-            let slot = unsafe { self.slot_header(index) };
+            let slot = self.slot_header(index);
             if slot.key.load(Relaxed) == key && slot.is_live() {
                 return Some(index);
             }
@@ -315,10 +308,7 @@ pub trait SlotTable {
             return Err(libc::ENOSPC);
         }
         let initialised = fac.initialised.load(Relaxed);
-        let free = |i: u32| {
-            // SAFETY: callers pass i < IPCMNI.
-            i >= initialised || !unsafe { self.slot_header(i) }.is_live()
-        };
+        let free = |i: u32| i >= initialised || !self.slot_header(i).is_live();
         // As Linux's ipc_idr_alloc: a next_id set by its sysctl is used up
         // by this allocation whatever it finds. Its index, or the lowest
         // free one above it, gets its sequence number; the usual cycle
@@ -347,8 +337,7 @@ pub trait SlotTable {
         match seq {
             Some(seq) => {
                 let _slot = self.lock_slot(index)?;
-                // SAFETY: index < IPCMNI, initialised above; its slot is free.
-                unsafe { self.slot_header(index) }.seq.store(seq, Relaxed);
+                self.slot_header(index).seq.store(seq, Relaxed);
             }
             None => fac.last_idx.store(index as i32, Relaxed),
         }
@@ -359,8 +348,7 @@ pub trait SlotTable {
     /// Facility lock and the slot's lock held. Returns the new id.
     fn publish(&self, index: u32, key: i32, uid: u32, gid: u32, mode: u32) -> i32 {
         let fac = self.facility();
-        // SAFETY: index was returned by alloc_index.
-        let slot = unsafe { self.slot_header(index) };
+        let slot = self.slot_header(index);
         slot.key.store(key, Relaxed);
         for cell in [&slot.uid, &slot.cuid] {
             cell.store(uid, Relaxed);
@@ -383,8 +371,7 @@ pub trait SlotTable {
     /// Takes the object's key out of the index: later lookups by key miss it
     /// and its key reads as IPC_PRIVATE. Facility lock and slot lock held.
     fn make_private(&self, index: u32) {
-        // SAFETY: index names a live slot.
-        let slot = unsafe { self.slot_header(index) };
+        let slot = self.slot_header(index);
         let key = slot.key.load(Relaxed);
         if key == crate::abi::IPC_PRIVATE {
             return;
@@ -399,8 +386,7 @@ pub trait SlotTable {
                 link.store(slot.key_next.load(Relaxed), Relaxed);
                 break;
             }
-            // SAFETY: chain entries are initialised slot indices.
-            link = &unsafe { self.slot_header(next - 1) }.key_next;
+            link = &self.slot_header(next - 1).key_next;
         }
         slot.key.store(crate::abi::IPC_PRIVATE, Relaxed);
     }
@@ -409,16 +395,14 @@ pub trait SlotTable {
     /// `SlotHeader::removing`): the first step of every removal. Facility
     /// lock and slot lock held.
     fn begin_removal(&self, index: u32) {
-        // SAFETY: index names a live slot.
-        let slot = unsafe { self.slot_header(index) };
+        let slot = self.slot_header(index);
         slot.removing.store(slot.seq.load(Relaxed) + 1, Relaxed);
     }
 
     /// Frees a live slot, or finishes freeing one whose remover died: each
     /// step can be taken again. Facility lock and slot lock held.
     fn release(&self, index: u32) {
-        // SAFETY: index names an initialised slot.
-        let slot = unsafe { self.slot_header(index) };
+        let slot = self.slot_header(index);
         if slot.removing.load(Relaxed) == 0 {
             self.begin_removal(index);
         }
@@ -442,7 +426,6 @@ pub trait SlotTable {
             return -1;
         }
         let initialised = fac.initialised.load(Acquire);
-        // SAFETY: i < initialised.
-        (0..initialised).rev().find(|&i| unsafe { self.slot_header(i) }.is_live()).map_or(-1, |i| i as i32)
+        (0..initialised).rev().find(|&i| self.slot_header(i).is_live()).map_or(-1, |i| i as i32)
     }
 }
