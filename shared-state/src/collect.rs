@@ -226,7 +226,7 @@ impl Region {
     /// Whether no thread of the box is inside a hold. Gate closed.
     fn all_holds_let_go(&self) -> bool {
         let collect = &self.header().collect;
-        let records = self.procs().high_water.load(SeqCst);
+        let records = self.procs().high_water.load(SeqCst).min(crate::region::MAX_PROCS);
         collect.unrecorded_holds.load(SeqCst) & HOLDS_MASK == 0
             && (0..records).all(|index| self.record(index).holds.0.load(SeqCst) & HOLDS_MASK == 0)
     }

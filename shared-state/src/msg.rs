@@ -980,7 +980,7 @@ impl Namespace {
         let table = self.msgs();
         let _fac = table.lock_facility()?;
         if key != IPC_PRIVATE {
-            if let Some(index) = table.find_key(key) {
+            if let Some(index) = table.find_key(key)? {
                 if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
                     return Err(libc::EEXIST);
                 }

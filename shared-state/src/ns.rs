@@ -395,7 +395,8 @@ impl Namespace {
         if pid == 0 {
             // A child that died before its parent learned its pid: its
             // detaches are the forking process's last word.
-            if let Some(parent) = RecordRef::unpacked(record.parent.load(Relaxed)) {
+            let parent = RecordRef::unpacked(record.parent.load(Relaxed));
+            if let Some(parent) = parent.filter(|parent| parent.index < self.region.records_high()) {
                 pid = self.region.record(parent.index).pid.load(Relaxed);
             }
         }

@@ -34,10 +34,18 @@
 //!
 //! The rest of the region is written by every process of the box, and a
 //! program that writes over its mapping (a stray pointer) can leave anything
-//! there. So the accessors never reach outside their table, or the heap and
-//! the pad after it, whatever index or offset they are given (`table_entry`,
-//! `Region::heap_ref`): a value out of its range gives a wrong answer in a
-//! box that is damaged already, never a fault.
+//! there. So a region damaged after attachment never crashes a process: no
+//! index, offset, link or count read from it is trusted. Each is checked
+//! where it is read, and a call that meets one out of its range fails with
+//! EINVAL (`corrupt`, said once per process on stderr), or skips what it
+//! names where no caller is told (a reaper, an exit). Beneath those checks,
+//! the accessors never reach outside their table, or the heap and the pad
+//! after it, whatever they are given (`table_entry`, `Region::heap_ref`):
+//! a value no check caught gives a wrong answer in a box that is damaged
+//! already, never a fault. One exception: the links of its robust list
+//! that glibc keeps inside a lock while a thread holds it (see `lock`),
+//! which the thread follows as pointers when it lets go (in glibc's code
+//! as in ours): overwritten in that window, they can crash the holder.
 
 use crate::lock::RobustMutex;
 use crate::procs::ProcTable;

@@ -25,13 +25,21 @@
 //! `nattch` but no longer listed (or the reverse); whoever takes the lock
 //! next finds it owner-died and recounts every `nattch` from the lists
 //! (`lock_shm`), which are changed one store at a time and so stay whole.
+//!
+//! Corruption (see the region's notes): entry indices read from the region
+//! (the free list's, a process's list's links) are checked against the
+//! entry table, and the slot an entry names against the slots initialised:
+//! an attach that meets a bad one fails with EINVAL; a detach, exit or
+//! reap leaves the rest of a bad list alone and counts no detach for an
+//! entry naming no slot. A segment whose data the region places outside
+//! the box's file is neither attached (EINVAL) nor punched out.
 
 use crate::abi::*;
 use crate::cred::Cred;
 use crate::lock::Guard;
 use crate::ns::{Attachment, Local, Namespace};
-use crate::procs::{RecordRef, PROC_FREE};
-use crate::region::{Region, ATTACH_OFFSET, IPCMNI, MAX_ATTACH, META_SIZE, PAGE_SIZE, SHM_SLOTS_OFFSET};
+use crate::procs::RecordRef;
+use crate::region::{corrupt, Region, ATTACH_OFFSET, IPCMNI, MAX_ATTACH, META_SIZE, PAGE_SIZE, SHM_SLOTS_OFFSET};
 use crate::sys::{self, SysResult};
 use crate::table::{FacilityHeader, SlotHeader, SlotTable};
 use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
@@ -108,23 +116,28 @@ impl SlotTable for Region {
     }
     fn finish_removal(&self, index: u32) {
         let Ok(_guard) = self.lock_slot(index) else { return };
-        let slot = self.live_shm_slot(index);
-        let pages = pages_of(slot.segsz.load(Relaxed));
-        let _ = sys::punch_hole(self.fd(), slot.offset.load(Relaxed), pages * PAGE_SIZE);
+        if let Some((offset, bytes)) = self.segment_data(self.live_shm_slot(index)) {
+            let _ = sys::punch_hole(self.fd(), offset, bytes);
+        }
         self.release(index);
     }
     fn recount_totals(&self) {
-        let total: u64 = (0..self.facility().initialised.load(Relaxed))
+        let total = (0..self.initialised())
             .map(|index| self.live_shm_slot(index))
             .filter(|slot| slot.head.is_live())
-            .map(|slot| pages_of(slot.segsz.load(Relaxed)))
-            .sum();
+            .fold(0u64, |total, slot| total.saturating_add(pages_of(slot.segsz.load(Relaxed))));
         self.shm().total_pages.store(total, Relaxed);
     }
 }
 
 fn pages_of(size: u64) -> u64 {
     size.div_ceil(PAGE_SIZE)
+}
+
+/// The bytes of a segment's data in the memfd (whole pages; a size read
+/// from a corrupt region cannot overflow).
+fn segment_bytes(size: u64) -> u64 {
+    pages_of(size).saturating_mul(PAGE_SIZE)
 }
 
 impl Region {
@@ -139,11 +152,38 @@ impl Region {
         unsafe { self.table_entry(SHM_SLOTS_OFFSET, IPCMNI, index) }
     }
 
-    /// Attachment entry `index` (taken modulo MAX_ATTACH: see
-    /// `Region::table_entry`).
+    /// Attachment entry `index` (taken modulo MAX_ATTACH: callers check
+    /// indices read from the region).
     fn attach_entry(&self, index: u32) -> &AttachEntry {
         // SAFETY: the attachment entry table, of MAX_ATTACH entries.
         unsafe { self.table_entry(ATTACH_OFFSET, MAX_ATTACH, index) }
+    }
+
+    /// Where segment `slot`'s data lies in the memfd (offset and bytes), if
+    /// that can be right: past the metadata, on a page, inside the file.
+    /// None if not (the region is corrupt): mapped, a range past the file's
+    /// end would fault in the program at its first touch, and punched, a
+    /// range in the metadata would wipe tables.
+    fn segment_data(&self, slot: &ShmSlot) -> Option<(u64, u64)> {
+        let (offset, bytes) = (slot.offset.load(Relaxed), segment_bytes(slot.segsz.load(Relaxed)));
+        let file_size = self.shm().file_size.load(Relaxed);
+        if offset >= META_SIZE as u64 && offset.is_multiple_of(PAGE_SIZE) && bytes <= file_size.saturating_sub(offset) {
+            Some((offset, bytes))
+        } else {
+            corrupt("a segment's data outside the box's file");
+            None
+        }
+    }
+
+    /// The entry index a list link (index + 1, 0 for none) names, if it
+    /// lies in the table; else the region is corrupt (EINVAL).
+    fn entry_of_link(&self, link: u32) -> SysResult<u32> {
+        let index = link.wrapping_sub(1);
+        if index < self.shm().attach_high.load(Relaxed).min(MAX_ATTACH) {
+            Ok(index)
+        } else {
+            Err(corrupt("an attachment list past the entry table"))
+        }
     }
 
     /// The shm facility lock, the attachment counts repaired first if its
@@ -162,8 +202,8 @@ impl Region {
     /// state (a dead one's are counted until its reaper drops them), and
     /// destroys a removed segment left with none. Facility lock held.
     fn recount_attachments(&self) {
-        // Lists that loop are beyond repair: left as they are, for
-        // `check_invariants` to report.
+        // Lists that loop or leave the table are beyond repair: left as
+        // they are, for `check_invariants` to report.
         let Ok(counts) = self.attachment_counts() else { return };
         for (index, &count) in counts.iter().enumerate() {
             let slot = self.live_shm_slot(index as u32);
@@ -180,22 +220,20 @@ impl Region {
 
     /// Per slot, the attachment entries naming it in the lists of the
     /// processes that still hold state; Err(record) if that record's list
-    /// loops. Facility lock held.
+    /// loops or leaves the entry table. Facility lock held.
     fn attachment_counts(&self) -> Result<Vec<u64>, u32> {
-        let mut counts = vec![0u64; self.facility().initialised.load(Acquire) as usize];
-        for record in 0..self.procs().high_water.load(Acquire) {
-            if self.record(record).state.load(Acquire) == PROC_FREE {
-                continue;
-            }
+        let mut counts = vec![0u64; self.initialised() as usize];
+        for record in self.records_in_use() {
             let mut next = self.record(record).shm_attachments.load(Relaxed);
             for steps in 0.. {
                 if next == 0 {
                     break;
                 }
-                if steps > MAX_ATTACH {
-                    return Err(record);
-                }
-                let entry = self.attach_entry(next - 1);
+                let index = match self.entry_of_link(next) {
+                    Ok(index) if steps <= MAX_ATTACH => index,
+                    _ => return Err(record),
+                };
+                let entry = self.attach_entry(index);
                 if let Some(count) = counts.get_mut(entry.slot.load(Relaxed) as usize) {
                     *count += 1;
                 }
@@ -210,8 +248,9 @@ impl Region {
         let shm = self.shm();
         let free = shm.attach_free.load(Relaxed);
         let index = if free != 0 {
-            shm.attach_free.store(self.attach_entry(free - 1).next.load(Relaxed), Relaxed);
-            free - 1
+            let index = self.entry_of_link(free)?;
+            shm.attach_free.store(self.attach_entry(index).next.load(Relaxed), Relaxed);
+            index
         } else {
             let high = shm.attach_high.load(Relaxed);
             if high >= MAX_ATTACH {
@@ -228,27 +267,39 @@ impl Region {
         Ok(index)
     }
 
-    /// Unlinks entry `index` from `rec`'s list and frees it. Facility lock held.
+    /// Unlinks entry `index` from `rec`'s list and frees it, if the list
+    /// holds it before it ends or leaves the table. Facility lock held.
     fn remove_attach_entry(&self, rec: RecordRef, index: u32) {
         let mut link = &self.record(rec.index).shm_attachments;
-        loop {
+        for _ in 0..=MAX_ATTACH {
             let next = link.load(Relaxed);
             if next == 0 {
                 return;
             }
             if next - 1 == index {
-                break;
+                return self.free_attach_entry(link, index);
             }
-            link = &self.attach_entry(next - 1).next;
+            let Ok(at) = self.entry_of_link(next) else { return };
+            link = &self.attach_entry(at).next;
         }
+    }
+
+    /// Unlinks entry `index`, which `link` names, and puts it on the free
+    /// list. Facility lock held.
+    fn free_attach_entry(&self, link: &AtomicU32, index: u32) {
         let entry = self.attach_entry(index);
         link.store(entry.next.load(Relaxed), Relaxed);
         entry.next.store(self.shm().attach_free.load(Relaxed), Relaxed);
         self.shm().attach_free.store(index + 1, Relaxed);
     }
 
-    /// Counts one attachment going away. Facility lock held, slot lock not.
+    /// Counts one attachment going away (unless `index`, read from an
+    /// entry, names no slot). Facility lock held, slot lock not.
     fn count_detach(&self, fd: i32, index: u32, pid: i32) {
+        if index >= self.initialised() {
+            corrupt("an attachment entry naming no segment");
+            return;
+        }
         let slot = self.live_shm_slot(index);
         let Ok(_slot_guard) = slot.head.lock.lock() else { return };
         slot.nattch.fetch_sub(1, Relaxed);
@@ -266,9 +317,10 @@ impl Region {
         self.begin_removal(index);
         crate::faults::crash_point("shm.destroy.begun");
         let slot = self.live_shm_slot(index);
-        let pages = pages_of(slot.segsz.load(Relaxed));
-        let _ = sys::punch_hole(fd, slot.offset.load(Relaxed), pages * PAGE_SIZE);
-        self.shm().total_pages.fetch_sub(pages, Relaxed);
+        if let Some((offset, bytes)) = self.segment_data(slot) {
+            let _ = sys::punch_hole(fd, offset, bytes);
+        }
+        self.shm().total_pages.fetch_sub(pages_of(slot.segsz.load(Relaxed)), Relaxed);
         self.release(index);
     }
 }
@@ -286,7 +338,7 @@ impl Namespace {
         let _fac = region.lock_shm()?;
         self.reap_dead_with_shm_locked();
         if key != IPC_PRIVATE {
-            if let Some(index) = region.find_key(key) {
+            if let Some(index) = region.find_key(key)? {
                 if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
                     return Err(libc::EEXIST);
                 }
@@ -401,6 +453,8 @@ impl Namespace {
             return Err(libc::EACCES);
         }
         let size = slot.segsz.load(Relaxed) as usize;
+        // Its data, whole pages of `size` bytes, lies in the file.
+        let Some((offset, _)) = region.segment_data(slot) else { return Err(libc::EINVAL) };
         let map_flags = match (explicit, flags & SHM_REMAP != 0) {
             (false, _) => libc::MAP_SHARED,
             (_, true) => libc::MAP_SHARED | libc::MAP_FIXED,
@@ -416,9 +470,7 @@ impl Namespace {
         let read_only_fd = if flags & SHM_RDONLY != 0 { Some(sys::reopen_read_only(self.fd())?) } else { None };
         // SAFETY: either the kernel picks the place, or the caller named it
         // (and with SHM_REMAP asked to replace what is there, as Linux does).
-        let mapped = unsafe {
-            sys::mmap(addr, size, prot, map_flags, read_only_fd.unwrap_or(self.fd()), slot.offset.load(Relaxed))
-        };
+        let mapped = unsafe { sys::mmap(addr, size, prot, map_flags, read_only_fd.unwrap_or(self.fd()), offset) };
         if let Some(fd) = read_only_fd {
             let _ = sys::close(fd);
         }
@@ -653,26 +705,23 @@ impl Namespace {
     /// skips slots whose lock the caller holds by reading only atomics.
     fn locked_pages_of(&self, uid: u32) -> u64 {
         let region = &self.region;
-        let initialised = region.facility().initialised.load(Acquire);
-        (0..initialised)
+        (0..region.initialised())
             .map(|i| region.live_shm_slot(i))
             .filter(|s| {
                 s.head.is_live() && s.head.mode.load(Relaxed) & SHM_LOCKED != 0 && s.lock_uid.load(Relaxed) == uid
             })
-            .map(|s| pages_of(s.segsz.load(Relaxed)))
-            .sum()
+            .fold(0u64, |total, s| total.saturating_add(pages_of(s.segsz.load(Relaxed))))
     }
 
     /// Resident pages of all segments, as SHM_INFO's shm_rss. Facility lock held.
     fn resident_pages(&self) -> u64 {
-        let initialised = self.region.facility().initialised.load(Acquire);
-        (0..initialised).map(|index| self.shm_resident_pages(index)).sum()
+        (0..self.region.initialised()).fold(0u64, |total, index| total.saturating_add(self.shm_resident_pages(index)))
     }
 
     /// Bytes of segment `index` in memory (0 if none lives there): Linux's
     /// `rss` column of /proc/sysvipc/shm.
     pub(crate) fn shm_resident_bytes(&self, index: u32) -> u64 {
-        if index >= self.region.facility().initialised.load(Acquire) {
+        if index >= self.region.initialised() {
             return 0;
         }
         self.shm_resident_pages(index) * PAGE_SIZE
@@ -685,8 +734,8 @@ impl Namespace {
         if !slot.head.is_live() {
             return 0;
         }
-        let start = slot.offset.load(Relaxed);
-        let end = start + pages_of(slot.segsz.load(Relaxed)) * PAGE_SIZE;
+        let Some((start, bytes)) = self.region.segment_data(slot) else { return 0 };
+        let end = start + bytes;
         let (mut at, mut resident) = (start, 0);
         while at < end {
             let Ok(data) = sys::seek(self.fd(), at, libc::SEEK_DATA) else {
@@ -715,7 +764,7 @@ impl Namespace {
         if region.limits().shm_rmid_forced.load(Relaxed) == 0 {
             return;
         }
-        for index in 0..region.facility().initialised.load(Acquire) {
+        for index in 0..region.initialised() {
             let slot = region.live_shm_slot(index);
             let Ok(_slot_guard) = slot.head.lock.lock() else { continue };
             if !slot.head.is_live() || slot.nattch.load(Relaxed) != 0 {
@@ -733,13 +782,19 @@ impl Namespace {
         if !region.record_current(rec) {
             return;
         }
+        let list = &region.record(rec.index).shm_attachments;
         loop {
-            let head = region.record(rec.index).shm_attachments.load(Relaxed);
+            let head = list.load(Relaxed);
             if head == 0 {
                 break;
             }
-            let slot = region.attach_entry(head - 1).slot.load(Relaxed);
-            region.remove_attach_entry(rec, head - 1);
+            let Ok(entry) = region.entry_of_link(head) else {
+                // What the list held past here is out of reach: it is not counted.
+                list.store(0, Relaxed);
+                break;
+            };
+            let slot = region.attach_entry(entry).slot.load(Relaxed);
+            region.free_attach_entry(list, entry);
             region.count_detach(self.fd(), slot, pid);
         }
     }
@@ -846,8 +901,10 @@ impl Region {
     pub(crate) fn check_shm(&self) -> Result<(), String> {
         let lock_error = |_| "shm: a lock glibc refuses".to_string();
         let _fac = self.lock_shm().map_err(lock_error)?;
-        let counts = self.attachment_counts().map_err(|record| format!("record {record}: attachment list loops"))?;
-        let (mut live, mut pages) = (0, 0);
+        let counts = self
+            .attachment_counts()
+            .map_err(|record| format!("record {record}: attachment list loops or leaves the table"))?;
+        let (mut live, mut pages) = (0u64, 0u64);
         for (index, &count) in counts.iter().enumerate() {
             let slot = self.live_shm_slot(index as u32);
             let _guard = slot.head.lock.lock().map_err(lock_error)?;
@@ -855,7 +912,7 @@ impl Region {
                 continue;
             }
             live += 1;
-            pages += pages_of(slot.segsz.load(Relaxed));
+            pages = pages.saturating_add(pages_of(slot.segsz.load(Relaxed)));
             let nattch = slot.nattch.load(Relaxed);
             if nattch != count {
                 return Err(format!("segment {index}: nattch {nattch}, {count} attachments listed"));
@@ -864,7 +921,7 @@ impl Region {
                 return Err(format!("segment {index}: removed and unattached, yet live"));
             }
         }
-        let (in_use, total) = (self.facility().in_use.load(Relaxed), self.shm().total_pages.load(Relaxed));
+        let (in_use, total) = (self.facility().in_use.load(Relaxed) as u64, self.shm().total_pages.load(Relaxed));
         if in_use != live || total != pages {
             return Err(format!("segments: {in_use} counted in use and {total} pages, {live} live with {pages} pages"));
         }

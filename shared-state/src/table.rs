@@ -29,12 +29,18 @@
 //! marks the slot (`removing`) first and clears the mark last, each step in
 //! between can be taken again, and lookups treat a marked slot as gone; the
 //! facility lock's next holder finishes it, then rebuilds the key chains
-//! and counts from the slots themselves (`repair_facility`). A lock glibc
-//! refuses (the region is corrupt: see `lock`) fails the call with EINVAL.
+//! and counts from the slots themselves (`repair_facility`).
+//!
+//! Corruption (see the region's notes): `initialised` is read through
+//! `initialised()`, never past `IPCMNI`; a slot index read from the region
+//! (a key chain's, one a waiter or an undo record names) is looked up only
+//! below it, and `lock_live` lets the facility check the object's own
+//! fields (`check_slot`), so that a lookup of a corrupt object fails with
+//! EINVAL. A lock glibc refuses fails the call too (see `lock`).
 
 use crate::abi::IpcPerm;
 use crate::lock::{Guard, RobustMutex};
-use crate::region::{IDX_BITS, IPCMNI};
+use crate::region::{corrupt, IDX_BITS, IPCMNI};
 use crate::sys::SysResult;
 use core::sync::atomic::{AtomicI32, AtomicU32, Ordering::*};
 
@@ -163,6 +169,20 @@ pub trait SlotTable {
     /// `index < IPCMNI`, the slot unpublished, the facility lock held.
     unsafe fn init_slot(&self, _index: u32) {}
 
+    /// Slots below this have been initialised: `FacilityHeader::initialised`,
+    /// never past the table even if the region says so.
+    #[inline(always)]
+    fn initialised(&self) -> u32 {
+        self.facility().initialised.load(Acquire).min(IPCMNI)
+    }
+
+    /// Whether the live object in slot `index` has fields that can be
+    /// right (heap offsets in the heap, counts within their blocks): a
+    /// lookup of a corrupt object fails with EINVAL. Slot lock held.
+    fn check_slot(&self, _index: u32) -> SysResult<()> {
+        Ok(())
+    }
+
     /// Tells the collector of lost blocks that a repair begins (see
     /// `collect`); the facilities whose repairs move heap blocks do.
     fn note_repair(&self) {}
@@ -187,8 +207,7 @@ pub trait SlotTable {
     /// last holder died with it.
     #[inline(always)]
     fn lock_slot(&self, index: u32) -> SysResult<Guard<'_>> {
-        let slot = self.slot_header(index);
-        let guard = slot.lock.lock()?;
+        let guard = self.slot_header(index).lock.lock()?;
         if guard.owner_died {
             self.repair_after_death(index);
         }
@@ -209,7 +228,7 @@ pub trait SlotTable {
         if self.facility().lock.is_abandoned() {
             drop(self.lock_facility());
         }
-        for index in 0..self.facility().initialised.load(Acquire) {
+        for index in 0..self.initialised() {
             self.repair_slot_if_abandoned(index);
         }
     }
@@ -238,7 +257,7 @@ pub trait SlotTable {
     /// lock held.
     fn repair_facility(&self) {
         let fac = self.facility();
-        let initialised = fac.initialised.load(Relaxed);
+        let initialised = self.initialised();
         for index in 0..initialised {
             if self.slot_header(index).removing.load(Relaxed) != 0 {
                 self.finish_removal(index);
@@ -272,9 +291,11 @@ pub trait SlotTable {
         self.lock_live(index, Some(seq))
     }
 
-    /// Locks the live object in slot `index`, optionally checking its sequence.
+    /// Locks the live object in slot `index` (which may have been read
+    /// from the region), optionally checking its sequence, and checks its
+    /// fields (`check_slot`).
     fn lock_live(&self, index: u32, seq: Option<u32>) -> SysResult<(u32, Guard<'_>)> {
-        if index >= self.facility().initialised.load(Acquire) {
+        if index >= self.initialised() {
             return Err(libc::EINVAL);
         }
         let guard = self.lock_slot(index)?;
@@ -282,21 +303,30 @@ pub trait SlotTable {
         if !slot.is_live() || slot.removing.load(Relaxed) != 0 || seq.is_some_and(|s| s != slot.seq.load(Relaxed)) {
             return Err(libc::EINVAL);
         }
+        self.check_slot(index)?;
         Ok((index, guard))
     }
 
-    /// The live slot with `key`. Facility lock held.
-    fn find_key(&self, key: i32) -> Option<u32> {
+    /// The live slot with `key`; Err(EINVAL) if the key's chain names a
+    /// slot past those initialised or loops (the region is corrupt).
+    /// Facility lock held.
+    fn find_key(&self, key: i32) -> SysResult<Option<u32>> {
         let mut next = self.facility().key_buckets[bucket_of(key)].load(Relaxed);
-        while next != 0 {
+        for _ in 0..IPCMNI {
+            if next == 0 {
+                return Ok(None);
+            }
             let index = next - 1;
+            if index >= self.initialised() {
+                break;
+            }
             let slot = self.slot_header(index);
             if slot.key.load(Relaxed) == key && slot.is_live() {
-                return Some(index);
+                return Ok(Some(index));
             }
             next = slot.key_next.load(Relaxed);
         }
-        None
+        Err(corrupt("a key chain past the slot table"))
     }
 
     /// Reserves a free slot index for a new object, Linux's way. Facility lock held.
@@ -307,7 +337,7 @@ pub trait SlotTable {
         if in_use as u64 >= max_objects.min(IPCMNI as u64) {
             return Err(libc::ENOSPC);
         }
-        let initialised = fac.initialised.load(Relaxed);
+        let initialised = self.initialised();
         let free = |i: u32| i >= initialised || !self.slot_header(i).is_live();
         // As Linux's ipc_idr_alloc: a next_id set by its sysctl is used up
         // by this allocation whatever it finds. Its index, or the lowest
@@ -319,13 +349,14 @@ pub trait SlotTable {
             ((wanted..IPCMNI).find(|&i| free(i)).ok_or(libc::ENOSPC)?, Some(seq))
         } else {
             let window = (in_use * 3 / 2).clamp(MIN_CYCLE, IPCMNI);
-            let start = (fac.last_idx.load(Relaxed) + 1) as u32;
+            let start = fac.last_idx.load(Relaxed).wrapping_add(1) as u32;
             let found = (start..window).chain(0..start.min(window)).find(|&i| free(i));
             (found.ok_or(libc::ENOSPC)?, None)
         };
         for i in initialised..=index {
-            // SAFETY: slots at or above `initialised` are unpublished; we
-            // hold the facility lock, the only writer of `initialised`.
+            // SAFETY: slots at or above `initialised` are unpublished (i <
+            // IPCMNI); we hold the facility lock, the only writer of
+            // `initialised`.
             unsafe {
                 self.slot_header(i).lock.init();
                 self.init_slot(i);
@@ -377,13 +408,17 @@ pub trait SlotTable {
             return;
         }
         let mut link = &self.facility().key_buckets[bucket_of(key)];
-        loop {
+        for _ in 0..IPCMNI {
             let next = link.load(Relaxed);
             if next == 0 {
                 break;
             }
             if next - 1 == index {
                 link.store(slot.key_next.load(Relaxed), Relaxed);
+                break;
+            }
+            if next > self.initialised() {
+                corrupt("a key chain past the slot table");
                 break;
             }
             link = &self.slot_header(next - 1).key_next;
@@ -396,7 +431,7 @@ pub trait SlotTable {
     /// lock and slot lock held.
     fn begin_removal(&self, index: u32) {
         let slot = self.slot_header(index);
-        slot.removing.store(slot.seq.load(Relaxed) + 1, Relaxed);
+        slot.removing.store(slot.seq.load(Relaxed).wrapping_add(1), Relaxed);
     }
 
     /// Frees a live slot, or finishes freeing one whose remover died: each
@@ -409,8 +444,8 @@ pub trait SlotTable {
         self.make_private(index);
         let seq = slot.seq.load(Relaxed);
         // The new sequence number first: from here the old id names nothing.
-        if seq + 1 == slot.removing.load(Relaxed) {
-            slot.seq.store((seq + 1) % SEQ_LIMIT, Relaxed);
+        if seq.wrapping_add(1) == slot.removing.load(Relaxed) {
+            slot.seq.store(seq.wrapping_add(1) % SEQ_LIMIT, Relaxed);
         }
         if slot.state.swap(SLOT_FREE, Release) == SLOT_LIVE {
             self.facility().in_use.fetch_sub(1, Relaxed);
@@ -425,7 +460,6 @@ pub trait SlotTable {
         if fac.in_use.load(Relaxed) == 0 {
             return -1;
         }
-        let initialised = fac.initialised.load(Acquire);
-        (0..initialised).rev().find(|&i| self.slot_header(i).is_live()).map_or(-1, |i| i as i32)
+        (0..self.initialised()).rev().find(|&i| self.slot_header(i).is_live()).map_or(-1, |i| i as i32)
     }
 }
