@@ -82,6 +82,17 @@ pub(crate) fn block_fits(offset: u64, size: u64) -> bool {
     offset >= PAGE_SIZE && offset.is_multiple_of(OFFSET_UNIT) && offset <= HEAP_SIZE.saturating_sub(size)
 }
 
+/// `offset` if it (0 included) lies in the heap on a 16-byte boundary, for
+/// the links a walk follows (`block_fits` checks a whole block). Computed
+/// as `heap_ref` brings an offset into the heap, so that the compiler sees
+/// that the offset returned needs no more of that.
+#[inline(always)]
+pub(crate) fn heap_link(offset: u64) -> Option<u64> {
+    const { assert!(HEAP_SIZE == 1 << 32) };
+    let inside = (offset as u32 & !(OFFSET_UNIT as u32 - 1)) as u64;
+    (inside == offset).then_some(inside)
+}
+
 /// Whether a block can start at heap offset `offset` (see `block_fits`).
 #[inline(always)]
 pub(crate) fn is_block(offset: u64) -> bool {
