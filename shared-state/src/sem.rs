@@ -367,29 +367,32 @@ impl Region {
 
     /// Whether the live set's own fields that every operation uses can be
     /// right (see the module notes): its semaphores, its log and the
-    /// queue's first waiter in the heap, on 16-byte boundaries, the array
-    /// and the log no larger than a heap block (so that what is sized by
-    /// them stays small), and the log within its block. Err(EINVAL) if
-    /// not. Slot lock held. (The queue's tail is checked where a waiter
-    /// queues, the undo list link by link, a completion or an undo applied
-    /// by the repair, the array's room where a set reuses it.)
+    /// queue's first waiter in the heap, on 16-byte boundaries, the log
+    /// within its block, and no more semaphores or log entries than a heap
+    /// block could hold (so that what is sized by them stays small).
+    /// Err(EINVAL) if not. Slot lock held. (The queue's tail is checked
+    /// where a waiter queues, the undo list link by link, a completion or
+    /// an undo applied by the repair, the array's room where a set reuses
+    /// it.)
     ///
     /// Every semop that takes the lock pays for this: so one branch, each
-    /// rule a term that is 0 when it holds (HEAP_SIZE is 2^32).
+    /// rule a term that is 0 when it holds (HEAP_SIZE is 2^32; a heap block
+    /// holds at most 2^20 of either, and a count of 2^21 or more has a bit
+    /// at 21 or above).
     #[inline(always)]
     fn check_set(&self, slot: &SemSlot) -> SysResult<()> {
-        const _: () = assert!(HEAP_SIZE == 1 << 32);
+        const ELEMENT: u64 = 16;
+        const _: () = assert!(HEAP_SIZE == 1 << 32 && MAX_BLOCK / ELEMENT < 1 << 21);
+        const _: () = assert!(core::mem::size_of::<Sem>() as u64 == ELEMENT && ENTRY_SIZE == ELEMENT);
         let journal = &slot.journal;
         let (sems, nsems) = (slot.sems.load(Relaxed), slot.nsems.load(Relaxed) as u64);
         let (entries, len, room) =
-            (journal.entries.load(Relaxed), journal.len.load(Relaxed), journal.capacity.load(Relaxed));
-        let sem_size = core::mem::size_of::<Sem>() as u64;
+            (journal.entries.load(Relaxed), journal.len.load(Relaxed), journal.capacity.load(Relaxed) as u64);
         let bad = ((sems | entries | slot.queue_head.load(Relaxed)) & !(HEAP_SIZE - 16))
-            | (sems.wrapping_add(nsems * sem_size) > HEAP_SIZE) as u64
-            | (nsems * sem_size > MAX_BLOCK) as u64
-            | (entries.wrapping_add(room as u64 * ENTRY_SIZE) > HEAP_SIZE) as u64
-            | (room as u64 * ENTRY_SIZE > MAX_BLOCK) as u64
-            | (len > room) as u64;
+            | ((nsems | room) >> 21)
+            | (sems.wrapping_add(nsems * ELEMENT) > HEAP_SIZE) as u64
+            | (entries.wrapping_add(room * ELEMENT) > HEAP_SIZE) as u64
+            | (len as u64 > room) as u64;
         if bad == 0 {
             Ok(())
         } else {
