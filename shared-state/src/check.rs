@@ -13,6 +13,10 @@
 //! `msg_blocks`); the heap lists the free ones (`free_blocks`).
 //! `repair_abandoned_locks` lives here too: it takes every lock a dead
 //! holder left, in every facility, so that the repairs run at once.
+//!
+//! The accounting also serves the collector of lost blocks (`collect`),
+//! which any call may run: so it reports a block outside the heap, or a
+//! bump past it, as an error rather than trusting the region.
 
 use crate::region::{Region, PAGE_SIZE};
 use std::collections::BTreeMap;
@@ -27,9 +31,13 @@ pub(crate) struct BlockMap {
 impl BlockMap {
     /// Records block `at` of `size` bytes held by `holder`. A block found
     /// twice is an error, unless `shared` (reached again along a second
-    /// list that legitimately names it, as an undo record is).
+    /// list that legitimately names it, as an undo record is); so is one
+    /// that does not lie in the heap.
     pub(crate) fn add(&mut self, at: u64, size: u64, holder: &'static str, shared: bool) -> Result<(), String> {
         let size = crate::heap::class_of(size).map_or(size, |(_, block)| block);
+        if !crate::heap::block_fits(at, size) {
+            return Err(format!("heap: block {at:#x} of {size} bytes ({holder}) does not lie in the heap"));
+        }
         if let Some(&(old_size, old_holder)) = self.blocks.get(&at) {
             if shared && old_holder == holder && old_size == size {
                 return Ok(());
@@ -105,6 +113,9 @@ impl Region {
             end = at + size;
         }
         let bump = self.heap_header().bump.load(core::sync::atomic::Ordering::Relaxed);
+        if !(PAGE_SIZE..=crate::region::HEAP_SIZE).contains(&bump) {
+            return Err(format!("heap: the bump {bump:#x} lies outside the heap"));
+        }
         if end > bump {
             return Err(format!("heap: a block ends at {end:#x}, beyond the {bump:#x} cut"));
         }

@@ -107,10 +107,14 @@ impl<'a> Hold<'a> {
                 return Hold { region, word };
             }
             word.fetch_sub(1, Release);
-            let guard = collect.lock.lock();
-            if guard.owner_died {
+            match collect.lock.lock() {
                 // The collector died with the gate closed.
-                collect.gate.store(0, Release);
+                Ok(guard) if guard.owner_died => collect.gate.store(0, Release),
+                Ok(_) => {}
+                // A lock glibc refuses (the region is corrupt) cannot be
+                // waited for: rather than wait at a closed gate for good,
+                // open it as for a dead collector.
+                Err(_) => collect.gate.store(0, Release),
             }
         }
     }
@@ -222,7 +226,7 @@ impl Region {
     /// Whether no thread of the box is inside a hold. Gate closed.
     fn all_holds_let_go(&self) -> bool {
         let collect = &self.header().collect;
-        let records = self.procs().high_water.load(SeqCst);
+        let records = self.procs().high_water.load(SeqCst).min(crate::region::MAX_PROCS);
         collect.unrecorded_holds.load(SeqCst) & HOLDS_MASK == 0
             && (0..records).all(|index| self.record(index).holds.0.load(SeqCst) & HOLDS_MASK == 0)
     }

@@ -29,6 +29,13 @@
 //! its owner frees it with the size it asked for (the class is derived from
 //! it). Heap memory is never unmapped, so reading a block's link word is
 //! safe even after another process took the block.
+//!
+//! Offsets read from the region (list heads and links, blocks named by
+//! objects) are checked before use (`block_fits`, `checked_block`): a
+//! free list whose head lies outside the heap gives EINVAL, a block freed
+//! at such an offset is dropped (lost) rather than listed. `heap_ref`
+//! itself never reaches outside the heap (and the pad after it), whatever
+//! offset it is given (see the region's notes).
 
 use crate::lock::RobustMutex;
 use crate::region::{Region, HEAP_OFFSET, HEAP_SIZE, PAGE_SIZE};
@@ -65,6 +72,42 @@ fn pack(tag: u64, offset: u64) -> u64 {
 }
 fn unpack(word: u64) -> (u64, u64) {
     (word >> 32, (word & 0xffff_ffff) * OFFSET_UNIT)
+}
+
+/// Whether a block of `size` bytes can start at heap offset `offset`:
+/// blocks lie past the heap's unused first page, on 16-byte boundaries,
+/// wholly inside the heap. For offsets read from the region.
+#[inline(always)]
+pub(crate) fn block_fits(offset: u64, size: u64) -> bool {
+    offset >= PAGE_SIZE && offset.is_multiple_of(OFFSET_UNIT) && offset <= HEAP_SIZE.saturating_sub(size)
+}
+
+/// `offset` if it (0 included) lies in the heap on a 16-byte boundary, for
+/// the links a walk follows (`block_fits` checks a whole block). Computed
+/// as `heap_ref` brings an offset into the heap, so that the compiler sees
+/// that the offset returned needs no more of that.
+#[inline(always)]
+pub(crate) fn heap_link(offset: u64) -> Option<u64> {
+    const { assert!(HEAP_SIZE == 1 << 32) };
+    let inside = (offset as u32 & !(OFFSET_UNIT as u32 - 1)) as u64;
+    (inside == offset).then_some(inside)
+}
+
+/// Whether a block can start at heap offset `offset` (see `block_fits`).
+#[inline(always)]
+pub(crate) fn is_block(offset: u64) -> bool {
+    block_fits(offset, 1 << MIN_SHIFT)
+}
+
+/// `offset`, read from the region where a block of `size` bytes (`what`)
+/// starts, if one can; else the region is corrupt (EINVAL).
+#[inline(always)]
+pub(crate) fn checked_block(offset: u64, size: u64, what: &str) -> SysResult<u64> {
+    if block_fits(offset, size) {
+        Ok(offset)
+    } else {
+        Err(crate::region::corrupt(what))
+    }
 }
 
 impl HeapHeader {
@@ -120,7 +163,7 @@ impl Region {
                     // The next pop will likely take the new head: start
                     // bringing it into this core's cache.
                     if next != 0 {
-                        prefetch(self.heap_addr(next));
+                        prefetch(self.prefetch_addr(next));
                     }
                     return Some(offset);
                 }
@@ -153,7 +196,8 @@ impl Region {
     /// The blocks of a list of heap blocks that starts at `head`, whose
     /// link in each block `next` reads; the walk stops after as many
     /// blocks as the heap could hold, so a list that loops ends (and shows
-    /// up twice in `heap_account`). The caller holds the list's guard.
+    /// up twice in `heap_account`). Offsets are yielded unchecked, for the
+    /// caller to check. The caller holds the list's guard.
     pub(crate) fn list_blocks<'a>(
         &'a self,
         head: u64,
@@ -165,8 +209,9 @@ impl Region {
     }
 
     /// Unlinks block `target` from the list of heap blocks that starts at
-    /// `head`, whose link in each block `next` names. Whether it was there.
-    /// The caller holds whatever guards the list.
+    /// `head`, whose link in each block `next` names. Whether it was there:
+    /// not if the list ends before it, or at a link outside the heap (the
+    /// region is corrupt). The caller holds whatever guards the list.
     pub(crate) fn unlink_block<'a>(
         &'a self,
         head: &'a AtomicU64,
@@ -183,24 +228,45 @@ impl Region {
                 link.store(next(at).load(Relaxed), Relaxed);
                 return true;
             }
+            if !is_block(at) {
+                crate::region::corrupt("a list link outside the heap");
+                return false;
+            }
             link = next(at);
         }
     }
 
-    /// Address in this process of heap offset `offset`.
+    /// Address in this process of heap offset `offset`, unchecked: for a
+    /// prefetch, which never faults wherever it points.
+    #[inline(always)]
+    pub(crate) fn prefetch_addr(&self, offset: u64) -> usize {
+        (self.base() + HEAP_OFFSET).wrapping_add(offset as usize)
+    }
+
+    /// Address in this process of heap offset `offset`, for a caller that
+    /// checked it (and the bytes it reaches from there) lies in the heap.
     pub(crate) fn heap_addr(&self, offset: u64) -> usize {
         debug_assert!(offset > 0 && offset < HEAP_SIZE);
         self.base() + HEAP_OFFSET + offset as usize
     }
 
-    /// A reference to a `T` at heap offset `offset`.
+    /// A reference to a `T` at heap offset `offset`. An offset past the
+    /// heap, or not aligned for a `T` (a value read from a corrupt region
+    /// that no check caught: see the region's notes), is taken modulo the
+    /// heap's size and aligned down, so that whatever the offset, the `T`
+    /// starts in the heap, aligned, and ends at worst in the process's pad
+    /// after it: one AND, as the heap is 2^32 bytes.
     ///
     /// # Safety
     /// `offset` names a live block (or a place in one) holding a `T`, whose
     /// fields are atomics or are accessed under the lock that guards them.
+    #[inline(always)]
     pub(crate) unsafe fn heap_ref<T>(&self, offset: u64) -> &T {
-        // SAFETY: forwarded to the caller; the heap lies inside the mapping.
-        unsafe { &*(self.heap_addr(offset) as *const T) }
+        const { assert!(HEAP_SIZE == 1 << 32 && core::mem::size_of::<T>() <= crate::region::PAD_SIZE) };
+        let offset = offset as u32 & !(core::mem::align_of::<T>() as u32 - 1);
+        // SAFETY: forwarded to the caller; the heap and the pad after it
+        // lie inside the mapping, and the T in them, aligned.
+        unsafe { &*((self.base() + HEAP_OFFSET + offset as usize) as *const T) }
     }
 
     /// Allocates a zeroed block of at least `size` bytes; returns its offset.
@@ -218,18 +284,29 @@ impl Region {
         let (class, block) = class_of(size).ok_or(libc::ENOMEM)?;
         let heap = self.heap_header();
         if let Some(offset) = self.stack_pop(&heap.free[class]) {
-            return Ok(offset);
+            // A head outside the heap is off the list now: the next
+            // allocation finds the list empty.
+            return checked_block(offset, block, "a free list's head outside the heap");
         }
-        let _guard = heap.lock.lock();
+        let _guard = heap.lock.lock()?;
         let offset = heap.bump.load(Relaxed);
+        if offset < PAGE_SIZE || !offset.is_multiple_of(OFFSET_UNIT) {
+            return Err(crate::region::corrupt("the heap's bump outside the heap"));
+        }
         let end = offset.checked_add(block).filter(|&e| e <= HEAP_SIZE).ok_or(libc::ENOMEM)?;
         heap.bump.store(end, Relaxed);
         Ok(offset)
     }
 
-    /// Frees a block allocated with `size`.
+    /// Frees a block allocated with `size`. A block said to lie outside the
+    /// heap (an offset or size read from a corrupt region) is dropped:
+    /// listed, it would be handed out.
     pub fn heap_free(&self, offset: u64, size: u64) {
         let Some((class, block)) = class_of(size) else { return };
+        if !block_fits(offset, block) {
+            crate::region::corrupt("a block to free outside the heap");
+            return;
+        }
         if block >= PUNCH_FROM {
             // Give the pages back, keeping the first (it holds the link).
             let start = HEAP_OFFSET as u64 + offset + PAGE_SIZE;

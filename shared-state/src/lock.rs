@@ -17,7 +17,9 @@
 //! owning structure's `initialised` flag before locking.
 //! When `lock` finds the previous owner died, it marks the mutex consistent
 //! and reports it through `Guard::owner_died`, so the caller may repair what
-//! that owner left half-done.
+//! that owner left half-done. Any other refusal by glibc (a lock word or a
+//! kind no mutex has: the region is corrupt) is an error the caller's call
+//! returns (EINVAL, see `region::corrupt`), never a crash of the process.
 //!
 //! On x86_64 the uncontended take and release are made here, inline, on
 //! glibc's own representation (`fast`): the compare-and-swap, the thread's
@@ -29,6 +31,7 @@
 //! layout is checked once per process against the running glibc; where a
 //! check fails, every lock goes through glibc.
 
+use crate::sys::SysResult;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -73,7 +76,22 @@ impl RobustMutex {
         }
     }
 
-    pub fn lock(&self) -> Guard<'_> {
+    /// Takes the lock, waiting for it; Err(EINVAL) if glibc refuses it.
+    /// The first try is made inline, and the guard built there: a Result
+    /// of a guard that a call returns goes through memory.
+    #[inline(always)]
+    pub fn lock(&self) -> SysResult<Guard<'_>> {
+        let rc = match self.try_lock_raw() {
+            libc::EBUSY => self.lock_contended(),
+            rc => rc,
+        };
+        self.taken(rc)
+    }
+
+    /// `lock` after a first try found the lock held: glibc's answer once
+    /// this thread holds it (or glibc refused it).
+    #[inline(never)]
+    fn lock_contended(&self) -> i32 {
         // Critical sections here last well under a microsecond, and a holder
         // on another core is usually about to let go: retry for a while
         // before glibc's lock, which sleeps in the kernel at once on
@@ -82,7 +100,7 @@ impl RobustMutex {
         // backoff: a waiter that keeps touching the lock's cache line slows
         // the holder, and one that stays away a little lets the holder do
         // several operations in a row, which is what carries a stream.
-        let mut rc = self.try_lock_raw();
+        let mut rc = libc::EBUSY;
         let (mut pause, mut paused) = (1, 0);
         while rc == libc::EBUSY && paused < LOCK_SPIN_PAUSES {
             for _ in 0..pause {
@@ -99,30 +117,35 @@ impl RobustMutex {
             // SAFETY: the mutex was initialised (module invariant).
             rc = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
         }
-        let owner_died = rc == libc::EOWNERDEAD;
-        if owner_died {
-            // SAFETY: we hold the lock; marking it consistent keeps it usable.
-            unsafe { libc::pthread_mutex_consistent(self.raw.get()) };
-        } else {
-            assert_eq!(rc, 0, "ipcbox: robust mutex lock failed: the region is corrupt");
-        }
-        Guard { mutex: self, owner_died }
+        rc
     }
 
-    /// Takes the lock if it is free (or its holder died), without waiting.
+    /// Takes the lock if it is free (or its holder died), without waiting;
+    /// None if it is held, or if glibc refuses it (see `lock`).
     pub fn try_lock(&self) -> Option<Guard<'_>> {
         let rc = self.try_lock_raw();
         if rc == libc::EBUSY {
             return None;
         }
-        let owner_died = rc == libc::EOWNERDEAD;
-        if owner_died {
-            // SAFETY: we hold the lock; marking it consistent keeps it usable.
-            unsafe { libc::pthread_mutex_consistent(self.raw.get()) };
-        } else {
-            assert_eq!(rc, 0, "ipcbox: robust mutex lock failed: the region is corrupt");
+        self.taken(rc).ok()
+    }
+
+    /// The guard for glibc's answer `rc` to a lock or trylock that did not
+    /// find the lock busy.
+    #[inline(always)]
+    fn taken(&self, rc: i32) -> SysResult<Guard<'_>> {
+        match rc {
+            0 => Ok(Guard { mutex: self, owner_died: false }),
+            libc::EOWNERDEAD => {
+                // SAFETY: we hold the lock; marking it consistent keeps it usable.
+                unsafe { libc::pthread_mutex_consistent(self.raw.get()) };
+                Ok(Guard { mutex: self, owner_died: true })
+            }
+            // Nothing here ever leaves a lock not recoverable or of another
+            // kind (every EOWNERDEAD is made consistent at once): its memory
+            // was overwritten.
+            _ => Err(crate::region::corrupt("a lock that glibc refuses")),
         }
-        Some(Guard { mutex: self, owner_died })
     }
 
     /// Whether the last holder died with the lock and no one has taken it
@@ -381,7 +404,10 @@ impl LivenessLock {
     pub unsafe fn init_and_hold(&self) {
         // SAFETY: forwarded to the caller's contract.
         unsafe { self.mutex.init() };
-        core::mem::forget(self.mutex.lock());
+        // Just initialised and unpublished: glibc takes it.
+        if let Ok(guard) = self.mutex.lock() {
+            core::mem::forget(guard);
+        }
     }
 
     /// Initialises the lock, free.
@@ -450,8 +476,9 @@ impl LivenessLock {
 
     /// Waits until the lock is free or its holder dies, then holds it
     /// for good (like `init_and_hold`, on a lock already initialised).
-    pub fn wait_and_hold(&self) {
-        core::mem::forget(self.mutex.lock());
+    /// Whether it does: not if glibc refuses the lock (see `RobustMutex::lock`).
+    pub fn wait_and_hold(&self) -> bool {
+        self.mutex.lock().map(core::mem::forget).is_ok()
     }
 
     /// The thread id in the lock word. glibc writes the id from its thread

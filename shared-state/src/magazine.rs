@@ -25,9 +25,14 @@
 //! threads apart (a thread that finds it busy uses the free lists instead).
 //! After the process's death, only its reaper touches it. Batch stacks are
 //! lock-free, as the free lists are (see `heap`).
+//!
+//! Corruption (see the region's notes): a magazine whose count, class or
+//! blocks cannot be right is emptied (its blocks lost) and the call takes
+//! its block from the heap, or frees it there; a batch whose carrier lies
+//! outside the heap is dropped.
 
-use crate::heap::{class_of, MIN_SHIFT};
-use crate::region::Region;
+use crate::heap::{block_fits, class_of, MIN_SHIFT};
+use crate::region::{corrupt, Region};
 use core::sync::atomic::{AtomicU32, Ordering::*};
 
 /// Blocks in a full batch: the carrier and the offsets it holds.
@@ -64,6 +69,15 @@ impl Magazine {
         }
     }
 
+    /// Drops what a side of the magazine holds, whose count or blocks
+    /// cannot be right (its blocks are lost). Busy.
+    #[cold]
+    fn drop_side(class: &AtomicU32, count: &AtomicU32) {
+        corrupt("a magazine's count or blocks");
+        class.store(0, Relaxed);
+        count.store(0, Relaxed);
+    }
+
     /// Runs `f` with the magazine to itself, or returns None if another
     /// thread of the process has it.
     fn with<R>(&self, f: impl FnOnce() -> Option<R>) -> Option<R> {
@@ -88,6 +102,13 @@ fn block_size(class: usize) -> u64 {
     1 << (class as u32 + MIN_SHIFT)
 }
 
+/// The size of the blocks a magazine side of class `class_plus_one` holds
+/// (see `Magazine`), if it holds any of a class magazines cache.
+fn side_block_size(class_plus_one: u32) -> Option<u64> {
+    let class = (class_plus_one as usize).checked_sub(1)?;
+    (MIN_CLASS..=MAX_CLASS).contains(&class).then(|| block_size(class))
+}
+
 impl Region {
     fn magazine(&self, record: u32) -> &Magazine {
         &self.record(record).magazine
@@ -106,6 +127,10 @@ impl Region {
                 // A process killed between the pop and the count's store
                 // loses the batch; its reaper never frees blocks twice.
                 let carrier = self.stack_pop(&self.heap_header().batches[class])?;
+                if !block_fits(carrier, block_size(class)) {
+                    corrupt("a batch outside the heap");
+                    return None;
+                }
                 crate::faults::crash_point("magazine.batch_taken");
                 // SAFETY: a batch carrier is a free block of 64 bytes or more.
                 let offsets = unsafe { self.heap_ref::<Carrier>(carrier) };
@@ -117,6 +142,14 @@ impl Region {
                 count = BATCH;
             } else if magazine.loaded_class.load(Relaxed) != class as u32 + 1 {
                 return None;
+            } else if count > BATCH {
+                Magazine::drop_side(&magazine.loaded_class, &magazine.loaded_count);
+                return None;
+            }
+            let at = magazine.loaded[count - 1].load(Relaxed) as u64 * UNIT;
+            if !block_fits(at, block_size(class)) {
+                Magazine::drop_side(&magazine.loaded_class, &magazine.loaded_count);
+                return None;
             }
             count -= 1;
             magazine.loaded_count.store(count as u32, Relaxed);
@@ -124,11 +157,12 @@ impl Region {
                 magazine.loaded_class.store(0, Relaxed);
             } else {
                 // The next allocation writes this block: ask for its lines
-                // for writing now, so that they arrive meanwhile.
+                // for writing now, so that they arrive meanwhile (wherever
+                // it is: a prefetch never faults).
                 let next = magazine.loaded[count - 1].load(Relaxed) as u64 * UNIT;
-                prefetch_for_write(self.heap_addr(next), block_size(class).min(128));
+                prefetch_for_write(self.prefetch_addr(next), block_size(class).min(128));
             }
-            Some(magazine.loaded[count].load(Relaxed) as u64 * UNIT)
+            Some(at)
         })
     }
 
@@ -137,6 +171,10 @@ impl Region {
     /// free it to the heap instead.
     pub(crate) fn magazine_free(&self, record: u32, offset: u64, size: u64) -> bool {
         let Some(class) = cached_class(size) else { return false };
+        if !block_fits(offset, block_size(class)) {
+            // The heap drops it (see `heap_free`).
+            return false;
+        }
         let magazine = self.magazine(record);
         magazine
             .with(|| {
@@ -144,6 +182,9 @@ impl Region {
                 if count == 0 {
                     magazine.spent_class.store(class as u32 + 1, Relaxed);
                 } else if magazine.spent_class.load(Relaxed) != class as u32 + 1 {
+                    return None;
+                } else if count >= BATCH {
+                    Magazine::drop_side(&magazine.spent_class, &magazine.spent_count);
                     return None;
                 }
                 magazine.spent[count].store((offset / UNIT) as u32, Relaxed);
@@ -179,8 +220,9 @@ impl Region {
         ];
         for (class, count, blocks) in sides {
             let (class_plus_one, n) = (class.load(Relaxed), count.load(Relaxed) as usize);
-            if class_plus_one != 0 {
-                let size = block_size(class_plus_one as usize - 1);
+            // A class no magazine caches names no blocks (heap_free drops
+            // those outside the heap).
+            if let Some(size) = side_block_size(class_plus_one) {
                 blocks[..n.min(BATCH)].iter().for_each(|b| self.heap_free(b.load(Relaxed) as u64 * UNIT, size));
             }
             class.store(0, Relaxed);
@@ -215,9 +257,7 @@ impl Region {
                 (&magazine.loaded_class, &magazine.loaded_count, &magazine.loaded),
                 (&magazine.spent_class, &magazine.spent_count, &magazine.spent),
             ] {
-                let class_plus_one = class.load(Relaxed);
-                if class_plus_one != 0 {
-                    let size = block_size(class_plus_one as usize - 1);
+                if let Some(size) = side_block_size(class.load(Relaxed)) {
                     for block in &blocks[..(count.load(Relaxed) as usize).min(BATCH)] {
                         map.add(block.load(Relaxed) as u64 * UNIT, size, "in a magazine", false)?;
                     }

@@ -36,6 +36,14 @@
 //! queue (`repair_queue`): the list's end and counters, a completion that
 //! was committed (`completing`: the waiter is woken), a removal cut short.
 //!
+//! Corruption (see the region's notes): a lookup that takes both locks
+//! checks the queue's own fields (`check_queue`: the ends of its message
+//! and sleeper lists in the heap) and fails with EINVAL if one cannot be
+//! right; the fast paths leave such a queue to it. A message link outside
+//! the heap, or a message said larger than the heap holds, fails the call
+//! that meets it with EINVAL; a sleeper list link outside the heap ends
+//! the list there; a sleeper naming no process record counts as dead.
+//!
 //! Locking: the facility lock serialises create, remove and key lookup.
 //! Each queue has a receive lock (the slot lock) and a send lock; which of
 //! them guards each field is written at `MsgSlot` (the message list's
@@ -50,10 +58,11 @@
 use crate::abi::*;
 use crate::collect::Hold;
 use crate::cred::Cred;
+use crate::heap::{block_fits, checked_block, heap_link, is_block};
 use crate::lock::RobustMutex;
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
-use crate::region::{store_if_changed_i32, store_if_changed_i64, Region, HEAP_SIZE, IPCMNI, MSG_SLOTS_OFFSET};
+use crate::region::{corrupt, store_if_changed_i32, store_if_changed_i64, Region, HEAP_SIZE, IPCMNI, MSG_SLOTS_OFFSET};
 use crate::sys::{self, SysResult};
 use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable};
 use crate::wait::{self, Woken, WAITING};
@@ -415,23 +424,27 @@ impl SlotTable for MsgTable<'_> {
     fn facility(&self) -> &FacilityHeader {
         &self.0.header().msg.ids
     }
-    unsafe fn slot_header(&self, index: u32) -> &SlotHeader {
-        // SAFETY: forwarded: index < IPCMNI.
-        &unsafe { self.0.msg_slot(index) }.head
+    fn slot_header(&self, index: u32) -> &SlotHeader {
+        &self.0.queue(index).head
     }
     unsafe fn init_slot(&self, index: u32) {
         // SAFETY: forwarded: an unpublished slot below IPCMNI.
-        unsafe { self.0.msg_slot(index).send.lock.init() }
+        unsafe { self.0.queue(index).send.lock.init() }
+    }
+    fn check_slot(&self, index: u32) -> SysResult<()> {
+        self.0.check_queue(self.0.queue(index))
     }
     /// The receive lock was found owner-died: repair with both.
     fn repair_slot(&self, index: u32) {
         let slot = self.0.queue(index);
-        let _send = slot.send.lock.lock();
-        self.0.repair_queue(slot);
+        if let Ok(_send) = slot.send.lock.lock() {
+            self.0.repair_queue(slot);
+        }
     }
     fn finish_removal(&self, index: u32) {
-        let _locks = self.lock_both_any(index);
-        self.release(index);
+        if let Ok(_locks) = self.lock_both_any(index) {
+            self.release(index);
+        }
     }
     fn repair_slot_if_abandoned(&self, index: u32) {
         let slot = self.0.queue(index);
@@ -446,9 +459,8 @@ impl MsgTable<'_> {
     /// receive lock first.
     fn lock_both(&self, index: u32, seq: Option<u32>) -> SysResult<(u32, BothLocks<'_>)> {
         let (index, receive) = self.lock_live(index, seq)?;
-        // SAFETY: lock_live checked index < initialised <= IPCMNI.
-        let slot = unsafe { self.0.msg_slot(index) };
-        let send = slot.send.lock.lock();
+        let slot = self.0.queue(index);
+        let send = slot.send.lock.lock()?;
         if send.owner_died || slot.torn.load(Relaxed) != 0 {
             self.0.repair_queue(slot);
         }
@@ -456,30 +468,47 @@ impl MsgTable<'_> {
     }
 
     /// Both locks of slot `index` (below `initialised`), live or not, repaired.
-    fn lock_both_any(&self, index: u32) -> BothLocks<'_> {
-        let receive = self.lock_slot(index);
+    fn lock_both_any(&self, index: u32) -> SysResult<BothLocks<'_>> {
+        let receive = self.lock_slot(index)?;
         let slot = self.0.queue(index);
-        let send = slot.send.lock.lock();
+        let send = slot.send.lock.lock()?;
         if send.owner_died || slot.torn.load(Relaxed) != 0 {
             self.0.repair_queue(slot);
         }
-        BothLocks { _receive: receive, _send: send }
+        Ok(BothLocks { _receive: receive, _send: send })
     }
 }
 
 impl Region {
-    /// # Safety
-    /// `index < IPCMNI`.
-    unsafe fn msg_slot(&self, index: u32) -> &MsgSlot {
-        debug_assert!(index < IPCMNI);
-        // SAFETY: forwarded to the caller.
-        unsafe { self.table_entry(MSG_SLOTS_OFFSET, index) }
+    /// Slot `index` (taken modulo IPCMNI: see `Region::table_entry`).
+    fn queue(&self, index: u32) -> &MsgSlot {
+        // SAFETY: the message queue slot table, of IPCMNI slots.
+        unsafe { self.table_entry(MSG_SLOTS_OFFSET, IPCMNI, index) }
     }
 
-    fn queue(&self, index: u32) -> &MsgSlot {
-        assert!(index < IPCMNI);
-        // SAFETY: checked above.
-        unsafe { self.msg_slot(index) }
+    /// Whether the live queue's own fields can be right (see the module
+    /// notes): its dummy and last message, the ends of its sleeper lists
+    /// and a completion in the heap, on 16-byte boundaries. Err(EINVAL) if
+    /// not. Receive lock held.
+    ///
+    /// Every slow path pays for this: so one branch, and one test of all
+    /// the offsets at once (HEAP_SIZE is 2^32).
+    #[inline(always)]
+    fn check_queue(&self, slot: &MsgSlot) -> SysResult<()> {
+        let (dummy, last) = (slot.messages_head().load(Relaxed), slot.send.messages_tail.load(Relaxed));
+        let offsets = dummy
+            | last
+            | slot.receivers_head.load(Relaxed)
+            | slot.receivers_tail.load(Relaxed)
+            | slot.senders_head.load(Relaxed)
+            | slot.senders_tail.load(Relaxed)
+            | slot.completing.load(Relaxed);
+        let whole = (offsets & !(HEAP_SIZE - 16) == 0) & (dummy != 0) & (last != 0);
+        if whole {
+            Ok(())
+        } else {
+            Err(corrupt("a message queue's lists outside the heap"))
+        }
     }
 
     /// The queue of `id`'s slot, for tests that tear one on purpose.
@@ -494,7 +523,7 @@ impl Region {
     #[doc(hidden)]
     pub fn link_and_abandon_send_lock(&self, id: i32, mtype: i64, body: &[u8]) {
         let slot = self.queue_of(id);
-        core::mem::forget(slot.send.lock.lock());
+        core::mem::forget(slot.send.lock.lock().expect("the send lock"));
         let at = self.heap_alloc(MESSAGE_HEADER + body.len() as u64).expect("heap");
         let message = self.message(at);
         message.mtype.store(mtype, Relaxed);
@@ -536,11 +565,13 @@ impl Region {
     fn repair_queue(&self, slot: &MsgSlot) {
         self.note_repair();
         let completing = slot.completing.load(Relaxed);
-        if completing != 0 {
+        if is_block(completing) {
             self.remove_msg_waiter(slot, completing);
             wait::finish(&self.msg_waiter(completing).status);
-            slot.completing.store(0, Relaxed);
+        } else if completing != 0 {
+            corrupt("a message queue's completion outside the heap");
         }
+        slot.completing.store(0, Relaxed);
         for (head, tail) in [(&slot.receivers_head, &slot.receivers_tail), (&slot.senders_head, &slot.senders_tail)] {
             let last = self.list_blocks(head.load(Relaxed), |at| self.msg_waiter(at).next.load(Relaxed)).last();
             tail.store(last.unwrap_or(0), Relaxed);
@@ -554,19 +585,22 @@ impl Region {
     }
 
     /// Follows the message list from the dummy to its end; None if it runs
-    /// longer than the heap could hold. Both locks held.
+    /// longer than the heap could hold, or out of it. Both locks held.
     fn walk_list(&self, slot: &MsgSlot) -> Option<ListWalk> {
         let mut walk = ListWalk { last: slot.messages_head().load(Relaxed), count: 0, bytes: 0 };
+        if !is_block(walk.last) {
+            return None;
+        }
         loop {
             let next = self.message(walk.last).next.load(Acquire);
             if next == 0 {
                 return Some(walk);
             }
             walk.count += 1;
-            if walk.count > HEAP_SIZE / MESSAGE_HEADER {
+            if walk.count > HEAP_SIZE / MESSAGE_HEADER || !is_block(next) {
                 return None;
             }
-            walk.bytes += self.message(next).size.load(Relaxed);
+            walk.bytes = walk.bytes.saturating_add(self.message(next).size.load(Relaxed));
             walk.last = next;
         }
     }
@@ -576,14 +610,45 @@ impl Region {
         unsafe { self.heap_ref(offset) }
     }
 
+    /// The message after `at` in a queue (0 for none); Err(EINVAL) if the
+    /// link leaves the heap. Queue lock held.
+    #[inline(always)]
+    fn next_message(&self, at: u64) -> SysResult<u64> {
+        heap_link(self.message(at).next.load(Relaxed)).ok_or_else(|| corrupt("a message link outside the heap"))
+    }
+
+    /// Message `at`'s body size, if the message lies in the heap whole;
+    /// Err(EINVAL) if not (its size or offset cannot be right).
+    fn message_size(&self, at: u64) -> SysResult<u64> {
+        let size = self.message(at).size.load(Relaxed);
+        checked_block(at, MESSAGE_HEADER.saturating_add(size), "a message larger than the heap")?;
+        Ok(size)
+    }
+
     fn msg_waiter(&self, offset: u64) -> &MsgWaiter {
         // SAFETY: offsets in waiter lists name live waiter blocks.
         unsafe { self.heap_ref(offset) }
     }
 
+    /// The sleeper after `at` in a list of a queue (`list`: its head and
+    /// tail). A link outside the heap ends the list at `at`: what it named
+    /// is out of reach. Both locks held.
+    fn waiter_next(&self, list: (&AtomicU64, &AtomicU64), at: u64) -> u64 {
+        let waiter = self.msg_waiter(at);
+        if let Some(next) = heap_link(waiter.next.load(Relaxed)) {
+            return next;
+        }
+        corrupt("a message queue's sleeper list outside the heap");
+        waiter.next.store(0, Relaxed);
+        list.1.store(at, Relaxed);
+        0
+    }
+
+    /// Frees message `at` (a size that cannot be right leaves it lost: see
+    /// `heap_free`).
     fn free_message(&self, at: u64) {
         let size = self.message(at).size.load(Relaxed);
-        self.heap_free(at, MESSAGE_HEADER + size);
+        self.heap_free(at, MESSAGE_HEADER.saturating_add(size));
     }
 
     /// Whether the process that queued a waiter is gone (its reaper will free it).
@@ -613,7 +678,7 @@ impl Region {
 
     /// Unlinks waiter `at`, whose predecessor is `prev` (0 for the head). Queue lock held.
     fn unlink_msg_waiter(&self, head: &AtomicU64, tail: &AtomicU64, prev: u64, at: u64) {
-        let next = self.msg_waiter(at).next.load(Relaxed);
+        let next = self.waiter_next((head, tail), at);
         match prev {
             0 => head.store(next, Relaxed),
             prev => self.msg_waiter(prev).next.store(next, Relaxed),
@@ -637,7 +702,7 @@ impl Region {
                 return;
             }
             prev = cursor;
-            cursor = self.msg_waiter(cursor).next.load(Relaxed);
+            cursor = self.waiter_next((head, tail), cursor);
         }
     }
 
@@ -663,18 +728,18 @@ impl Region {
         let now = sys::realtime_seconds();
         store_if_changed_i32(&slot.send.lspid, pid);
         store_if_changed_i64(&slot.send.stime, now);
+        let receivers = (&slot.receivers_head, &slot.receivers_tail);
         let mut prev = 0;
         let mut cursor = slot.receivers_head.load(Relaxed);
         while cursor != 0 {
             let waiter = self.msg_waiter(cursor);
-            let next = waiter.next.load(Relaxed);
+            let next = self.waiter_next(receivers, cursor);
             let wanted = Search::from_u32(waiter.mode.load(Relaxed)).accepts(mtype, waiter.msgtyp.load(Relaxed));
             if !wanted || self.waiter_is_dead(waiter) {
                 prev = cursor;
                 cursor = next;
                 continue;
             }
-            let receivers = (&slot.receivers_head, &slot.receivers_tail);
             if waiter.max_size.load(Relaxed) < size {
                 self.complete_msg_waiter(slot, receivers, prev, cursor, libc::E2BIG);
                 cursor = next;
@@ -705,16 +770,17 @@ impl Region {
     /// if either fails, or the queue is not one the caller may write to;
     /// the caller then takes the slow path, which decides exactly.
     fn send_with_send_lock(&self, index: u32, seq: u32, at: u64, size: u64, cred: &Cred, pid: i32) -> bool {
-        if index >= MsgTable(self).facility().initialised.load(Acquire) {
+        if index >= MsgTable(self).initialised() {
             return false;
         }
         let slot = self.queue(index);
-        let send = slot.send.lock.lock();
+        let Ok(send) = slot.send.lock.lock() else { return false };
         if send.owner_died {
             slot.torn.store(1, Relaxed);
         }
         if slot.torn.load(Relaxed) != 0
-            || slot.send.live_seq.load(Relaxed) != seq + 1
+            || slot.send.live_seq.load(Relaxed) != seq.wrapping_add(1)
+            || !is_block(slot.send.messages_tail.load(Relaxed))
             || slot.receivers_head.load(Relaxed) != 0
             || !slot.fits_for_sender(size)
             || !slot.head.may_access(cred, 0o222)
@@ -727,30 +793,30 @@ impl Region {
         true
     }
 
-    /// The message msgrcv takes, with its predecessor (Linux's find_msg).
-    /// Queue lock held.
-    fn find_message(&self, slot: &MsgSlot, mode: Search, msgtyp: i64) -> Option<(u64, u64)> {
+    /// The message msgrcv takes, with its predecessor (Linux's find_msg);
+    /// Err(EINVAL) at a link outside the heap. Queue lock held.
+    fn find_message(&self, slot: &MsgSlot, mode: Search, msgtyp: i64) -> SysResult<Option<(u64, u64)>> {
         let mut bound = msgtyp;
         let mut found = None;
         let dummy = slot.messages_head().load(Relaxed);
-        let (mut prev, mut cursor, mut count) = (dummy, self.message(dummy).next.load(Relaxed), 0i64);
+        let (mut prev, mut cursor, mut count) = (dummy, self.next_message(dummy)?, 0i64);
         while cursor != 0 {
             let mtype = self.message(cursor).mtype.load(Relaxed);
             if mode.accepts(mtype, bound) {
                 match mode {
                     // The lowest type wins; the first of it among equals.
                     Search::LessEqual if mtype != 1 => {
-                        bound = mtype - 1;
+                        bound = mtype.saturating_sub(1);
                         found = Some((prev, cursor));
                     }
                     Search::Number if count != msgtyp => count += 1,
-                    _ => return Some((prev, cursor)),
+                    _ => return Ok(Some((prev, cursor))),
                 }
             }
             prev = cursor;
-            cursor = self.message(cursor).next.load(Relaxed);
+            cursor = self.next_message(cursor)?;
         }
-        found
+        Ok(found)
     }
 
     /// Takes message `at` (after `prev`) off the queue for a receiver. Both locks held.
@@ -779,12 +845,12 @@ impl Region {
     /// copied out to `msgp` before the lock goes (see `MsgSlot`).
     fn receive_with_receive_lock(&self, index: u32, seq: u32, request: &Request, cred: &Cred, pid: i32) -> FastReceive {
         let Request { mode, msgtyp, msgp, bufsz, flags } = *request;
-        if flags & MSG_COPY != 0 || index >= MsgTable(self).facility().initialised.load(Acquire) {
+        if flags & MSG_COPY != 0 || index >= MsgTable(self).initialised() {
             return FastReceive::Slow;
         }
         let slot = self.queue(index);
         let table = MsgTable(self);
-        let _receive = table.lock_slot(index);
+        let Ok(_receive) = table.lock_slot(index) else { return FastReceive::Slow };
         if slot.torn.load(Relaxed) != 0
             || !slot.head.is_live()
             || slot.head.removing.load(Relaxed) != 0
@@ -795,13 +861,17 @@ impl Region {
             return FastReceive::Slow;
         }
         let dummy = slot.messages_head().load(Relaxed);
+        if !is_block(dummy) {
+            return FastReceive::Slow;
+        }
         // Acquire: pairs with the sender's Release that linked the message.
         let first = self.message(dummy).next.load(Acquire);
         if first == 0 {
             return FastReceive::Empty(dummy);
         }
-        let message = self.message(first);
-        let (mtype, size) = (message.mtype.load(Relaxed), message.size.load(Relaxed));
+        // One that cannot be right is the slow path's to refuse.
+        let Ok(size) = self.message_size(first) else { return FastReceive::Slow };
+        let mtype = self.message(first).mtype.load(Relaxed);
         let first_is_wanted = match mode {
             Search::Any => true,
             Search::Equal | Search::NotEqual => mode.accepts(mtype, msgtyp),
@@ -820,12 +890,13 @@ impl Region {
     /// Wakes the sleeping senders whose message fits now, to try again
     /// (Linux's ss_wakeup). Queue lock held.
     fn wake_senders(&self, slot: &MsgSlot) {
+        let senders = (&slot.senders_head, &slot.senders_tail);
         let (mut prev, mut cursor) = (0, slot.senders_head.load(Relaxed));
         while cursor != 0 {
             let waiter = self.msg_waiter(cursor);
-            let next = waiter.next.load(Relaxed);
+            let next = self.waiter_next(senders, cursor);
             if Self::fits(slot, waiter.size.load(Relaxed)) && !self.waiter_is_dead(waiter) {
-                self.complete_msg_waiter(slot, (&slot.senders_head, &slot.senders_tail), prev, cursor, 0);
+                self.complete_msg_waiter(slot, senders, prev, cursor, 0);
             } else {
                 prev = cursor;
             }
@@ -865,7 +936,9 @@ impl Region {
             if at == 0 {
                 break;
             }
-            slot.messages_head().store(self.message(at).next.load(Relaxed), Relaxed);
+            // What a link outside the heap named is out of reach: lost.
+            let next = self.next_message(at).unwrap_or(0);
+            slot.messages_head().store(next, Relaxed);
             crate::faults::crash_point("msg.destroy.unlinked_message");
             self.free_message(at);
         }
@@ -881,6 +954,12 @@ impl Region {
         loop {
             let cursor = list.load(Relaxed);
             if cursor == 0 {
+                break;
+            }
+            if !block_fits(cursor, core::mem::size_of::<MsgWaiter>() as u64) {
+                // What the list held past here is out of reach: lost.
+                corrupt("a process's message sleepers outside the heap");
+                list.store(0, Relaxed);
                 break;
             }
             let waiter = self.msg_waiter(cursor);
@@ -934,9 +1013,12 @@ struct Request {
 }
 
 /// A waiter block of this thread, on its process's list while it lives.
+/// Its queue is kept here too: the block's own copy is in the region,
+/// which another process may have overwritten.
 struct OwnWaiter<'a> {
     ns: &'a Namespace,
     at: u64,
+    index: u32,
     rec: RecordRef,
 }
 
@@ -953,7 +1035,7 @@ impl Drop for OwnWaiter<'_> {
             // The caller frees or has queued the message itself.
             self.get().message.store(0, Relaxed);
         }
-        let index = self.get().slot.load(Relaxed);
+        let index = self.index;
         if region.queue(index).completing.load(Relaxed) == self.at {
             // Its completer has not let go yet, or died before it could: the
             // lock waits for the one or repairs after the other.
@@ -986,14 +1068,14 @@ impl Namespace {
         let region = &self.region;
         let cred = Cred::current();
         let table = self.msgs();
-        let _fac = table.lock_facility();
+        let _fac = table.lock_facility()?;
         if key != IPC_PRIVATE {
-            if let Some(index) = table.find_key(key) {
+            if let Some(index) = table.find_key(key)? {
                 if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
                     return Err(libc::EEXIST);
                 }
                 let slot = region.queue(index);
-                let _guard = table.lock_slot(index);
+                let _guard = table.lock_slot(index)?;
                 if !cred.may_access(&slot.head.perm(), flags) {
                     return Err(libc::EACCES);
                 }
@@ -1007,7 +1089,13 @@ impl Namespace {
         let index = table.alloc_index(limits.msgmni.load(Relaxed))?;
         let dummy = region.heap_alloc(MESSAGE_HEADER)?;
         let slot = region.queue(index);
-        let _locks = table.lock_both_any(index);
+        let _locks = match table.lock_both_any(index) {
+            Ok(locks) => locks,
+            Err(e) => {
+                region.heap_free(dummy, MESSAGE_HEADER);
+                return Err(e);
+            }
+        };
         slot.qbytes.store(limits.msgmnb.load(Relaxed), Relaxed);
         slot.reset_messages(dummy);
         slot.torn.store(0, Relaxed);
@@ -1047,7 +1135,7 @@ impl Namespace {
         let record = region.record(rec.index);
         waiter.next_in_process.store(record.msg_waiters.load(Relaxed), Relaxed);
         record.msg_waiters.store(at, Relaxed);
-        Ok(OwnWaiter { ns: self, at, rec })
+        Ok(OwnWaiter { ns: self, at, index, rec })
     }
 
     /// Sleeps until `waiter` (queued under the lock just released) completes
@@ -1064,7 +1152,7 @@ impl Namespace {
 
     /// Frees message `at`, ours alone now, through this process's magazine.
     fn free_message_block(&self, at: u64) {
-        self.free_block(at, MESSAGE_HEADER + self.region.message(at).size.load(Relaxed));
+        self.free_block(at, MESSAGE_HEADER.saturating_add(self.region.message(at).size.load(Relaxed)));
     }
 
     /// msgsnd(2). `msgp` is the caller's `struct msgbuf` pointer.
@@ -1236,8 +1324,8 @@ impl Namespace {
             if !cred.may_access(&slot.head.perm(), 0o444) {
                 return Err(libc::EACCES);
             }
-            if let Some((prev, at)) = region.find_message(slot, mode, msgtyp) {
-                let size = region.message(at).size.load(Relaxed) as usize;
+            if let Some((prev, at)) = region.find_message(slot, mode, msgtyp)? {
+                let size = region.message_size(at)? as usize;
                 if bufsz < size && flags & MSG_NOERROR == 0 {
                     return Err(libc::E2BIG);
                 }
@@ -1294,15 +1382,17 @@ impl Namespace {
         };
         drop(waiter);
         crate::faults::crash_point("msg.rcv.taken");
-        let taken = region.message(message);
-        let (mtype, size) = (taken.mtype.load(Relaxed), taken.size.load(Relaxed) as usize);
+        // A hand-off that cannot be right is lost.
+        let size = region.message_size(message)? as usize;
+        let mtype = region.message(message).mtype.load(Relaxed);
         let result = fill(msgp, bufsz, mtype, region.heap_addr(message + MESSAGE_HEADER), size);
         self.free_message_block(message);
         result
     }
 
     /// A private copy of message `at`'s body, for MSG_COPY (the message may
-    /// be gone once the lock is let go). Queue lock held.
+    /// be gone once the lock is let go). Queue lock held; the message lies
+    /// in the heap (`message_size`).
     fn copy_body(&self, at: u64) -> Vec<u8> {
         let size = self.region.message(at).size.load(Relaxed) as usize;
         let mut body = vec![0u8; size];
@@ -1332,7 +1422,7 @@ impl Namespace {
                 // Totals over the queues, read without their locks: like
                 // Linux's per-CPU counters, a sum of recent values.
                 let (in_use, max_index, messages, bytes) = {
-                    let _fac = table.lock_facility();
+                    let _fac = table.lock_facility()?;
                     let max_index = table.max_live_index();
                     let (mut messages, mut bytes) = (0u64, 0u64);
                     for index in 0..=max_index.max(-1) {
@@ -1392,7 +1482,7 @@ impl Namespace {
                 if cmd == IPC_SET {
                     sys::copy_from_user(as_bytes_mut(&mut new), buf)?;
                 }
-                let _fac = table.lock_facility();
+                let _fac = table.lock_facility()?;
                 if id < 0 {
                     return Err(libc::EINVAL);
                 }
@@ -1428,11 +1518,12 @@ impl Region {
     /// messages handed to a receiver that has not taken them yet.
     pub(crate) fn msg_blocks(&self, map: &mut crate::check::BlockMap) -> Result<(), String> {
         let table = MsgTable(self);
-        let _fac = table.lock_facility();
+        let lock_error = |_| "queues: a lock glibc refuses".to_string();
+        let _fac = table.lock_facility().map_err(lock_error)?;
         let waiter_size = core::mem::size_of::<MsgWaiter>() as u64;
-        let message_size = |at: u64| MESSAGE_HEADER + self.message(at).size.load(Relaxed);
-        for index in 0..table.facility().initialised.load(Acquire) {
-            let _locks = table.lock_both_any(index);
+        let message_size = |at: u64| MESSAGE_HEADER.saturating_add(self.message(at).size.load(Relaxed));
+        for index in 0..table.initialised() {
+            let _locks = table.lock_both_any(index).map_err(lock_error)?;
             let slot = self.queue(index);
             for at in self.list_blocks(slot.messages_head().load(Relaxed), |at| self.message(at).next.load(Relaxed)) {
                 map.add(at, message_size(at), "a queued message", false)?;
@@ -1462,9 +1553,9 @@ impl Region {
     /// right kind and hold no completed waiter.
     pub(crate) fn check_msgs(&self) -> Result<(), String> {
         let table = MsgTable(self);
-        let _fac = table.lock_facility();
+        let _fac = table.lock_facility().map_err(|_| "queues: a lock glibc refuses".to_string())?;
         let mut live = 0;
-        for index in 0..table.facility().initialised.load(Acquire) {
+        for index in 0..table.initialised() {
             let Ok((_, _locks)) = table.lock_both(index, None) else { continue };
             live += 1;
             let slot = self.queue(index);
@@ -1472,7 +1563,7 @@ impl Region {
                 return Err(format!("queue {index}: a completion or a removal unfinished"));
             }
             let Some(ListWalk { last, count, bytes }) = self.walk_list(slot) else {
-                return Err(format!("queue {index}: message list loops"));
+                return Err(format!("queue {index}: message list loops or leaves the heap"));
             };
             if last != slot.send.messages_tail.load(Relaxed) {
                 return Err(format!(

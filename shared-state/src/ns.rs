@@ -259,7 +259,7 @@ impl Namespace {
             drop(local);
             crate::faults::crash_point("exec.adopted");
             let _hold = self.hold_under_lock();
-            let _shm = self.region.lock_shm();
+            let Ok(_shm) = self.region.lock_shm() else { continue };
             self.shm_drop_record_locked(rec, pid);
             crate::faults::crash_point("exec.attachments_dropped");
             self.region.drop_sem_waiters(rec);
@@ -338,8 +338,7 @@ impl Namespace {
         let (dead, pending) = if self.region.any_suspect() { self.dead_records() } else { (Vec::new(), false) };
         if !dead.is_empty() {
             let hold = self.hold();
-            {
-                let _shm = self.region.lock_shm();
+            if let Ok(_shm) = self.region.lock_shm() {
                 dead.into_iter().for_each(|rec| self.reap_with_shm_locked(rec));
             }
             // A dead process may have died holding a lock: repair now what it
@@ -385,8 +384,9 @@ impl Namespace {
     /// Undoes a dead record's state and frees it.
     fn reap(&self, rec: RecordRef) {
         let _hold = self.hold_under_lock();
-        let _shm = self.region.lock_shm();
-        self.reap_with_shm_locked(rec);
+        if let Ok(_shm) = self.region.lock_shm() {
+            self.reap_with_shm_locked(rec);
+        }
     }
 
     fn reap_with_shm_locked(&self, rec: RecordRef) {
@@ -399,7 +399,8 @@ impl Namespace {
         if pid == 0 {
             // A child that died before its parent learned its pid: its
             // detaches are the forking process's last word.
-            if let Some(parent) = RecordRef::unpacked(record.parent.load(Relaxed)) {
+            let parent = RecordRef::unpacked(record.parent.load(Relaxed));
+            if let Some(parent) = parent.filter(|parent| parent.index < self.region.records_high()) {
                 pid = self.region.record(parent.index).pid.load(Relaxed);
             }
         }
@@ -440,8 +441,9 @@ impl Namespace {
                 && !crate::lock::thread_holds_robust_locks()
                 && crate::procs::single_threaded()
             {
-                let _shm = self.region.lock_shm();
-                self.destroy_orphans_locked(&[(pid, self.own_start_time())]);
+                if let Ok(_shm) = self.region.lock_shm() {
+                    self.destroy_orphans_locked(&[(pid, self.own_start_time())]);
+                }
             }
             return;
         };
@@ -455,7 +457,7 @@ impl Namespace {
         }
         {
             let _hold = self.hold_under_lock();
-            let _shm = self.region.lock_shm();
+            let Ok(_shm) = self.region.lock_shm() else { return };
             self.shm_drop_record_locked(rec, pid);
             self.region.apply_undos(rec, pid);
             self.region.drop_sem_waiters(rec);

@@ -79,9 +79,16 @@
 //! LIVE or FORKING, or made FREE but not yet pushed, goes back on the list.
 //! `shm_attachments` is guarded by the shm facility lock. Lock order:
 //! facility lock, then table lock, then a new record's liveness lock.
+//!
+//! Corruption (see the region's notes): `high_water` is read through
+//! `records_high()`, never past `MAX_PROCS`; a record index read from the
+//! region (the free list's, a FORKING record's parent, the one a waiter
+//! names) is checked against the table before use, so a free list past it
+//! fails the allocation with EINVAL and a reference past it names no
+//! record (`record_current`).
 
 use crate::lock::{Guard, LivenessLock, RobustMutex};
-use crate::region::{Region, MAX_PROCS, PROCS_OFFSET};
+use crate::region::{corrupt, Region, MAX_PROCS, PROCS_OFFSET};
 use crate::sys::{self, SysResult};
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering::*};
 
@@ -212,21 +219,28 @@ impl Region {
         &self.header().procs
     }
 
+    /// Record `index` (taken modulo MAX_PROCS: see `Region::table_entry`).
     pub fn record(&self, index: u32) -> &ProcRecord {
-        assert!(index < MAX_PROCS);
-        // SAFETY: index < MAX_PROCS, the table's capacity.
-        unsafe { self.table_entry(PROCS_OFFSET, index) }
+        // SAFETY: the table of records, of MAX_PROCS entries.
+        unsafe { self.table_entry(PROCS_OFFSET, MAX_PROCS, index) }
+    }
+
+    /// Records below this have been used: `high_water`, never past the
+    /// table even if the region says so.
+    #[inline]
+    pub(crate) fn records_high(&self) -> u32 {
+        self.procs().high_water.load(Acquire).min(MAX_PROCS)
     }
 
     /// The table lock, the free list and counts rebuilt first if its last
     /// holder died holding it.
-    fn lock_table(&self) -> Guard<'_> {
-        let guard = self.procs().lock.lock();
+    fn lock_table(&self) -> SysResult<Guard<'_>> {
+        let guard = self.procs().lock.lock()?;
         if guard.owner_died {
             self.repair_table();
             self.note_death();
         }
-        guard
+        Ok(guard)
     }
 
     /// Rebuilds the free list and `live` from the records' states. Table
@@ -235,7 +249,7 @@ impl Region {
     /// list; either way the walk puts it back.
     fn repair_table(&self) {
         let table = self.procs();
-        let high = table.high_water.load(Relaxed).min(MAX_PROCS);
+        let high = self.records_high();
         let (mut free_head, mut live) = (0, 0);
         for index in (0..high).rev() {
             let record = self.record(index);
@@ -257,6 +271,9 @@ impl Region {
         let free = table.free_head.load(Relaxed);
         let index = if free != 0 {
             let index = free - 1;
+            if index >= self.records_high() {
+                return Err(corrupt("the free list of process records past the table"));
+            }
             table.free_head.store(self.record(index).next_free.load(Relaxed), Relaxed);
             index
         } else {
@@ -289,7 +306,7 @@ impl Region {
     pub fn alloc_live_record(&self, owner: i32) -> SysResult<RecordRef> {
         let start_time = start_time_of(owner);
         let rec = {
-            let _guard = self.lock_table();
+            let _guard = self.lock_table()?;
             let rec = self.pop_free_record()?;
             let record = self.record(rec.index);
             // SAFETY: the record is FREE and off the list: no thread holds
@@ -310,7 +327,7 @@ impl Region {
     /// A FORKING record for a child of the process of record `parent`
     /// (see the module notes: the parent then takes its ticket).
     pub fn alloc_forking_record(&self, parent: RecordRef) -> SysResult<RecordRef> {
-        let _guard = self.lock_table();
+        let _guard = self.lock_table()?;
         let rec = self.pop_free_record()?;
         let record = self.record(rec.index);
         record.parent.store(parent.packed(), Relaxed);
@@ -374,8 +391,7 @@ impl Region {
     }
 
     fn snapshot_records(&self, keep: impl Fn(&ProcRecord) -> bool) -> Vec<(RecordRef, i32, u64)> {
-        let high = self.procs().high_water.load(Acquire);
-        (0..high)
+        (0..self.records_high())
             .filter_map(|index| {
                 let record = self.record(index);
                 let generation = record.generation.load(Acquire);
@@ -401,7 +417,7 @@ impl Region {
     /// Returns a record to the free list. The caller has already undone its state.
     pub fn free_record(&self, rec: RecordRef) {
         let table = self.procs();
-        let _guard = self.lock_table();
+        let Ok(_guard) = self.lock_table() else { return };
         let record = self.record(rec.index);
         if record.generation.load(Relaxed) != rec.generation || record.state.load(Relaxed) == PROC_FREE {
             return;
@@ -452,7 +468,7 @@ impl Region {
     /// reads only): it then answers for the record.
     fn parent_alive(&self, record: &ProcRecord) -> bool {
         let Some(parent) = RecordRef::unpacked(record.parent.load(Relaxed)) else { return false };
-        if parent.index >= MAX_PROCS {
+        if parent.index >= self.records_high() {
             return false;
         }
         let owner = self.record(parent.index);
@@ -469,8 +485,7 @@ impl Region {
         if table.live.load(Relaxed) == 0 {
             return Vec::new();
         }
-        let high = table.high_water.load(Acquire);
-        (0..high)
+        (0..self.records_high())
             .filter_map(|index| {
                 let generation = self.record(index).generation.load(Relaxed);
                 self.is_suspect(index).then_some(RecordRef { index, generation })
@@ -483,8 +498,7 @@ impl Region {
         if self.procs().live.load(Relaxed) == 0 {
             return false;
         }
-        let high = self.procs().high_water.load(Acquire);
-        (0..high).any(|index| self.is_suspect(index))
+        (0..self.records_high()).any(|index| self.is_suspect(index))
     }
 
     fn is_suspect(&self, index: u32) -> bool {
@@ -512,16 +526,19 @@ impl Region {
 
     /// Indices of the records in use (not FREE), as of now.
     pub(crate) fn records_in_use(&self) -> impl Iterator<Item = u32> + '_ {
-        (0..self.procs().high_water.load(Acquire)).filter(|&index| self.record(index).state.load(Acquire) != PROC_FREE)
+        (0..self.records_high()).filter(|&index| self.record(index).state.load(Acquire) != PROC_FREE)
     }
 
     /// The table's free list holds exactly the FREE records below
     /// `high_water`, once each, and `live` counts the others. Exact while
     /// no other thread allocates or frees.
     pub(crate) fn check_procs(&self) -> Result<(), String> {
-        let _guard = self.lock_table();
+        let _guard = self.lock_table().map_err(|_| "procs: a lock glibc refuses".to_string())?;
         let table = self.procs();
         let high = table.high_water.load(Relaxed);
+        if high > MAX_PROCS {
+            return Err(format!("procs: high water {high} past the table"));
+        }
         let mut listed = vec![false; high as usize];
         let mut next = table.free_head.load(Relaxed);
         while next != 0 {
@@ -551,10 +568,13 @@ impl Region {
         Ok(())
     }
 
-    /// Whether `rec` still names the same allocation of its record.
+    /// Whether `rec` still names the same allocation of its record (one
+    /// past the table, read from a corrupt region, names none).
     pub fn record_current(&self, rec: RecordRef) -> bool {
-        let record = self.record(rec.index);
-        record.generation.load(Relaxed) == rec.generation && record.state.load(Acquire) != PROC_FREE
+        rec.index < MAX_PROCS && {
+            let record = self.record(rec.index);
+            record.generation.load(Relaxed) == rec.generation && record.state.load(Acquire) != PROC_FREE
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! The namespace region: one memfd per box, mapped by every process of it.
 //!
 //! Owns: the layout of the memfd, its versioned header, creation (by the
-//! launcher) and attachment (by each process), and the refusal of a region
-//! that is of another layout version or damaged.
+//! launcher) and attachment (by each process), the refusal of a region
+//! that is of another layout version or damaged, and the report of a value
+//! in it that cannot be right (`corrupt`).
 //!
 //! Layout of the memfd (offsets fixed for a given `LAYOUT_VERSION`):
 //!
@@ -27,8 +28,24 @@
 //! Invariants: every field of `Header` above `limits` is immutable after
 //! `ready` is set; `check` is a hash of them, so a region whose immutable part
 //! was damaged is refused rather than misread. Processes map `META_SIZE` bytes
-//! at an address of their own choosing: nothing in the region holds a pointer,
-//! only indices and file offsets.
+//! at an address of their own choosing (and `PAD_SIZE` bytes of their own
+//! after them): nothing in the region holds a pointer, only indices and file
+//! offsets.
+//!
+//! The rest of the region is written by every process of the box, and a
+//! program that writes over its mapping (a stray pointer) can leave anything
+//! there. So a region damaged after attachment never crashes a process: no
+//! index, offset, link or count read from it is trusted. Each is checked
+//! where it is read, and a call that meets one out of its range fails with
+//! EINVAL (`corrupt`, said once per process on stderr), or skips what it
+//! names where no caller is told (a reaper, an exit). Beneath those checks,
+//! the accessors never reach outside their table, or the heap and the pad
+//! after it, whatever they are given (`table_entry`, `Region::heap_ref`):
+//! a value no check caught gives a wrong answer in a box that is damaged
+//! already, never a fault. One exception: the links of its robust list
+//! that glibc keeps inside a lock while a thread holds it (see `lock`),
+//! which the thread follows as pointers when it lets go (in glibc's code
+//! as in ours): overwritten in that window, they can crash the holder.
 
 use crate::lock::RobustMutex;
 use crate::procs::ProcTable;
@@ -70,6 +87,11 @@ pub const HEAP_SIZE: u64 = 4 << 30;
 const META_END: usize = HEAP_OFFSET + HEAP_SIZE as usize;
 /// Bytes of metadata every process maps; segment data starts here.
 pub const META_SIZE: usize = align_up(META_END, 2 << 20);
+/// Memory of its own each process maps right after the metadata, so that a
+/// `T` that `Region::heap_ref` places at the heap's very end (an offset read
+/// from a corrupt region) ends there rather than past the mapping.
+pub(crate) const PAD_SIZE: usize = PAGE_SIZE as usize;
+const _: () = assert!(META_SIZE == HEAP_OFFSET + HEAP_SIZE as usize, "the pad follows the heap");
 
 /// Per-box limits, Linux's defaults unless the launcher was told otherwise.
 /// Each is read without a lock (a racing change is seen before or after, as
@@ -323,9 +345,21 @@ impl Region {
     }
 
     fn map(fd: i32) -> Result<Region, RegionError> {
-        // SAFETY: a fresh shared mapping of the file's metadata part.
-        let base = unsafe { sys::mmap(0, META_SIZE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0) }
-            .map_err(|e| RegionError::System("mmap of the region", e))?;
+        let (rw, private) = (libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS);
+        // SAFETY: a fresh reservation of address space (inaccessible, so it
+        // is not charged as memory), then over it the file's metadata part
+        // and the pad: each replaces only what was reserved here.
+        let base = unsafe {
+            let base = sys::mmap(0, META_SIZE + PAD_SIZE, libc::PROT_NONE, private | libc::MAP_NORESERVE, -1, 0)
+                .map_err(|e| RegionError::System("mmap of the region", e))?;
+            let mapped = sys::mmap(base, META_SIZE, rw, libc::MAP_SHARED | libc::MAP_FIXED, fd, 0)
+                .and_then(|_| sys::mmap(base + META_SIZE, PAD_SIZE, rw, private | libc::MAP_FIXED, -1, 0));
+            if let Err(e) = mapped {
+                let _ = sys::munmap(base, META_SIZE + PAD_SIZE);
+                return Err(RegionError::System("mmap of the region", e));
+            }
+            base
+        };
         Ok(Region {
             base,
             fd: core::sync::atomic::AtomicI32::new(fd),
@@ -352,14 +386,21 @@ impl Region {
         unsafe { &*(self.base as *const Header) }
     }
 
-    /// The `index`-th element of the table of `T` at `offset`.
+    /// The `index`-th element of the table of `T` at `offset`, whose
+    /// `capacity` is a power of two. An index past the table (the caller
+    /// checks those it read from the region) is taken modulo its capacity:
+    /// whatever the index, the entry lies inside the table.
     ///
     /// # Safety
     /// `offset` must be one of the table offsets above, with `T` its element
-    /// type, and `index` below that table's capacity.
-    pub(crate) unsafe fn table_entry<T>(&self, offset: usize, index: u32) -> &T {
-        // SAFETY: forwarded to the caller's contract; all tables lie inside the mapping.
-        unsafe { &*((self.base + offset + index as usize * core::mem::size_of::<T>()) as *const T) }
+    /// type and `capacity` its number of elements.
+    #[inline(always)]
+    pub(crate) unsafe fn table_entry<T>(&self, offset: usize, capacity: u32, index: u32) -> &T {
+        debug_assert!(capacity.is_power_of_two());
+        let index = (index & (capacity - 1)) as usize;
+        // SAFETY: forwarded to the caller's contract; all tables lie inside
+        // the mapping, and the index is below the capacity.
+        unsafe { &*((self.base + offset + index * core::mem::size_of::<T>()) as *const T) }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -376,9 +417,27 @@ impl Drop for Region {
         if self.keep_mapped.load(core::sync::atomic::Ordering::Relaxed) {
             return;
         }
-        // SAFETY: the mapping is ours; references into it do not outlive self.
-        let _ = unsafe { sys::munmap(self.base, META_SIZE) };
+        // SAFETY: the mapping and its pad are ours; references into them do
+        // not outlive self.
+        let _ = unsafe { sys::munmap(self.base, META_SIZE + PAD_SIZE) };
     }
+}
+
+/// Says once per process that a value read from the region cannot be
+/// right (`what` names it) and returns the errno of the call that met it.
+/// Nothing in the region can be trusted then; the box should be restarted.
+#[cold]
+#[inline(never)]
+pub(crate) fn corrupt(what: &str) -> Errno {
+    static SAID: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+    if !SAID.swap(true, Ordering::Relaxed) {
+        let line = format!(
+            "ipcbox: the box's region is corrupt ({what}); calls that meet it fail with EINVAL: restart the box with `ipcbox run`\n"
+        );
+        // SAFETY: writing our own buffer to stderr.
+        let _ = unsafe { sys::syscall6(libc::SYS_write, [2, line.as_ptr() as usize, line.len(), 0, 0, 0]) };
+    }
+    libc::EINVAL
 }
 
 fn random_u64() -> u64 {

@@ -34,6 +34,17 @@
 //! path, so that its death makes the supervisor (or a sleeper's watch)
 //! repair at once what it abandoned (`Region::repair_abandoned_locks`).
 //!
+//! Corruption (see the region's notes): a lookup checks the set's own
+//! fields (`check_set`: its array, journal and queue in the heap) and
+//! fails with EINVAL if one cannot be right. Within a set, a queue link
+//! outside the heap ends the queue there (`queue_next`); a waiter whose
+//! operations do not fit its block, that names no process record, or
+//! whose undo record is not of its set's size, leaves the queue as a dead
+//! one does; an undo list link outside the heap ends the list, and an undo
+//! record whose size is not its set's is neither applied nor freed. A
+//! process's own undo list that names no set, or leaves the heap, fails
+//! its semop with EINVAL.
+//!
 //! Locking: the facility lock serialises create, remove, key lookup and the
 //! SEMMNS count. The slot lock (the set lock) guards the array, the queue,
 //! the set's undo list and each undo's adjustments, with one exception: a
@@ -48,10 +59,12 @@
 use crate::abi::*;
 use crate::collect::Hold;
 use crate::cred::Cred;
+use crate::heap::{block_fits, checked_block, heap_link, is_block, MAX_BLOCK};
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
 use crate::region::{
-    store_if_changed_i32, store_if_changed_i64, store_if_changed_u32, Region, IPCMNI, SEM_SLOTS_OFFSET,
+    corrupt, store_if_changed_i32, store_if_changed_i64, store_if_changed_u32, Region, HEAP_SIZE, IPCMNI, MAX_PROCS,
+    SEM_SLOTS_OFFSET,
 };
 use crate::sys::{self, SysResult};
 use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable, SLOT_LIVE};
@@ -321,15 +334,17 @@ impl SlotTable for SemTable<'_> {
     fn facility(&self) -> &FacilityHeader {
         &self.0.header().sem.ids
     }
-    unsafe fn slot_header(&self, index: u32) -> &SlotHeader {
-        // SAFETY: forwarded: index < IPCMNI.
-        &unsafe { self.0.sem_slot(index) }.head
+    fn slot_header(&self, index: u32) -> &SlotHeader {
+        &self.0.set(index).head
+    }
+    fn check_slot(&self, index: u32) -> SysResult<()> {
+        self.0.check_set(self.0.set(index))
     }
     fn repair_slot(&self, index: u32) {
         self.0.repair_set(index);
     }
     fn recount_totals(&self) {
-        let total: u64 = (0..self.facility().initialised.load(Relaxed))
+        let total: u64 = (0..self.initialised())
             .map(|index| self.0.set(index))
             .filter(|slot| slot.head.is_live())
             .map(|slot| slot.nsems.load(Relaxed) as u64)
@@ -338,25 +353,56 @@ impl SlotTable for SemTable<'_> {
     }
 }
 
+/// Bytes of a waiter block for `nsops` operations.
+fn waiter_size(nsops: u32) -> u64 {
+    core::mem::size_of::<Waiter>() as u64 + nsops as u64 * 8
+}
+
 impl Region {
-    /// # Safety
-    /// `index < IPCMNI`.
-    unsafe fn sem_slot(&self, index: u32) -> &SemSlot {
-        debug_assert!(index < IPCMNI);
-        // SAFETY: forwarded to the caller.
-        unsafe { self.table_entry(SEM_SLOTS_OFFSET, index) }
+    /// Slot `index` (taken modulo IPCMNI: see `Region::table_entry`).
+    fn set(&self, index: u32) -> &SemSlot {
+        // SAFETY: the semaphore slot table, of IPCMNI slots.
+        unsafe { self.table_entry(SEM_SLOTS_OFFSET, IPCMNI, index) }
     }
 
-    fn set(&self, index: u32) -> &SemSlot {
-        assert!(index < IPCMNI);
-        // SAFETY: checked above.
-        unsafe { self.sem_slot(index) }
+    /// Whether the live set's own fields that every operation uses can be
+    /// right (see the module notes): its semaphores, its log and the
+    /// queue's first waiter in the heap, on 16-byte boundaries, the log
+    /// within its block, and no more semaphores or log entries than a heap
+    /// block could hold (so that what is sized by them stays small).
+    /// Err(EINVAL) if not. Slot lock held. (The queue's tail is checked
+    /// where a waiter queues, the undo list link by link, a completion or
+    /// an undo applied by the repair, the array's room where a set reuses
+    /// it.)
+    ///
+    /// Every semop that takes the lock pays for this: so one branch, each
+    /// rule a term that is 0 when it holds (HEAP_SIZE is 2^32; a heap block
+    /// holds at most 2^20 of either, and a count of 2^21 or more has a bit
+    /// at 21 or above).
+    #[inline(always)]
+    fn check_set(&self, slot: &SemSlot) -> SysResult<()> {
+        const ELEMENT: u64 = 16;
+        const _: () = assert!(HEAP_SIZE == 1 << 32 && MAX_BLOCK / ELEMENT < 1 << 21);
+        const _: () = assert!(core::mem::size_of::<Sem>() as u64 == ELEMENT && ENTRY_SIZE == ELEMENT);
+        let journal = &slot.journal;
+        let (sems, nsems) = (slot.sems.load(Relaxed), slot.nsems.load(Relaxed) as u64);
+        let (entries, len, room) =
+            (journal.entries.load(Relaxed), journal.len.load(Relaxed), journal.capacity.load(Relaxed) as u64);
+        let bad = ((sems | entries | slot.queue_head.load(Relaxed)) & !(HEAP_SIZE - 16))
+            | ((nsems | room) >> 21)
+            | (sems.wrapping_add(nsems * ELEMENT) > HEAP_SIZE) as u64
+            | (entries.wrapping_add(room * ELEMENT) > HEAP_SIZE) as u64
+            | (len as u64 > room) as u64;
+        if bad == 0 {
+            Ok(())
+        } else {
+            Err(corrupt("a semaphore set's array, journal or queue outside the heap"))
+        }
     }
 
     /// Semaphore `num` of the live set in `slot`. Slot lock held.
     fn sem(&self, slot: &SemSlot, num: u32) -> &Sem {
-        debug_assert!(num < slot.nsems.load(Relaxed));
-        let offset = slot.sems.load(Relaxed) + num as u64 * core::mem::size_of::<Sem>() as u64;
+        let offset = slot.sems.load(Relaxed).wrapping_add(num as u64 * core::mem::size_of::<Sem>() as u64);
         // SAFETY: the array holds nsems `Sem`s and lives as long as the slot.
         unsafe { self.heap_ref(offset) }
     }
@@ -387,7 +433,7 @@ impl Region {
             store_if_changed_u32(&slot.streak, 0);
             return;
         }
-        let streak = slot.streak.load(Relaxed) + 1;
+        let streak = slot.streak.load(Relaxed).wrapping_add(1);
         if streak < MODE_STREAK {
             slot.streak.store(streak, Relaxed);
             return;
@@ -407,18 +453,21 @@ impl Region {
     fn queue_names(&self, slot: &SemSlot, num: u32) -> bool {
         let mut at = slot.queue_head.load(Relaxed);
         while at != 0 {
-            let waiter = self.waiter(at);
-            if (0..waiter.nsops.load(Relaxed)).any(|i| self.waiter_op(at, i).num as u32 == num) {
-                return true;
+            if let Some(nsops) = self.waiter_nsops(at) {
+                if (0..nsops).any(|i| self.waiter_op(at, i).num as u32 == num) {
+                    return true;
+                }
             }
-            at = waiter.next.load(Relaxed);
+            at = self.queue_next(slot, at);
         }
         false
     }
 
-    /// The semaphores of a queued waiter's operations.
+    /// The semaphores of a queued waiter's operations (none if its fields
+    /// cannot be right).
     fn waiter_nums(&self, at: u64) -> Vec<u32> {
-        (0..self.waiter(at).nsops.load(Relaxed)).map(|i| self.waiter_op(at, i).num as u32).collect()
+        let nsops = self.waiter_nsops(at).unwrap_or(0);
+        (0..nsops).map(|i| self.waiter_op(at, i).num as u32).collect()
     }
 
     fn waiter(&self, offset: u64) -> &Waiter {
@@ -427,9 +476,41 @@ impl Region {
     }
 
     fn waiter_op(&self, offset: u64, i: u32) -> SemOp {
-        let at = offset + core::mem::size_of::<Waiter>() as u64 + i as u64 * 8;
+        let at = offset.wrapping_add(waiter_size(i));
         // SAFETY: the block holds nsops packed operations after its header.
         SemOp::unpack(unsafe { self.heap_ref::<AtomicU64>(at) }.load(Relaxed))
+    }
+
+    /// The waiter after `at` in `slot`'s queue. A link outside the heap
+    /// ends the queue at `at`: what it named is out of reach. Slot lock held.
+    fn queue_next(&self, slot: &SemSlot, at: u64) -> u64 {
+        let waiter = self.waiter(at);
+        if let Some(next) = heap_link(waiter.next.load(Relaxed)) {
+            return next;
+        }
+        corrupt("a semaphore queue's link outside the heap");
+        waiter.next.store(0, Relaxed);
+        slot.queue_tail.store(at, Relaxed);
+        0
+    }
+
+    /// The number of operations of queued waiter `at`, if its block holds
+    /// them, the one it blocked on is one of them and it names a process
+    /// record; None (said on stderr) for a waiter whose fields cannot be
+    /// right, which leaves the queue as a dead one does. Slot lock held.
+    fn waiter_nsops(&self, at: u64) -> Option<u32> {
+        let waiter = self.waiter(at);
+        let nsops = waiter.nsops.load(Relaxed);
+        let whole = nsops != 0
+            && waiter.size.load(Relaxed) == waiter_size(nsops)
+            && waiter_size(nsops) <= MAX_BLOCK
+            && block_fits(at, waiter_size(nsops))
+            && waiter.blocking.load(Relaxed) < nsops
+            && waiter.record.load(Relaxed) < MAX_PROCS;
+        if !whole {
+            corrupt("a semaphore waiter's operations or record");
+        }
+        whole.then_some(nsops)
     }
 
     fn undo(&self, offset: u64) -> &Undo {
@@ -442,10 +523,18 @@ impl Region {
         unsafe { self.heap_ref(undo_adj_offset(offset, num)) }
     }
 
+    /// Whether undo record `at` (read from the region) has the size of the
+    /// set in `slot`, as every record of a live set has, and lies in the heap.
+    fn undo_fits(&self, slot: &SemSlot, at: u64) -> bool {
+        let nsems = slot.nsems.load(Relaxed);
+        block_fits(at, undo_size(nsems)) && self.undo(at).nsems.load(Relaxed) == nsems
+    }
+
     /// Applies `ops` to the set all or nothing (Linux's perform_atomic_semop).
     /// Slot lock held; holds the semaphores named (the caller releases them).
     /// The changes are logged in the set's journal; the caller commits them
-    /// (a refusal has taken them back already).
+    /// (a refusal has taken them back already). `undo`, if not 0, is an undo
+    /// record its finder checked has the set's size (`undo_fits`).
     fn try_ops(&self, slot: &SemSlot, ops: &[SemOp], undo: u64, pid: i32) -> Result<(), Attempt> {
         if self.journal_reserve(slot, ops.len() * 2).is_err() {
             return Err(Attempt::Failed(libc::ENOMEM));
@@ -467,7 +556,7 @@ impl Region {
                     return Err(Attempt::Failed(libc::ERANGE));
                 }
                 if op.flags & SEM_UNDO != 0 {
-                    let new = self.undo_adj(undo, op.num as u32).load(Relaxed) - op.op as i32;
+                    let new = self.undo_adj(undo, op.num as u32).load(Relaxed).saturating_sub(op.op as i32);
                     if !(-SEMAEM - 1..=SEMAEM).contains(&new) {
                         return Err(Attempt::Failed(libc::ERANGE));
                     }
@@ -507,13 +596,16 @@ impl Region {
         let journal = &slot.journal;
         let len = journal.len.load(Relaxed) as u64;
         let capacity = journal.capacity.load(Relaxed) as u64;
+        let old = journal.entries.load(Relaxed);
+        if len > capacity || (old != 0 && !block_fits(old, capacity * ENTRY_SIZE)) {
+            return Err(corrupt("a semaphore set's journal outside its block"));
+        }
         let needed = len + more as u64;
         let new_capacity = needed.next_power_of_two().max(16);
         // Uninitialised: entries are written before `len` covers them (and
         // zeroing a large log would widen the window in which a death loses it).
         let at = self.heap_alloc_uninit(new_capacity.checked_mul(ENTRY_SIZE).ok_or(libc::ENOMEM)?)?;
         crate::faults::crash_point("sem.journal.allocated");
-        let old = journal.entries.load(Relaxed);
         if len > 0 {
             // SAFETY: both blocks hold at least `len` entries; the new one is ours alone.
             unsafe {
@@ -536,7 +628,7 @@ impl Region {
 
     fn journal_entry(&self, slot: &SemSlot, i: u32) -> &JournalEntry {
         debug_assert!(i < slot.journal.capacity.load(Relaxed));
-        let at = slot.journal.entries.load(Relaxed) + i as u64 * ENTRY_SIZE;
+        let at = slot.journal.entries.load(Relaxed).wrapping_add(i as u64 * ENTRY_SIZE);
         // SAFETY: the log block holds `capacity` entries.
         unsafe { self.heap_ref(at) }
     }
@@ -575,13 +667,26 @@ impl Region {
         slot.journal.len.store(0, Relaxed);
     }
 
-    /// Takes back every change logged since the last commit. Slot lock held.
+    /// Takes back every change logged since the last commit. Slot lock
+    /// held. A log that cannot be right (longer than its block, naming a
+    /// semaphore past the set) is taken back as far as it can be.
     fn journal_rollback(&self, slot: &SemSlot) {
-        let len = slot.journal.len.load(Relaxed);
+        let journal = &slot.journal;
+        let (len, capacity) = (journal.len.load(Relaxed), journal.capacity.load(Relaxed));
+        if len > capacity || (len != 0 && !block_fits(journal.entries.load(Relaxed), capacity as u64 * ENTRY_SIZE)) {
+            corrupt("a semaphore set's journal outside its block");
+            journal.len.store(0, Relaxed);
+            return;
+        }
+        let nsems = slot.nsems.load(Relaxed) as u64;
         for i in (0..len).rev() {
             let entry = self.journal_entry(slot, i);
             let (target, old) = (entry.target.load(Relaxed), entry.old.load(Relaxed));
             if entry.kind.load(Relaxed) == VALUE_ENTRY {
+                if target >= nsems {
+                    corrupt("a semaphore set's journal naming no semaphore");
+                    continue;
+                }
                 let sem = self.sem(slot, target as u32);
                 sem.hold();
                 sem.set_value(old);
@@ -622,12 +727,16 @@ impl Region {
         let completing = journal.completing.load(Relaxed);
         if completing != 0 {
             journal.len.store(0, Relaxed);
-            self.unlink_if_queued(slot, completing);
-            wait::finish(&self.waiter(completing).status);
+            if is_block(completing) {
+                self.unlink_if_queued(slot, completing);
+                wait::finish(&self.waiter(completing).status);
+            } else {
+                corrupt("a semaphore set's completion outside the heap");
+            }
             journal.completing.store(0, Relaxed);
         } else {
             let applying = journal.applying.load(Relaxed);
-            if applying != 0 && self.undo(applying).applied.load(Relaxed) != 0 {
+            if is_block(applying) && self.undo(applying).applied.load(Relaxed) != 0 {
                 journal.len.store(0, Relaxed);
             } else {
                 self.journal_rollback(slot);
@@ -656,19 +765,25 @@ impl Region {
                 return true;
             }
             prev = at;
-            at = self.waiter(at).next.load(Relaxed);
+            at = self.queue_next(slot, at);
         }
         false
     }
 
     /// Unlinks and frees the semop waiters a dead process left (queued or
     /// not). Each stays on the dead process's list until it is out of its
-    /// queue, so a reaper that dies midway leaves the rest to the next.
+    /// queue, so a reaper that dies midway leaves the rest to the next. A
+    /// link outside the heap ends the list: what it named is lost.
     pub(crate) fn drop_sem_waiters(&self, rec: RecordRef) {
         let list = &self.record(rec.index).sem_waiters;
         loop {
             let at = list.load(Relaxed);
             if at == 0 {
+                break;
+            }
+            if !is_block(at) {
+                corrupt("a process's semaphore waiters outside the heap");
+                list.store(0, Relaxed);
                 break;
             }
             let waiter = self.waiter(at);
@@ -719,19 +834,22 @@ impl Region {
             let mut passed_decrements = true;
             while at != 0 {
                 let waiter = self.waiter(at);
-                let next = waiter.next.load(Relaxed);
+                let next = self.queue_next(slot, at);
                 let rec = RecordRef {
                     index: waiter.record.load(Relaxed),
                     generation: waiter.record_generation.load(Relaxed),
                 };
-                if !self.record_current(rec) || self.liveness(rec.index) == Liveness::Dead {
-                    // Its process's reaper frees the block.
+                let nsops = self.waiter_nsops(at);
+                let Some(nsops) =
+                    nsops.filter(|_| self.record_current(rec) && self.liveness(rec.index) != Liveness::Dead)
+                else {
+                    // Its process's reaper frees the block (if it can be
+                    // right: see `waiter_nsops`).
                     left.extend(self.waiter_nums(at));
                     self.unlink_waiter(slot, prev, at);
                     at = next;
                     continue;
-                }
-                let nsops = waiter.nsops.load(Relaxed);
+                };
                 if nsops == 1 && self.still_blocked(slot, self.waiter_op(at, 0)) {
                     // What try_ops would find, without its cost (the queue
                     // of a semaphore shared by N processes is N - 1 long).
@@ -740,10 +858,20 @@ impl Region {
                     at = next;
                     continue;
                 }
+                // Tried now, with its undo record, which must be the set's
+                // (see `try_ops`): one that is not leaves as a dead one does.
+                let undo = waiter.undo.load(Relaxed);
+                if undo != 0 && !self.undo_fits(slot, undo) {
+                    corrupt("an undo record of another size than its set");
+                    left.extend(self.waiter_nums(at));
+                    self.unlink_waiter(slot, prev, at);
+                    at = next;
+                    continue;
+                }
                 let ops: Vec<SemOp> = (0..nsops).map(|i| self.waiter_op(at, i)).collect();
                 let alter = ops.iter().any(|op| op.op != 0);
                 let one_decrement = matches!(ops[..], [op] if op.op < 0);
-                match self.try_ops(slot, &ops, waiter.undo.load(Relaxed), waiter.pid.load(Relaxed)) {
+                match self.try_ops(slot, &ops, undo, waiter.pid.load(Relaxed)) {
                     Err(Attempt::Blocked(i)) => {
                         waiter.blocking.store(i as u32, Relaxed);
                         passed_decrements &= one_decrement;
@@ -778,7 +906,7 @@ impl Region {
         }
         self.release_sems(slot, left);
         let head = slot.queue_head.load(Relaxed);
-        let next_in_line = head != 0 && {
+        let next_in_line = taken.is_some() && head != 0 && self.waiter_nsops(head).is_some() && {
             let op = self.waiter_op(head, self.waiter(head).blocking.load(Relaxed));
             op.op < 0 && Some(op.num) == taken
         };
@@ -792,7 +920,7 @@ impl Region {
     /// Its semaphore stays held, as a queued waiter's does. Slot lock held.
     fn still_blocked(&self, slot: &SemSlot, op: SemOp) -> bool {
         let journal = &slot.journal;
-        if journal.len.load(Relaxed) + 2 > journal.capacity.load(Relaxed) {
+        if journal.len.load(Relaxed).saturating_add(2) > journal.capacity.load(Relaxed) {
             return false;
         }
         let sem = self.sem(slot, op.num as u32);
@@ -812,7 +940,7 @@ impl Region {
     }
 
     fn unlink_waiter(&self, slot: &SemSlot, prev: u64, at: u64) {
-        let next = self.waiter(at).next.load(Relaxed);
+        let next = self.queue_next(slot, at);
         if prev == 0 {
             slot.queue_head.store(next, Relaxed);
         } else {
@@ -834,14 +962,13 @@ impl Region {
         let mut at = slot.queue_head.load(Relaxed);
         while at != 0 {
             let waiter = self.waiter(at);
-            let rec = waiter.record.load(Relaxed);
-            if self.liveness(rec) != Liveness::Dead {
+            if self.waiter_nsops(at).is_some() && self.liveness(waiter.record.load(Relaxed)) != Liveness::Dead {
                 let op = self.waiter_op(at, waiter.blocking.load(Relaxed));
                 if op.num as u32 == num && if zero { op.op == 0 } else { op.op < 0 } {
                     count += 1;
                 }
             }
-            at = waiter.next.load(Relaxed);
+            at = self.queue_next(slot, at);
         }
         count
     }
@@ -862,7 +989,9 @@ impl Region {
     /// Applies and frees a dead process's undo records (Linux's exit_sem).
     /// A reaper that dies midway leaves the rest to the next: each record
     /// stays on the dead process's list until it is applied (which its
-    /// `applied` flag commits) and unlinked from its set.
+    /// `applied` flag commits) and unlinked from its set. A link outside
+    /// the heap ends the list (what it named is lost); a record whose size
+    /// is not its set's is neither applied nor freed.
     pub(crate) fn apply_undos(&self, rec: RecordRef, pid: i32) {
         let record = self.record(rec.index);
         loop {
@@ -870,20 +999,31 @@ impl Region {
             if at == 0 {
                 break;
             }
+            if !is_block(at) {
+                corrupt("a process's undo records outside the heap");
+                record.sem_undos.store(0, Relaxed);
+                break;
+            }
             let undo = self.undo(at);
             let next = undo.next_in_process.load(Relaxed);
             let (index, seq, nsems) = (undo.slot.load(Relaxed), undo.seq.load(Relaxed), undo.nsems.load(Relaxed));
+            let mut whole = block_fits(at, undo_size(nsems));
             if let Ok((_, _guard)) = SemTable(self).lock_live(index, Some(seq)) {
                 let slot = self.set(index);
-                let adjusted: Vec<u32> = (0..nsems).filter(|&num| self.undo_adj(at, num).load(Relaxed) != 0).collect();
+                whole = self.undo_fits(slot, at);
+                if !whole {
+                    corrupt("an undo record of another size than its set");
+                }
+                let nums = if whole { nsems } else { 0 };
+                let adjusted: Vec<u32> = (0..nums).filter(|&num| self.undo_adj(at, num).load(Relaxed) != 0).collect();
                 self.hold_sems(slot, adjusted.iter().copied());
-                if undo.applied.load(Relaxed) == 0 {
+                if whole && undo.applied.load(Relaxed) == 0 {
                     // Without room to log (the heap is exhausted), applied unlogged.
                     let _ = self.journal_reserve(slot, adjusted.len());
                     slot.journal.applying.store(at, Relaxed);
                     for &num in &adjusted {
                         let adj = self.undo_adj(at, num).load(Relaxed);
-                        let value = (self.sem(slot, num).value() + adj).clamp(0, SEMVMX);
+                        let value = self.sem(slot, num).value().saturating_add(adj).clamp(0, SEMVMX);
                         self.set_value_logged(slot, num, value);
                         self.sem(slot, num).pid.store(pid, Relaxed);
                         crate::faults::crash_point("sem.apply_undos.after_sem");
@@ -902,7 +1042,9 @@ impl Region {
             }
             record.sem_undos.store(next, Relaxed);
             crate::faults::crash_point("sem.apply_undos.unlinked");
-            self.heap_free(at, undo_size(nsems));
+            if whole {
+                self.heap_free(at, undo_size(nsems));
+            }
         }
     }
 
@@ -913,37 +1055,44 @@ impl Region {
     /// Adjustments of semaphore `num` (all with None), over every
     /// process, that are not 0: what `clear_adjustments` will log.
     fn count_adjustments(&self, slot: &SemSlot, num: Option<u32>) -> usize {
-        let mut count = 0;
-        let mut at = slot.undos.load(Relaxed);
-        while at != 0 {
-            let undo = self.undo(at);
-            let nums = match num {
-                Some(n) => n..n + 1,
-                None => 0..undo.nsems.load(Relaxed),
-            };
-            count += nums.filter(|&n| self.undo_adj(at, n).load(Relaxed) != 0).count();
-            at = undo.next_in_set.load(Relaxed);
-        }
-        count
+        let nums = num.map_or(0..slot.nsems.load(Relaxed), |n| n..n + 1);
+        self.set_undos(slot).map(|at| nums.clone().filter(|&n| self.undo_adj(at, n).load(Relaxed) != 0).count()).sum()
     }
 
     /// Clears every process's adjustment of semaphore `num` (all with
     /// None), logged. Slot lock held.
     fn clear_adjustments(&self, slot: &SemSlot, num: Option<u32>) {
-        let mut at = slot.undos.load(Relaxed);
-        while at != 0 {
-            let undo = self.undo(at);
-            let nums = match num {
-                Some(n) => n..n + 1,
-                None => 0..undo.nsems.load(Relaxed),
-            };
-            for n in nums {
+        let nums = num.map_or(0..slot.nsems.load(Relaxed), |n| n..n + 1);
+        for at in self.set_undos(slot) {
+            for n in nums.clone() {
                 if self.undo_adj(at, n).load(Relaxed) != 0 {
                     self.set_adj_logged(slot, at, n, 0);
                 }
             }
-            at = undo.next_in_set.load(Relaxed);
         }
+    }
+
+    /// The undo records on the list of the set in `slot` that have its
+    /// size (see `undo_fits`: others are passed over). A link outside the
+    /// heap ends the list there: what it named is out of reach. Slot lock held.
+    fn set_undos<'a>(&'a self, slot: &'a SemSlot) -> impl Iterator<Item = u64> + 'a {
+        let mut link = &slot.undos;
+        core::iter::from_fn(move || loop {
+            let at = link.load(Relaxed);
+            if at == 0 {
+                return None;
+            }
+            if !is_block(at) {
+                corrupt("a semaphore set's undo list outside the heap");
+                link.store(0, Relaxed);
+                return None;
+            }
+            link = &self.undo(at).next_in_set;
+            if self.undo_fits(slot, at) {
+                return Some(at);
+            }
+            corrupt("an undo record of another size than its set");
+        })
     }
 }
 
@@ -975,18 +1124,21 @@ fn nums(ops: &[SemOp]) -> impl Iterator<Item = u32> + '_ {
     ops.iter().map(|op| op.num as u32)
 }
 
-/// A semop waiter block of this thread, on its process's list while it lives.
+/// A semop waiter block of this thread, on its process's list while it
+/// lives. Its set and size are kept here too: the block's own copies are
+/// in the region, which another process may have overwritten.
 struct OwnSemWaiter<'a> {
     ns: &'a Namespace,
     at: u64,
+    size: u64,
+    index: u32,
     rec: RecordRef,
 }
 
 impl Drop for OwnSemWaiter<'_> {
     fn drop(&mut self) {
         let region = &self.ns.region;
-        let waiter = region.waiter(self.at);
-        let index = waiter.slot.load(Relaxed);
+        let index = self.index;
         if region.set(index).journal.completing.load(Relaxed) == self.at {
             // Its completer has not let go yet, or died before it could: the
             // lock waits for the one or repairs after the other.
@@ -999,12 +1151,12 @@ impl Drop for OwnSemWaiter<'_> {
                 region.unlink_block(list, self.at, |at| &region.waiter(at).next_in_process);
             }
         }
-        region.heap_free(self.at, waiter.size.load(Relaxed));
+        region.heap_free(self.at, self.size);
     }
 }
 
 fn undo_adj_offset(undo: u64, num: u32) -> u64 {
-    undo + core::mem::size_of::<Undo>() as u64 + num as u64 * 4
+    undo.wrapping_add(core::mem::size_of::<Undo>() as u64 + num as u64 * 4)
 }
 
 fn undo_size(nsems: u32) -> u64 {
@@ -1104,14 +1256,14 @@ impl Namespace {
         let _hold = self.hold();
         let cred = Cred::current();
         let table = self.sems();
-        let _fac = table.lock_facility();
+        let _fac = table.lock_facility()?;
         if key != IPC_PRIVATE {
-            if let Some(index) = table.find_key(key) {
+            if let Some(index) = table.find_key(key)? {
                 if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
                     return Err(libc::EEXIST);
                 }
                 let slot = region.set(index);
-                let _guard = table.lock_slot(index);
+                let _guard = table.lock_slot(index)?;
                 if nsems as u32 > slot.nsems.load(Relaxed) {
                     return Err(libc::EINVAL);
                 }
@@ -1134,8 +1286,12 @@ impl Namespace {
         }
         let index = table.alloc_index(limits.semmni.load(Relaxed))?;
         let slot = region.set(index);
-        let _guard = table.lock_slot(index);
-        if slot.capacity.load(Relaxed) < nsems as u32 {
+        let _guard = table.lock_slot(index)?;
+        let capacity = slot.capacity.load(Relaxed);
+        if capacity != 0 && !block_fits(slot.sems.load(Relaxed), capacity as u64 * core::mem::size_of::<Sem>() as u64) {
+            return Err(corrupt("a semaphore slot's array outside the heap"));
+        }
+        if capacity < nsems as u32 {
             // A smaller array of an earlier set stays as it is, its words
             // held (see `Sem`); doubling sizes bound what a slot keeps.
             let capacity = (nsems as u32).next_power_of_two();
@@ -1262,7 +1418,7 @@ impl Namespace {
     fn lock_free_op(&self, id: i32, read_op: impl FnOnce() -> Option<SemOp>) -> Option<SysResult<i32>> {
         let region = &self.region;
         let (index, seq) = split_id(id);
-        if id < 0 || index >= self.sems().facility().initialised.load(Acquire) {
+        if id < 0 || index >= self.sems().initialised() {
             return None;
         }
         let slot = region.set(index);
@@ -1425,7 +1581,7 @@ impl Namespace {
         // Before the waiter queues: a handler that runs from then on ends
         // the wait with EINTR (see `wait::wait_done`).
         let handlers_seen = crate::interrupt::runs();
-        let size = core::mem::size_of::<Waiter>() as u64 + ops.len() as u64 * 8;
+        let size = waiter_size(ops.len() as u32);
         let own = self.own_sem_waiter(size, index, split_id(id).1)?;
         let at = own.at;
         let waiter = region.waiter(at);
@@ -1469,15 +1625,19 @@ impl Namespace {
             };
             waiter.blocking.store(blocking as u32, Relaxed);
             let tail = slot.queue_tail.load(Relaxed);
+            if tail != 0 && !is_block(tail) {
+                // Nothing is changed yet: try_ops took its changes back.
+                region.release_sems(slot, nums(ops));
+                return Err(corrupt("a semaphore queue's end outside the heap"));
+            }
             // Spin only as the first in line for the semaphore: one queued
             // behind another waiter for it has at least a whole hand-off to
             // wait, and spinning would take a core from the processes that
             // hand over (it is woken ahead when its turn nears). The last
             // waiter stands for all ahead: for a mutex, all wait alike.
-            spin = tail == 0 || {
-                let last = region.waiter_op(tail, region.waiter(tail).blocking.load(Relaxed));
-                last.num != ops[blocking].num
-            };
+            spin = tail == 0
+                || region.waiter_nsops(tail).is_none()
+                || region.waiter_op(tail, region.waiter(tail).blocking.load(Relaxed)).num != ops[blocking].num;
             if tail == 0 {
                 slot.queue_head.store(at, Relaxed);
             } else {
@@ -1531,7 +1691,7 @@ impl Namespace {
         let record = region.record(rec.index);
         waiter.next_in_process.store(record.sem_waiters.load(Relaxed), Relaxed);
         record.sem_waiters.store(at, Relaxed);
-        Ok(OwnSemWaiter { ns: self, at, rec })
+        Ok(OwnSemWaiter { ns: self, at, size, index, rec })
     }
 
     /// This process's undo record for set `id`, made on first use.
@@ -1586,10 +1746,18 @@ impl Namespace {
             if at == 0 {
                 break;
             }
+            let at = checked_block(at, undo_size(0), "a process's undo records outside the heap")?;
             let undo = region.undo(at);
             let (u_index, u_seq) = (undo.slot.load(Relaxed), undo.seq.load(Relaxed));
+            if u_index >= self.sems().initialised() {
+                return Err(corrupt("an undo record naming no semaphore set"));
+            }
             let slot = region.set(u_index);
             if u_index == index && u_seq == seq && slot.head.is_live() && slot.head.seq.load(Relaxed) == seq {
+                // Found: its adjustments are the set's (see `try_ops`).
+                if !region.undo_fits(slot, at) {
+                    return Err(corrupt("an undo record of another size than its set"));
+                }
                 return Ok(at);
             }
             if !(slot.head.is_live() && slot.head.seq.load(Relaxed) == u_seq) {
@@ -1637,7 +1805,7 @@ impl Namespace {
             IPC_INFO | SEM_INFO => {
                 let limits = region.limits();
                 let (in_use, total, max_index) = {
-                    let _fac = table.lock_facility();
+                    let _fac = table.lock_facility()?;
                     (
                         table.facility().in_use.load(Relaxed),
                         region.header().sem.total_sems.load(Relaxed),
@@ -1774,7 +1942,7 @@ impl Namespace {
                 if cmd == IPC_SET {
                     sys::copy_from_user(as_bytes_mut(&mut new), arg)?;
                 }
-                let _fac = table.lock_facility();
+                let _fac = table.lock_facility()?;
                 let (index, _guard) = table.lock_id(id)?;
                 let slot = region.set(index);
                 if !cred.may_control(&slot.head.perm()) {
@@ -1799,7 +1967,8 @@ impl Region {
     /// their processes').
     pub(crate) fn sem_blocks(&self, map: &mut crate::check::BlockMap) -> Result<(), String> {
         let table = SemTable(self);
-        let _fac = table.lock_facility();
+        let lock_error = |_| "semaphores: a lock glibc refuses".to_string();
+        let _fac = table.lock_facility().map_err(lock_error)?;
         // SAFETY: the list names `Retired` blocks.
         let retired = |at: u64| unsafe { self.heap_ref::<Retired>(at) };
         for at in self.list_blocks(self.header().sem.retired.load(Relaxed), |at| retired(at).next.load(Relaxed)) {
@@ -1808,9 +1977,9 @@ impl Region {
         }
         let waiter_size = |at: u64| self.waiter(at).size.load(Relaxed);
         let undo_bytes = |at: u64| undo_size(self.undo(at).nsems.load(Relaxed));
-        for index in 0..table.facility().initialised.load(Acquire) {
+        for index in 0..table.initialised() {
             let slot = self.set(index);
-            let _guard = table.lock_slot(index);
+            let _guard = table.lock_slot(index).map_err(lock_error)?;
             let capacity = slot.capacity.load(Relaxed) as u64;
             if capacity != 0 {
                 map.add(
@@ -1853,11 +2022,12 @@ impl Region {
     /// every word, and its queue and undo list are finite and name it.
     pub(crate) fn check_sems(&self) -> Result<(), String> {
         let table = SemTable(self);
-        let _fac = table.lock_facility();
+        let lock_error = |_| "semaphores: a lock glibc refuses".to_string();
+        let _fac = table.lock_facility().map_err(lock_error)?;
         let (mut live, mut sems) = (0, 0u64);
-        for index in 0..table.facility().initialised.load(Acquire) {
+        for index in 0..table.initialised() {
             let slot = self.set(index);
-            let _guard = table.lock_slot(index);
+            let _guard = table.lock_slot(index).map_err(lock_error)?;
             if !slot.head.is_live() {
                 continue;
             }

@@ -25,13 +25,21 @@
 //! `nattch` but no longer listed (or the reverse); whoever takes the lock
 //! next finds it owner-died and recounts every `nattch` from the lists
 //! (`lock_shm`), which are changed one store at a time and so stay whole.
+//!
+//! Corruption (see the region's notes): entry indices read from the region
+//! (the free list's, a process's list's links) are checked against the
+//! entry table, and the slot an entry names against the slots initialised:
+//! an attach that meets a bad one fails with EINVAL; a detach, exit or
+//! reap leaves the rest of a bad list alone and counts no detach for an
+//! entry naming no slot. A segment whose data the region places outside
+//! the box's file is neither attached (EINVAL) nor punched out.
 
 use crate::abi::*;
 use crate::cred::Cred;
 use crate::lock::Guard;
 use crate::ns::{Attachment, Local, Namespace};
-use crate::procs::{RecordRef, PROC_FREE};
-use crate::region::{Region, ATTACH_OFFSET, IPCMNI, MAX_ATTACH, META_SIZE, PAGE_SIZE, SHM_SLOTS_OFFSET};
+use crate::procs::RecordRef;
+use crate::region::{corrupt, Region, ATTACH_OFFSET, IPCMNI, MAX_ATTACH, META_SIZE, PAGE_SIZE, SHM_SLOTS_OFFSET};
 use crate::sys::{self, SysResult};
 use crate::table::{FacilityHeader, SlotHeader, SlotTable};
 use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
@@ -108,23 +116,21 @@ impl SlotTable for Region {
     fn facility(&self) -> &FacilityHeader {
         &self.header().shm.ids
     }
-    unsafe fn slot_header(&self, index: u32) -> &SlotHeader {
-        // SAFETY: forwarded: index < IPCMNI.
-        &unsafe { self.shm_slot(index) }.head
+    fn slot_header(&self, index: u32) -> &SlotHeader {
+        &self.live_shm_slot(index).head
     }
     fn finish_removal(&self, index: u32) {
-        let _guard = self.lock_slot(index);
-        let slot = self.live_shm_slot(index);
-        let pages = pages_of(slot.segsz.load(Relaxed));
-        let _ = sys::punch_hole(self.fd(), slot.offset.load(Relaxed), pages * PAGE_SIZE);
+        let Ok(_guard) = self.lock_slot(index) else { return };
+        if let Some((offset, bytes)) = self.segment_data(self.live_shm_slot(index)) {
+            let _ = sys::punch_hole(self.fd(), offset, bytes);
+        }
         self.release(index);
     }
     fn recount_totals(&self) {
-        let total: u64 = (0..self.facility().initialised.load(Relaxed))
+        let total = (0..self.initialised())
             .map(|index| self.live_shm_slot(index))
             .filter(|slot| slot.head.is_live())
-            .map(|slot| pages_of(slot.segsz.load(Relaxed)))
-            .sum();
+            .fold(0u64, |total, slot| total.saturating_add(pages_of(slot.segsz.load(Relaxed))));
         self.shm().total_pages.store(total, Relaxed);
     }
 }
@@ -133,41 +139,67 @@ fn pages_of(size: u64) -> u64 {
     size.div_ceil(PAGE_SIZE)
 }
 
+/// The bytes of a segment's data in the memfd (whole pages; a size read
+/// from a corrupt region cannot overflow).
+fn segment_bytes(size: u64) -> u64 {
+    pages_of(size).saturating_mul(PAGE_SIZE)
+}
+
 impl Region {
     fn shm(&self) -> &ShmFacility {
         &self.header().shm
     }
 
-    /// # Safety
-    /// `index < IPCMNI`.
-    unsafe fn shm_slot(&self, index: u32) -> &ShmSlot {
-        debug_assert!(index < IPCMNI);
-        // SAFETY: forwarded to the caller.
-        unsafe { self.table_entry(SHM_SLOTS_OFFSET, index) }
-    }
-
-    /// The slot of a live segment whose slot lock or facility lock is held.
+    /// Slot `index` (taken modulo IPCMNI: see `Region::table_entry`); the
+    /// segment in it is live while its slot lock or facility lock is held.
     fn live_shm_slot(&self, index: u32) -> &ShmSlot {
-        assert!(index < IPCMNI);
-        // SAFETY: checked above.
-        unsafe { self.shm_slot(index) }
+        // SAFETY: the shm slot table, of IPCMNI slots.
+        unsafe { self.table_entry(SHM_SLOTS_OFFSET, IPCMNI, index) }
     }
 
+    /// Attachment entry `index` (taken modulo MAX_ATTACH: callers check
+    /// indices read from the region).
     fn attach_entry(&self, index: u32) -> &AttachEntry {
-        assert!(index < MAX_ATTACH);
-        // SAFETY: checked above.
-        unsafe { self.table_entry(ATTACH_OFFSET, index) }
+        // SAFETY: the attachment entry table, of MAX_ATTACH entries.
+        unsafe { self.table_entry(ATTACH_OFFSET, MAX_ATTACH, index) }
+    }
+
+    /// Where segment `slot`'s data lies in the memfd (offset and bytes), if
+    /// that can be right: past the metadata, on a page, inside the file.
+    /// None if not (the region is corrupt): mapped, a range past the file's
+    /// end would fault in the program at its first touch, and punched, a
+    /// range in the metadata would wipe tables.
+    fn segment_data(&self, slot: &ShmSlot) -> Option<(u64, u64)> {
+        let (offset, bytes) = (slot.offset.load(Relaxed), segment_bytes(slot.segsz.load(Relaxed)));
+        let file_size = self.shm().file_size.load(Relaxed);
+        if offset >= META_SIZE as u64 && offset.is_multiple_of(PAGE_SIZE) && bytes <= file_size.saturating_sub(offset) {
+            Some((offset, bytes))
+        } else {
+            corrupt("a segment's data outside the box's file");
+            None
+        }
+    }
+
+    /// The entry index a list link (index + 1, 0 for none) names, if it
+    /// lies in the table; else the region is corrupt (EINVAL).
+    fn entry_of_link(&self, link: u32) -> SysResult<u32> {
+        let index = link.wrapping_sub(1);
+        if index < self.shm().attach_high.load(Relaxed).min(MAX_ATTACH) {
+            Ok(index)
+        } else {
+            Err(corrupt("an attachment list past the entry table"))
+        }
     }
 
     /// The shm facility lock, the attachment counts repaired first if its
     /// last holder died holding it (see the module notes).
-    pub(crate) fn lock_shm(&self) -> Guard<'_> {
-        let guard = self.facility().lock.lock();
+    pub(crate) fn lock_shm(&self) -> SysResult<Guard<'_>> {
+        let guard = self.facility().lock.lock()?;
         if guard.owner_died {
             self.repair_facility();
             self.recount_attachments();
         }
-        guard
+        Ok(guard)
     }
 
     /// Sets each live segment's `nattch` to the number of attachment
@@ -175,12 +207,12 @@ impl Region {
     /// state (a dead one's are counted until its reaper drops them), and
     /// destroys a removed segment left with none. Facility lock held.
     fn recount_attachments(&self) {
-        // Lists that loop are beyond repair: left as they are, for
-        // `check_invariants` to report.
+        // Lists that loop or leave the table are beyond repair: left as
+        // they are, for `check_invariants` to report.
         let Ok(counts) = self.attachment_counts() else { return };
         for (index, &count) in counts.iter().enumerate() {
             let slot = self.live_shm_slot(index as u32);
-            let _slot_guard = slot.head.lock.lock();
+            let Ok(_slot_guard) = slot.head.lock.lock() else { continue };
             if !slot.head.is_live() {
                 continue;
             }
@@ -193,22 +225,20 @@ impl Region {
 
     /// Per slot, the attachment entries naming it in the lists of the
     /// processes that still hold state; Err(record) if that record's list
-    /// loops. Facility lock held.
+    /// loops or leaves the entry table. Facility lock held.
     fn attachment_counts(&self) -> Result<Vec<u64>, u32> {
-        let mut counts = vec![0u64; self.facility().initialised.load(Acquire) as usize];
-        for record in 0..self.procs().high_water.load(Acquire) {
-            if self.record(record).state.load(Acquire) == PROC_FREE {
-                continue;
-            }
+        let mut counts = vec![0u64; self.initialised() as usize];
+        for record in self.records_in_use() {
             let mut next = self.record(record).shm_attachments.load(Relaxed);
             for steps in 0.. {
                 if next == 0 {
                     break;
                 }
-                if steps > MAX_ATTACH {
-                    return Err(record);
-                }
-                let entry = self.attach_entry(next - 1);
+                let index = match self.entry_of_link(next) {
+                    Ok(index) if steps <= MAX_ATTACH => index,
+                    _ => return Err(record),
+                };
+                let entry = self.attach_entry(index);
                 if let Some(count) = counts.get_mut(entry.slot.load(Relaxed) as usize) {
                     *count += 1;
                 }
@@ -223,8 +253,9 @@ impl Region {
         let shm = self.shm();
         let free = shm.attach_free.load(Relaxed);
         let index = if free != 0 {
-            shm.attach_free.store(self.attach_entry(free - 1).next.load(Relaxed), Relaxed);
-            free - 1
+            let index = self.entry_of_link(free)?;
+            shm.attach_free.store(self.attach_entry(index).next.load(Relaxed), Relaxed);
+            index
         } else {
             let high = shm.attach_high.load(Relaxed);
             if high >= MAX_ATTACH {
@@ -241,29 +272,41 @@ impl Region {
         Ok(index)
     }
 
-    /// Unlinks entry `index` from `rec`'s list and frees it. Facility lock held.
+    /// Unlinks entry `index` from `rec`'s list and frees it, if the list
+    /// holds it before it ends or leaves the table. Facility lock held.
     fn remove_attach_entry(&self, rec: RecordRef, index: u32) {
         let mut link = &self.record(rec.index).shm_attachments;
-        loop {
+        for _ in 0..=MAX_ATTACH {
             let next = link.load(Relaxed);
             if next == 0 {
                 return;
             }
             if next - 1 == index {
-                break;
+                return self.free_attach_entry(link, index);
             }
-            link = &self.attach_entry(next - 1).next;
+            let Ok(at) = self.entry_of_link(next) else { return };
+            link = &self.attach_entry(at).next;
         }
+    }
+
+    /// Unlinks entry `index`, which `link` names, and puts it on the free
+    /// list. Facility lock held.
+    fn free_attach_entry(&self, link: &AtomicU32, index: u32) {
         let entry = self.attach_entry(index);
         link.store(entry.next.load(Relaxed), Relaxed);
         entry.next.store(self.shm().attach_free.load(Relaxed), Relaxed);
         self.shm().attach_free.store(index + 1, Relaxed);
     }
 
-    /// Counts one attachment going away. Facility lock held, slot lock not.
+    /// Counts one attachment going away (unless `index`, read from an
+    /// entry, names no slot). Facility lock held, slot lock not.
     fn count_detach(&self, fd: i32, index: u32, pid: i32) {
+        if index >= self.initialised() {
+            corrupt("an attachment entry naming no segment");
+            return;
+        }
         let slot = self.live_shm_slot(index);
-        let _slot_guard = slot.head.lock.lock();
+        let Ok(_slot_guard) = slot.head.lock.lock() else { return };
         slot.nattch.fetch_sub(1, Relaxed);
         slot.dtime.store(sys::realtime_seconds(), Relaxed);
         slot.lpid.store(pid, Relaxed);
@@ -279,9 +322,10 @@ impl Region {
         self.begin_removal(index);
         crate::faults::crash_point("shm.destroy.begun");
         let slot = self.live_shm_slot(index);
-        let pages = pages_of(slot.segsz.load(Relaxed));
-        let _ = sys::punch_hole(fd, slot.offset.load(Relaxed), pages * PAGE_SIZE);
-        self.shm().total_pages.fetch_sub(pages, Relaxed);
+        if let Some((offset, bytes)) = self.segment_data(slot) {
+            let _ = sys::punch_hole(fd, offset, bytes);
+        }
+        self.shm().total_pages.fetch_sub(pages_of(slot.segsz.load(Relaxed)), Relaxed);
         self.release(index);
     }
 }
@@ -296,15 +340,15 @@ impl Namespace {
             // reaped, and its orphans then destroyed.
             self.own_record(&mut self.local())?;
         }
-        let _fac = region.lock_shm();
+        let _fac = region.lock_shm()?;
         self.reap_dead_with_shm_locked();
         if key != IPC_PRIVATE {
-            if let Some(index) = region.find_key(key) {
+            if let Some(index) = region.find_key(key)? {
                 if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
                     return Err(libc::EEXIST);
                 }
                 let slot = region.live_shm_slot(index);
-                let _slot_guard = slot.head.lock.lock();
+                let _slot_guard = slot.head.lock.lock()?;
                 if slot.segsz.load(Relaxed) < size as u64 {
                     return Err(libc::EINVAL);
                 }
@@ -361,7 +405,7 @@ impl Namespace {
         shm.data_next.store(end, Relaxed);
         shm.total_pages.fetch_add(pages, Relaxed);
         let slot = region.live_shm_slot(index);
-        let _slot_guard = slot.head.lock.lock();
+        let _slot_guard = slot.head.lock.lock()?;
         slot.segsz.store(size, Relaxed);
         slot.offset.store(offset, Relaxed);
         slot.atime.store(0, Relaxed);
@@ -411,7 +455,7 @@ impl Namespace {
         let mut local = self.local();
         let rec = self.own_record(&mut local)?;
         let region = &self.region;
-        let fac_guard = region.lock_shm();
+        let fac_guard = region.lock_shm()?;
         self.reap_dead_with_shm_locked();
         let (index, slot_guard) = region.lock_id(id)?;
         let slot = region.live_shm_slot(index);
@@ -419,6 +463,8 @@ impl Namespace {
             return Err(libc::EACCES);
         }
         let size = slot.segsz.load(Relaxed) as usize;
+        // Its data, whole pages of `size` bytes, lies in the file.
+        let Some((offset, _)) = region.segment_data(slot) else { return Err(libc::EINVAL) };
         let map_flags = match (explicit, flags & SHM_REMAP != 0) {
             (false, _) => libc::MAP_SHARED,
             (_, true) => libc::MAP_SHARED | libc::MAP_FIXED,
@@ -434,9 +480,7 @@ impl Namespace {
         let read_only_fd = if flags & SHM_RDONLY != 0 { Some(sys::reopen_read_only(self.fd())?) } else { None };
         // SAFETY: either the kernel picks the place, or the caller named it
         // (and with SHM_REMAP asked to replace what is there, as Linux does).
-        let mapped = unsafe {
-            sys::mmap(addr, size, prot, map_flags, read_only_fd.unwrap_or(self.fd()), slot.offset.load(Relaxed))
-        };
+        let mapped = unsafe { sys::mmap(addr, size, prot, map_flags, read_only_fd.unwrap_or(self.fd()), offset) };
         if let Some(fd) = read_only_fd {
             let _ = sys::close(fd);
         }
@@ -483,7 +527,7 @@ impl Namespace {
         let attachment = local.attachments.swap_remove(position);
         self.attachment_count.store(local.attachments.len(), Relaxed);
         let region = &self.region;
-        let _fac = region.lock_shm();
+        let Ok(_fac) = region.lock_shm() else { return };
         if let Some(rec) = local.record.filter(|&rec| region.record_current(rec)) {
             let slot = region.live_shm_slot(attachment.slot);
             if slot.head.is_live() && slot.head.seq.load(Relaxed) == attachment.seq {
@@ -558,7 +602,7 @@ impl Namespace {
                     ..Default::default()
                 };
                 let max_index = {
-                    let _fac = region.lock_shm();
+                    let _fac = region.lock_shm()?;
                     self.reap_dead_with_shm_locked();
                     region.max_live_index()
                 };
@@ -567,7 +611,7 @@ impl Namespace {
             }
             SHM_INFO => {
                 let (info, max_index) = {
-                    let _fac = region.lock_shm();
+                    let _fac = region.lock_shm()?;
                     self.reap_dead_with_shm_locked();
                     let info = ShmInfo {
                         used_ids: region.facility().in_use.load(Relaxed) as i32,
@@ -611,7 +655,7 @@ impl Namespace {
                 if cmd == IPC_SET {
                     sys::copy_from_user(as_bytes_mut(&mut new), buf)?;
                 }
-                let _fac = region.lock_shm();
+                let _fac = region.lock_shm()?;
                 self.reap_dead_with_shm_locked();
                 let (index, _slot_guard) = region.lock_id(id)?;
                 let slot = region.live_shm_slot(index);
@@ -641,7 +685,7 @@ impl Namespace {
     fn shm_lock(&self, id: i32, lock: bool) -> SysResult<i32> {
         let region = &self.region;
         let cred = Cred::current();
-        let _fac = region.lock_shm();
+        let _fac = region.lock_shm()?;
         let (index, _slot_guard) = region.lock_id(id)?;
         let slot = region.live_shm_slot(index);
         let privileged = cred.has_cap(CAP_IPC_LOCK);
@@ -678,14 +722,12 @@ impl Namespace {
     /// skips slots whose lock the caller holds by reading only atomics.
     fn locked_pages_of(&self, uid: u32) -> u64 {
         let region = &self.region;
-        let initialised = region.facility().initialised.load(Acquire);
-        (0..initialised)
+        (0..region.initialised())
             .map(|i| region.live_shm_slot(i))
             .filter(|s| {
                 s.head.is_live() && s.head.mode.load(Relaxed) & SHM_LOCKED != 0 && s.lock_uid.load(Relaxed) == uid
             })
-            .map(|s| pages_of(s.segsz.load(Relaxed)))
-            .sum()
+            .fold(0u64, |total, s| total.saturating_add(pages_of(s.segsz.load(Relaxed))))
     }
 
     /// Resident pages of all segments, as SHM_INFO's shm_rss. Facility lock held.
@@ -706,7 +748,7 @@ impl Namespace {
     /// Bytes of segment `index` in memory (0 if none lives there): Linux's
     /// `rss` column of /proc/sysvipc/shm.
     pub(crate) fn shm_resident_bytes(&self, index: u32) -> u64 {
-        if index >= self.region.facility().initialised.load(Acquire) {
+        if index >= self.region.initialised() {
             return 0;
         }
         self.shm_resident_pages(index) * PAGE_SIZE
@@ -719,8 +761,8 @@ impl Namespace {
         if !slot.head.is_live() {
             return 0;
         }
-        let start = slot.offset.load(Relaxed);
-        self.data_pages_in(start, start + pages_of(slot.segsz.load(Relaxed)) * PAGE_SIZE)
+        let Some((start, bytes)) = self.region.segment_data(slot) else { return 0 };
+        self.data_pages_in(start, start + bytes)
     }
 
     /// Pages of the memfd in [start, end) that hold data.
@@ -753,9 +795,9 @@ impl Namespace {
         if region.limits().shm_rmid_forced.load(Relaxed) == 0 {
             return;
         }
-        for index in 0..region.facility().initialised.load(Acquire) {
+        for index in 0..region.initialised() {
             let slot = region.live_shm_slot(index);
-            let _slot_guard = slot.head.lock.lock();
+            let Ok(_slot_guard) = slot.head.lock.lock() else { continue };
             if !slot.head.is_live() || slot.nattch.load(Relaxed) != 0 {
                 continue;
             }
@@ -771,13 +813,19 @@ impl Namespace {
         if !region.record_current(rec) {
             return;
         }
+        let list = &region.record(rec.index).shm_attachments;
         loop {
-            let head = region.record(rec.index).shm_attachments.load(Relaxed);
+            let head = list.load(Relaxed);
             if head == 0 {
                 break;
             }
-            let slot = region.attach_entry(head - 1).slot.load(Relaxed);
-            region.remove_attach_entry(rec, head - 1);
+            let Ok(entry) = region.entry_of_link(head) else {
+                // What the list held past here is out of reach: it is not counted.
+                list.store(0, Relaxed);
+                break;
+            };
+            let slot = region.attach_entry(entry).slot.load(Relaxed);
+            region.free_attach_entry(list, entry);
             region.count_detach(self.fd(), slot, pid);
         }
     }
@@ -788,7 +836,7 @@ impl Namespace {
     /// the caller reaps `child`, which drops what was counted.
     pub(crate) fn shm_prepare_child(&self, child: RecordRef, local: &Local) -> SysResult<Vec<u32>> {
         let region = &self.region;
-        let _fac = region.lock_shm();
+        let _fac = region.lock_shm()?;
         let now = sys::realtime_seconds();
         let pid = self.pid();
         let mut entries = Vec::with_capacity(local.attachments.len());
@@ -796,7 +844,7 @@ impl Namespace {
             entries.push(region.push_attach_entry(child, attachment.slot)?);
             crate::faults::crash_point("fork.prepare.entry");
             let slot = region.live_shm_slot(attachment.slot);
-            let _slot_guard = slot.head.lock.lock();
+            let _slot_guard = slot.head.lock.lock()?;
             slot.nattch.fetch_add(1, Relaxed);
             slot.atime.store(now, Relaxed);
             slot.lpid.store(pid, Relaxed);
@@ -930,17 +978,20 @@ impl Region {
     /// `nattch` is the number of attachment entries naming it, none is both
     /// removed and unattached, and `total_pages` adds up.
     pub(crate) fn check_shm(&self) -> Result<(), String> {
-        let _fac = self.lock_shm();
-        let counts = self.attachment_counts().map_err(|record| format!("record {record}: attachment list loops"))?;
-        let (mut live, mut pages) = (0, 0);
+        let lock_error = |_| "shm: a lock glibc refuses".to_string();
+        let _fac = self.lock_shm().map_err(lock_error)?;
+        let counts = self
+            .attachment_counts()
+            .map_err(|record| format!("record {record}: attachment list loops or leaves the table"))?;
+        let (mut live, mut pages) = (0u64, 0u64);
         for (index, &count) in counts.iter().enumerate() {
             let slot = self.live_shm_slot(index as u32);
-            let _guard = slot.head.lock.lock();
+            let _guard = slot.head.lock.lock().map_err(lock_error)?;
             if !slot.head.is_live() {
                 continue;
             }
             live += 1;
-            pages += pages_of(slot.segsz.load(Relaxed));
+            pages = pages.saturating_add(pages_of(slot.segsz.load(Relaxed)));
             let nattch = slot.nattch.load(Relaxed);
             if nattch != count {
                 return Err(format!("segment {index}: nattch {nattch}, {count} attachments listed"));
@@ -949,7 +1000,7 @@ impl Region {
                 return Err(format!("segment {index}: removed and unattached, yet live"));
             }
         }
-        let (in_use, total) = (self.facility().in_use.load(Relaxed), self.shm().total_pages.load(Relaxed));
+        let (in_use, total) = (self.facility().in_use.load(Relaxed) as u64, self.shm().total_pages.load(Relaxed));
         if in_use != live || total != pages {
             return Err(format!("segments: {in_use} counted in use and {total} pages, {live} live with {pages} pages"));
         }

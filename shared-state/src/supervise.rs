@@ -51,7 +51,11 @@ impl Namespace {
         if supervisor.take_over() != sys::gettid() {
             let ns = self.clone();
             std::thread::Builder::new().name("ipcbox-standby".into()).spawn(move || {
-                ns.region().procs().watch.supervisor.wait_and_hold();
+                if !ns.region().procs().watch.supervisor.wait_and_hold() {
+                    // glibc refuses the lock (the region is corrupt): this
+                    // supervisor cannot stand by.
+                    return;
+                }
                 // Whatever died while no one watched is reaped now.
                 ns.region().note_death();
                 ns.repair_dead();

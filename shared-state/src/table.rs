@@ -30,10 +30,17 @@
 //! between can be taken again, and lookups treat a marked slot as gone; the
 //! facility lock's next holder finishes it, then rebuilds the key chains
 //! and counts from the slots themselves (`repair_facility`).
+//!
+//! Corruption (see the region's notes): `initialised` is read through
+//! `initialised()`, never past `IPCMNI`; a slot index read from the region
+//! (a key chain's, one a waiter or an undo record names) is looked up only
+//! below it, and `lock_live` lets the facility check the object's own
+//! fields (`check_slot`), so that a lookup of a corrupt object fails with
+//! EINVAL. A lock glibc refuses fails the call too (see `lock`).
 
 use crate::abi::IpcPerm;
 use crate::lock::{Guard, RobustMutex};
-use crate::region::{IDX_BITS, IPCMNI};
+use crate::region::{corrupt, IDX_BITS, IPCMNI};
 use crate::sys::SysResult;
 use core::sync::atomic::{AtomicI32, AtomicU32, Ordering::*};
 
@@ -154,14 +161,27 @@ fn bucket_of(key: i32) -> usize {
 /// A facility's slot table: the header plus a way to reach slot headers.
 pub trait SlotTable {
     fn facility(&self) -> &FacilityHeader;
-    /// # Safety
-    /// `index < IPCMNI`.
-    unsafe fn slot_header(&self, index: u32) -> &SlotHeader;
+    /// The head of slot `index` (taken modulo IPCMNI: see `Region::table_entry`).
+    fn slot_header(&self, index: u32) -> &SlotHeader;
     /// Initialises a facility's own locks of a slot never used before.
     ///
     /// # Safety
     /// `index < IPCMNI`, the slot unpublished, the facility lock held.
     unsafe fn init_slot(&self, _index: u32) {}
+
+    /// Slots below this have been initialised: `FacilityHeader::initialised`,
+    /// never past the table even if the region says so.
+    #[inline(always)]
+    fn initialised(&self) -> u32 {
+        self.facility().initialised.load(Acquire).min(IPCMNI)
+    }
+
+    /// Whether the live object in slot `index` has fields that can be
+    /// right (heap offsets in the heap, counts within their blocks): a
+    /// lookup of a corrupt object fails with EINVAL. Slot lock held.
+    fn check_slot(&self, _index: u32) -> SysResult<()> {
+        Ok(())
+    }
 
     /// Tells the collector of lost blocks that a repair begins (see
     /// `collect`); the facilities whose repairs move heap blocks do.
@@ -175,8 +195,9 @@ pub trait SlotTable {
     /// died in (`removing` is set): the facility's own part (sleepers,
     /// contents), then `release`. Facility lock held; takes the slot's locks.
     fn finish_removal(&self, index: u32) {
-        let _guard = self.lock_slot(index);
-        self.release(index);
+        if let Ok(_guard) = self.lock_slot(index) {
+            self.release(index);
+        }
     }
 
     /// Recomputes the facility's own totals from the live slots. Facility lock held.
@@ -184,15 +205,21 @@ pub trait SlotTable {
 
     /// Locks slot `index` (below `initialised`), repairing it first if its
     /// last holder died with it.
-    fn lock_slot(&self, index: u32) -> Guard<'_> {
-        // SAFETY: callers pass an index below `initialised` <= IPCMNI.
-        let slot = unsafe { self.slot_header(index) };
-        let guard = slot.lock.lock();
+    #[inline(always)]
+    fn lock_slot(&self, index: u32) -> SysResult<Guard<'_>> {
+        let guard = self.slot_header(index).lock.lock()?;
         if guard.owner_died {
-            self.note_repair();
-            self.repair_slot(index);
+            self.repair_after_death(index);
         }
-        guard
+        Ok(guard)
+    }
+
+    /// `lock_slot`'s repair, out of the way of every lock taken.
+    #[cold]
+    #[inline(never)]
+    fn repair_after_death(&self, index: u32) {
+        self.note_repair();
+        self.repair_slot(index);
     }
 
     /// Takes and lets go of every lock of the facility that a dead holder
@@ -201,28 +228,27 @@ pub trait SlotTable {
         if self.facility().lock.is_abandoned() {
             drop(self.lock_facility());
         }
-        for index in 0..self.facility().initialised.load(Acquire) {
+        for index in 0..self.initialised() {
             self.repair_slot_if_abandoned(index);
         }
     }
 
     /// Takes and lets go of slot `index`'s locks if a dead holder abandoned one.
     fn repair_slot_if_abandoned(&self, index: u32) {
-        // SAFETY: callers pass an index below `initialised`.
-        if unsafe { self.slot_header(index) }.lock.is_abandoned() {
+        if self.slot_header(index).lock.is_abandoned() {
             drop(self.lock_slot(index));
         }
     }
 
     /// Takes the facility lock, repairing first what a holder that died
     /// left: removals it was in the middle of, the key index, the counts.
-    fn lock_facility(&self) -> Guard<'_> {
-        let guard = self.facility().lock.lock();
+    fn lock_facility(&self) -> SysResult<Guard<'_>> {
+        let guard = self.facility().lock.lock()?;
         if guard.owner_died {
             self.note_repair();
             self.repair_facility();
         }
-        guard
+        Ok(guard)
     }
 
     /// After a death under the facility lock: finishes removals cut short,
@@ -231,18 +257,16 @@ pub trait SlotTable {
     /// lock held.
     fn repair_facility(&self) {
         let fac = self.facility();
-        let initialised = fac.initialised.load(Relaxed);
+        let initialised = self.initialised();
         for index in 0..initialised {
-            // SAFETY: index < initialised.
-            if unsafe { self.slot_header(index) }.removing.load(Relaxed) != 0 {
+            if self.slot_header(index).removing.load(Relaxed) != 0 {
                 self.finish_removal(index);
             }
         }
         fac.key_buckets.iter().for_each(|bucket| bucket.store(0, Relaxed));
         let mut live = 0;
         for index in 0..initialised {
-            // SAFETY: index < initialised.
-            let slot = unsafe { self.slot_header(index) };
+            let slot = self.slot_header(index);
             if !slot.is_live() {
                 continue;
             }
@@ -267,33 +291,42 @@ pub trait SlotTable {
         self.lock_live(index, Some(seq))
     }
 
-    /// Locks the live object in slot `index`, optionally checking its sequence.
+    /// Locks the live object in slot `index` (which may have been read
+    /// from the region), optionally checking its sequence, and checks its
+    /// fields (`check_slot`).
     fn lock_live(&self, index: u32, seq: Option<u32>) -> SysResult<(u32, Guard<'_>)> {
-        if index >= self.facility().initialised.load(Acquire) {
+        if index >= self.initialised() {
             return Err(libc::EINVAL);
         }
-        let guard = self.lock_slot(index);
-        // SAFETY: index < initialised <= IPCMNI.
-        let slot = unsafe { self.slot_header(index) };
+        let guard = self.lock_slot(index)?;
+        let slot = self.slot_header(index);
         if !slot.is_live() || slot.removing.load(Relaxed) != 0 || seq.is_some_and(|s| s != slot.seq.load(Relaxed)) {
             return Err(libc::EINVAL);
         }
+        self.check_slot(index)?;
         Ok((index, guard))
     }
 
-    /// The live slot with `key`. Facility lock held.
-    fn find_key(&self, key: i32) -> Option<u32> {
+    /// The live slot with `key`; Err(EINVAL) if the key's chain names a
+    /// slot past those initialised or loops (the region is corrupt).
+    /// Facility lock held.
+    fn find_key(&self, key: i32) -> SysResult<Option<u32>> {
         let mut next = self.facility().key_buckets[bucket_of(key)].load(Relaxed);
-        while next != 0 {
+        for _ in 0..IPCMNI {
+            if next == 0 {
+                return Ok(None);
+            }
             let index = next - 1;
-            // SAFETY: chain entries are initialised slot indices.
-            let slot = unsafe { self.slot_header(index) };
+            if index >= self.initialised() {
+                break;
+            }
+            let slot = self.slot_header(index);
             if slot.key.load(Relaxed) == key && slot.is_live() {
-                return Some(index);
+                return Ok(Some(index));
             }
             next = slot.key_next.load(Relaxed);
         }
-        None
+        Err(corrupt("a key chain past the slot table"))
     }
 
     /// Reserves a free slot index for a new object, Linux's way. Facility lock held.
@@ -304,11 +337,8 @@ pub trait SlotTable {
         if in_use as u64 >= max_objects.min(IPCMNI as u64) {
             return Err(libc::ENOSPC);
         }
-        let initialised = fac.initialised.load(Relaxed);
-        let free = |i: u32| {
-            // SAFETY: callers pass i < IPCMNI.
-            i >= initialised || !unsafe { self.slot_header(i) }.is_live()
-        };
+        let initialised = self.initialised();
+        let free = |i: u32| i >= initialised || !self.slot_header(i).is_live();
         // As Linux's ipc_idr_alloc: a next_id set by its sysctl is used up
         // by this allocation whatever it finds. Its index, or the lowest
         // free one above it, gets its sequence number; the usual cycle
@@ -319,13 +349,14 @@ pub trait SlotTable {
             ((wanted..IPCMNI).find(|&i| free(i)).ok_or(libc::ENOSPC)?, Some(seq))
         } else {
             let window = (in_use * 3 / 2).clamp(MIN_CYCLE, IPCMNI);
-            let start = (fac.last_idx.load(Relaxed) + 1) as u32;
+            let start = fac.last_idx.load(Relaxed).wrapping_add(1) as u32;
             let found = (start..window).chain(0..start.min(window)).find(|&i| free(i));
             (found.ok_or(libc::ENOSPC)?, None)
         };
         for i in initialised..=index {
-            // SAFETY: slots at or above `initialised` are unpublished; we
-            // hold the facility lock, the only writer of `initialised`.
+            // SAFETY: slots at or above `initialised` are unpublished (i <
+            // IPCMNI); we hold the facility lock, the only writer of
+            // `initialised`.
             unsafe {
                 self.slot_header(i).lock.init();
                 self.init_slot(i);
@@ -336,9 +367,8 @@ pub trait SlotTable {
         }
         match seq {
             Some(seq) => {
-                let _slot = self.lock_slot(index);
-                // SAFETY: index < IPCMNI, initialised above; its slot is free.
-                unsafe { self.slot_header(index) }.seq.store(seq, Relaxed);
+                let _slot = self.lock_slot(index)?;
+                self.slot_header(index).seq.store(seq, Relaxed);
             }
             None => fac.last_idx.store(index as i32, Relaxed),
         }
@@ -349,8 +379,7 @@ pub trait SlotTable {
     /// Facility lock and the slot's lock held. Returns the new id.
     fn publish(&self, index: u32, key: i32, uid: u32, gid: u32, mode: u32) -> i32 {
         let fac = self.facility();
-        // SAFETY: index was returned by alloc_index.
-        let slot = unsafe { self.slot_header(index) };
+        let slot = self.slot_header(index);
         slot.key.store(key, Relaxed);
         for cell in [&slot.uid, &slot.cuid] {
             cell.store(uid, Relaxed);
@@ -373,14 +402,13 @@ pub trait SlotTable {
     /// Takes the object's key out of the index: later lookups by key miss it
     /// and its key reads as IPC_PRIVATE. Facility lock and slot lock held.
     fn make_private(&self, index: u32) {
-        // SAFETY: index names a live slot.
-        let slot = unsafe { self.slot_header(index) };
+        let slot = self.slot_header(index);
         let key = slot.key.load(Relaxed);
         if key == crate::abi::IPC_PRIVATE {
             return;
         }
         let mut link = &self.facility().key_buckets[bucket_of(key)];
-        loop {
+        for _ in 0..IPCMNI {
             let next = link.load(Relaxed);
             if next == 0 {
                 break;
@@ -389,8 +417,11 @@ pub trait SlotTable {
                 link.store(slot.key_next.load(Relaxed), Relaxed);
                 break;
             }
-            // SAFETY: chain entries are initialised slot indices.
-            link = &unsafe { self.slot_header(next - 1) }.key_next;
+            if next > self.initialised() {
+                corrupt("a key chain past the slot table");
+                break;
+            }
+            link = &self.slot_header(next - 1).key_next;
         }
         slot.key.store(crate::abi::IPC_PRIVATE, Relaxed);
     }
@@ -399,24 +430,22 @@ pub trait SlotTable {
     /// `SlotHeader::removing`): the first step of every removal. Facility
     /// lock and slot lock held.
     fn begin_removal(&self, index: u32) {
-        // SAFETY: index names a live slot.
-        let slot = unsafe { self.slot_header(index) };
-        slot.removing.store(slot.seq.load(Relaxed) + 1, Relaxed);
+        let slot = self.slot_header(index);
+        slot.removing.store(slot.seq.load(Relaxed).wrapping_add(1), Relaxed);
     }
 
     /// Frees a live slot, or finishes freeing one whose remover died: each
     /// step can be taken again. Facility lock and slot lock held.
     fn release(&self, index: u32) {
-        // SAFETY: index names an initialised slot.
-        let slot = unsafe { self.slot_header(index) };
+        let slot = self.slot_header(index);
         if slot.removing.load(Relaxed) == 0 {
             self.begin_removal(index);
         }
         self.make_private(index);
         let seq = slot.seq.load(Relaxed);
         // The new sequence number first: from here the old id names nothing.
-        if seq + 1 == slot.removing.load(Relaxed) {
-            slot.seq.store((seq + 1) % SEQ_LIMIT, Relaxed);
+        if seq.wrapping_add(1) == slot.removing.load(Relaxed) {
+            slot.seq.store(seq.wrapping_add(1) % SEQ_LIMIT, Relaxed);
         }
         if slot.state.swap(SLOT_FREE, Release) == SLOT_LIVE {
             self.facility().in_use.fetch_sub(1, Relaxed);
@@ -431,8 +460,6 @@ pub trait SlotTable {
         if fac.in_use.load(Relaxed) == 0 {
             return -1;
         }
-        let initialised = fac.initialised.load(Acquire);
-        // SAFETY: i < initialised.
-        (0..initialised).rev().find(|&i| unsafe { self.slot_header(i) }.is_live()).map_or(-1, |i| i as i32)
+        (0..self.initialised()).rev().find(|&i| self.slot_header(i).is_live()).map_or(-1, |i| i as i32)
     }
 }

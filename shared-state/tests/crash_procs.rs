@@ -426,7 +426,7 @@ fn an_exit_inside_a_call_that_holds_a_lock_leaves_the_state_to_the_reaper() {
         let other = unsafe { &*(memory.as_ptr()) };
         // SAFETY: not shared with anyone yet.
         unsafe { other.init() };
-        let guard = other.lock();
+        let guard = other.lock().unwrap();
         if !liveness.thread_holds_others() {
             return 2;
         }

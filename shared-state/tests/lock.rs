@@ -89,18 +89,18 @@ fn the_inline_path_is_taken_here() {
 fn a_dead_holder_of_interleaved_locks_leaves_them_owner_died() {
     let shared = Shared::new(4);
     run_child(|| {
-        let a = shared.ours(0).lock();
+        let a = shared.ours(0).lock().unwrap();
         // SAFETY: glibc's own mutex, initialised.
         assert_eq!(unsafe { libc::pthread_mutex_lock(shared.glibc()) }, 0);
-        let b = shared.ours(1).lock();
-        let c = shared.ours(2).lock();
+        let b = shared.ours(1).lock().unwrap();
+        let c = shared.ours(2).lock().unwrap();
         // Let go out of order: from the middle of the list, then glibc's
         // (whose neighbours were linked inline), then the first taken.
         drop(b);
         // SAFETY: held by this thread.
         assert_eq!(unsafe { libc::pthread_mutex_unlock(shared.glibc()) }, 0);
         drop(a);
-        let d = shared.ours(3).lock();
+        let d = shared.ours(3).lock().unwrap();
         // SAFETY: as above.
         assert_eq!(unsafe { libc::pthread_mutex_lock(shared.glibc()) }, 0);
         core::mem::forget((c, d));
@@ -131,7 +131,7 @@ fn a_thread_dying_between_locks_leaves_only_those_it_held() {
             run_child(|| {
                 let mut held: Vec<Option<_>> = (0..4).map(|_| None).collect();
                 for &(lock, take) in &sequence[..steps] {
-                    held[lock] = take.then(|| shared.ours(lock).lock());
+                    held[lock] = take.then(|| shared.ours(lock).lock().unwrap());
                 }
                 held.into_iter().flatten().for_each(core::mem::forget);
                 kill_self();
@@ -149,11 +149,11 @@ fn a_thread_dying_between_locks_leaves_only_those_it_held() {
 #[test]
 fn a_waiter_sleeping_in_glibc_is_woken_by_an_inline_release() {
     let shared = Shared::new(1);
-    let guard = shared.ours(0).lock();
+    let guard = shared.ours(0).lock().unwrap();
     std::thread::scope(|scope| {
         let waiter = scope.spawn(|| {
             let start = std::time::Instant::now();
-            let got = shared.ours(0).lock();
+            let got = shared.ours(0).lock().unwrap();
             assert!(!got.owner_died);
             start.elapsed()
         });

@@ -256,7 +256,7 @@ fn a_lock_held_by_a_killed_process_is_recovered() {
     let id = ns.shmget(IPC_PRIVATE, 4096, 0o600).unwrap();
     let (read_end, write_end) = pipe();
     let child = fork_child(&ns, || {
-        let _held = ns.region().facility().lock.lock();
+        let _held = ns.region().facility().lock.lock().unwrap();
         // SAFETY: tell the parent the lock is held, then wait to be killed.
         unsafe {
             libc::write(write_end, b"x".as_ptr() as *const _, 1);

@@ -40,7 +40,6 @@
 //! detach of this process slips in between; the shm facility lock only
 //! where a count changes.
 
-use super::pages_of;
 use crate::ns::{Attachment, Local, Namespace};
 use crate::region::PAGE_SIZE;
 use crate::sys::{self, Mapping, SysResult};
@@ -84,16 +83,18 @@ impl Namespace {
         self.region_file() == Some((mapping.dev, mapping.inode))
     }
 
-    fn segment_of(&self, attachment: &Attachment) -> Segment {
+    /// None if the segment's lock or data cannot be trusted (a corrupt
+    /// region: see `region::corrupt`).
+    fn segment_of(&self, attachment: &Attachment) -> Option<Segment> {
         let slot = self.region.live_shm_slot(attachment.slot);
-        let _guard = slot.head.lock.lock();
-        let offset = slot.offset.load(Relaxed);
-        Segment {
+        let _guard = slot.head.lock.lock().ok()?;
+        let (offset, bytes) = self.region.segment_data(slot)?;
+        Some(Segment {
             offset,
-            end: offset + pages_of(slot.segsz.load(Relaxed)) * PAGE_SIZE,
+            end: offset + bytes,
             removed: slot.head.mode.load(Relaxed) & crate::abi::SHM_DEST != 0,
             nattch: slot.nattch.load(Relaxed),
-        }
+        })
     }
 
     /// remap_file_pages(2). Some(result) when `start` lies in a mapping of
@@ -141,7 +142,7 @@ impl Namespace {
         if end > attachment.end() || !self.region_mappings_cover(start, end, first) {
             return Err(libc::EINVAL);
         }
-        let segment = self.segment_of(&attachment);
+        let segment = self.segment_of(&attachment).ok_or(libc::EINVAL)?;
         if start <= attachment.addr && end >= attachment.end() && segment.removed && segment.nattch == 1 {
             // Linux unmaps what the new mapping replaces first: the last
             // mapping of a removed segment, which goes with it, so the new
@@ -219,7 +220,7 @@ impl Namespace {
             return Ok(moved);
         };
         let attachment = local.attachments[position];
-        let segment = self.segment_of(&attachment);
+        let segment = self.segment_of(&attachment).ok_or(libc::EINVAL)?;
         let offset = mapping.offset_of(old);
         let (old_len, new_len) = (page_up(old_size), page_up(new_size));
         let past_segment = new_len > old_len && offset < BEYOND_DATA && offset + new_len as u64 > segment.end;
@@ -334,9 +335,13 @@ impl Namespace {
             return;
         };
         let region = &self.region;
-        let _fac = region.lock_shm();
+        let Ok(_fac) = region.lock_shm() else {
+            return;
+        };
         let slot = region.live_shm_slot(of.slot);
-        let _slot_guard = slot.head.lock.lock();
+        let Ok(_slot_guard) = slot.head.lock.lock() else {
+            return;
+        };
         if !slot.head.is_live() || slot.head.seq.load(Relaxed) != of.seq {
             return;
         }
@@ -360,7 +365,12 @@ impl Namespace {
             let _ = unsafe { sys::munmap(attachment.addr, attachment.len) };
             return;
         };
-        let segment_offset = self.segment_of(attachment).offset;
+        let Some(segment) = self.segment_of(attachment) else {
+            // SAFETY: the range is this process's attachment, which the caller gives up.
+            let _ = unsafe { sys::munmap(attachment.addr, attachment.len) };
+            return;
+        };
+        let segment_offset = segment.offset;
         for mapping in mappings.iter().filter(|m| self.is_region(m)) {
             let (from, to) = (mapping.start.max(attachment.addr), mapping.end.min(attachment.end()));
             let offset = mapping.offset_of(from);
