@@ -96,6 +96,7 @@ impl Region {
         let mut map = BlockMap::default();
         self.sem_blocks(&mut map)?;
         self.msg_blocks(&mut map)?;
+        crate::faults::crash_point("collect.walking");
         self.free_blocks(&mut map)?;
         let mut end = PAGE_SIZE;
         for (&at, &(size, holder)) in &map.blocks {

@@ -200,6 +200,7 @@ impl Region {
         }
         let _guard = collect.lock.try_lock()?;
         collect.gate.store(1, SeqCst);
+        crate::faults::crash_point("collect.gate_closed");
         let freed = if self.all_holds_let_go() { self.free_gaps() } else { None };
         collect.gate.store(0, Release);
         freed
@@ -246,6 +247,7 @@ impl Region {
                 let gap = start - at;
                 let block = if gap >= MAX_BLOCK { MAX_BLOCK } else { 1 << (63 - gap.leading_zeros()) };
                 self.heap_free(at, block);
+                crate::faults::crash_point("collect.freeing");
                 at += block;
                 freed += block;
             }

@@ -125,6 +125,12 @@ impl RobustMutex {
         Some(Guard { mutex: self, owner_died })
     }
 
+    /// Whether a thread holds the lock now (for tests and inspection: the
+    /// answer may be stale by the time it is read).
+    pub fn is_locked(&self) -> bool {
+        self.futex_word().load(Ordering::Acquire) & FUTEX_TID_MASK != 0
+    }
+
     /// Whether the last holder died with the lock and no one has taken it
     /// since (the kernel leaves the word marked owner-died, with no owner).
     pub fn is_abandoned(&self) -> bool {
