@@ -55,7 +55,7 @@ use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
 use crate::region::{store_if_changed_i32, store_if_changed_i64, Region, HEAP_SIZE, IPCMNI, MSG_SLOTS_OFFSET};
 use crate::sys::{self, SysResult};
-use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable};
+use crate::table::{make_id, split_id, FacilityHeader, Locking, SlotHeader, SlotTable};
 use crate::wait::{self, Woken, WAITING};
 use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
 
@@ -453,6 +453,24 @@ impl MsgTable<'_> {
             self.0.repair_queue(slot);
         }
         Ok((index, BothLocks { _receive: receive, _send: send }))
+    }
+
+    /// Both locks of slot `index` (below `initialised`), live or not,
+    /// repaired, taken as `how` says (None: one was not had).
+    fn lock_both_with(&self, index: u32, how: Locking) -> Option<BothLocks<'_>> {
+        let slot = self.0.queue(index);
+        let (receive, send) = match how {
+            Locking::Wait => return Some(self.lock_both_any(index)),
+            Locking::Briefly if slot.head.lock.is_abandoned() || slot.send.lock.is_abandoned() => return None,
+            Locking::Briefly => {
+                let receive = self.lock_slot_with(index, how)?;
+                (receive, slot.send.lock.lock_briefly()?)
+            }
+        };
+        if send.owner_died || slot.torn.load(Relaxed) != 0 {
+            self.0.repair_queue(slot);
+        }
+        Some(BothLocks { _receive: receive, _send: send })
     }
 
     /// Both locks of slot `index` (below `initialised`), live or not, repaired.
@@ -1426,13 +1444,14 @@ impl Region {
     /// Adds every block the queues reach to `map`: messages (the dummies
     /// too), sleepers (on their queues and their processes' lists), and
     /// messages handed to a receiver that has not taken them yet.
-    pub(crate) fn msg_blocks(&self, map: &mut crate::check::BlockMap) -> Result<(), String> {
+    pub(crate) fn msg_blocks(&self, map: &mut crate::check::BlockMap, how: Locking) -> Result<(), String> {
+        let busy = || "queues: a lock is held".to_string();
         let table = MsgTable(self);
-        let _fac = table.lock_facility();
+        let _fac = table.lock_facility_with(how).ok_or_else(busy)?;
         let waiter_size = core::mem::size_of::<MsgWaiter>() as u64;
         let message_size = |at: u64| MESSAGE_HEADER + self.message(at).size.load(Relaxed);
         for index in 0..table.facility().initialised.load(Acquire) {
-            let _locks = table.lock_both_any(index);
+            let _locks = table.lock_both_with(index, how).ok_or_else(busy)?;
             let slot = self.queue(index);
             for at in self.list_blocks(slot.messages_head().load(Relaxed), |at| self.message(at).next.load(Relaxed)) {
                 map.add(at, message_size(at), "a queued message", false)?;

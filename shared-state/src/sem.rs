@@ -54,7 +54,7 @@ use crate::region::{
     store_if_changed_i32, store_if_changed_i64, store_if_changed_u32, Region, IPCMNI, SEM_SLOTS_OFFSET,
 };
 use crate::sys::{self, SysResult};
-use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable, SLOT_LIVE};
+use crate::table::{make_id, split_id, FacilityHeader, Locking, SlotHeader, SlotTable, SLOT_LIVE};
 use crate::wait::{self, Woken, DONE, WAITING};
 use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
 
@@ -1797,9 +1797,10 @@ impl Region {
     /// Adds every block the semaphore facility reaches to `map`: arrays,
     /// journals, queued waiters, undo records (on their sets' lists and on
     /// their processes').
-    pub(crate) fn sem_blocks(&self, map: &mut crate::check::BlockMap) -> Result<(), String> {
+    pub(crate) fn sem_blocks(&self, map: &mut crate::check::BlockMap, how: Locking) -> Result<(), String> {
+        let busy = || "semaphores: a lock is held".to_string();
         let table = SemTable(self);
-        let _fac = table.lock_facility();
+        let _fac = table.lock_facility_with(how).ok_or_else(busy)?;
         // SAFETY: the list names `Retired` blocks.
         let retired = |at: u64| unsafe { self.heap_ref::<Retired>(at) };
         for at in self.list_blocks(self.header().sem.retired.load(Relaxed), |at| retired(at).next.load(Relaxed)) {
@@ -1810,7 +1811,7 @@ impl Region {
         let undo_bytes = |at: u64| undo_size(self.undo(at).nsems.load(Relaxed));
         for index in 0..table.facility().initialised.load(Acquire) {
             let slot = self.set(index);
-            let _guard = table.lock_slot(index);
+            let _guard = table.lock_slot_with(index, how).ok_or_else(busy)?;
             let capacity = slot.capacity.load(Relaxed) as u64;
             if capacity != 0 {
                 map.add(

@@ -151,6 +151,17 @@ fn bucket_of(key: i32) -> usize {
     ((key as u32).wrapping_mul(0x9e37_79b1) >> (32 - KEY_BUCKETS.trailing_zeros())) as usize
 }
 
+/// How a walk over a facility's objects takes their locks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Locking {
+    /// As any call does (checks, inspection).
+    Wait,
+    /// Each only if it comes within a short spin, and none a dead holder
+    /// left (its repair may wait for other locks): a collector's walk,
+    /// which gives up rather than wait for a holder that may be stopped.
+    Briefly,
+}
+
 /// A facility's slot table: the header plus a way to reach slot headers.
 pub trait SlotTable {
     fn facility(&self) -> &FacilityHeader;
@@ -193,6 +204,44 @@ pub trait SlotTable {
             self.repair_slot(index);
         }
         guard
+    }
+
+    /// As `lock_slot`, but only within a short spin (see
+    /// `RobustMutex::lock_briefly`): None if the lock stayed held.
+    fn lock_slot_briefly(&self, index: u32) -> Option<Guard<'_>> {
+        // SAFETY: callers pass an index below `initialised` <= IPCMNI.
+        let guard = unsafe { self.slot_header(index) }.lock.lock_briefly()?;
+        if guard.owner_died {
+            self.note_repair();
+            self.repair_slot(index);
+        }
+        Some(guard)
+    }
+
+    /// Slot `index`'s lock taken as `how` says (None: it was not had).
+    fn lock_slot_with(&self, index: u32, how: Locking) -> Option<Guard<'_>> {
+        // SAFETY: callers pass an index below `initialised`.
+        let lock = &unsafe { self.slot_header(index) }.lock;
+        match how {
+            Locking::Wait => Some(self.lock_slot(index)),
+            Locking::Briefly if lock.is_abandoned() => None,
+            Locking::Briefly => self.lock_slot_briefly(index),
+        }
+    }
+
+    /// The facility lock taken as `how` says (None: it was not had).
+    fn lock_facility_with(&self, how: Locking) -> Option<Guard<'_>> {
+        let lock = &self.facility().lock;
+        let guard = match how {
+            Locking::Wait => return Some(self.lock_facility()),
+            Locking::Briefly if lock.is_abandoned() => return None,
+            Locking::Briefly => lock.lock_briefly()?,
+        };
+        if guard.owner_died {
+            self.note_repair();
+            self.repair_facility();
+        }
+        Some(guard)
     }
 
     /// Takes and lets go of every lock of the facility that a dead holder
