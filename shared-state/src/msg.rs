@@ -466,11 +466,35 @@ impl MsgTable<'_> {
                 let receive = self.lock_slot_with(index, how)?;
                 (receive, slot.send.lock.lock_briefly()?)
             }
+            Locking::UnlessStopped => {
+                let receive = self.lock_slot_with(index, how)?;
+                (receive, slot.send.lock.lock_unless_stopped()?)
+            }
         };
         if send.owner_died || slot.torn.load(Relaxed) != 0 {
             self.0.repair_queue(slot);
         }
         Some(BothLocks { _receive: receive, _send: send })
+    }
+
+    /// As `lock_both` with the locks taken as `how` says: Ok(None) if one
+    /// was not had.
+    #[allow(clippy::type_complexity)]
+    fn lock_both_live_with(
+        &self,
+        index: u32,
+        seq: Option<u32>,
+        how: Locking,
+    ) -> SysResult<Option<(u32, BothLocks<'_>)>> {
+        if index >= self.facility().initialised.load(Acquire) {
+            return Err(libc::EINVAL);
+        }
+        let Some(locks) = self.lock_both_with(index, how) else { return Ok(None) };
+        let slot = &self.0.queue(index).head;
+        if !slot.is_live() || slot.removing.load(Relaxed) != 0 || seq.is_some_and(|s| s != slot.seq.load(Relaxed)) {
+            return Err(libc::EINVAL);
+        }
+        Ok(Some((index, locks)))
     }
 
     /// Both locks of slot `index` (below `initialised`), live or not, repaired.
@@ -893,11 +917,13 @@ impl Region {
     /// Unlinks and frees what a dead process left sleeping in msgsnd/msgrcv.
     /// Each waiter stays on the dead process's list until it is unlinked
     /// from its queue, so a reaper that dies midway leaves the rest to the
-    /// next.
-    pub(crate) fn drop_msg_waiters(&self, rec: RecordRef) {
-        let list = &self.record(rec.index).msg_waiters;
+    /// next. With `how` UnlessStopped, a waiter whose queue's lock a
+    /// stopped process holds stays too; whether none did.
+    pub(crate) fn drop_msg_waiters(&self, rec: RecordRef, how: Locking) -> bool {
+        let mut link = &self.record(rec.index).msg_waiters;
+        let mut complete = true;
         loop {
-            let cursor = list.load(Relaxed);
+            let cursor = link.load(Relaxed);
             if cursor == 0 {
                 break;
             }
@@ -906,12 +932,20 @@ impl Region {
             let (index, seq) = (waiter.slot.load(Relaxed), waiter.seq.load(Relaxed));
             // A waiter still queued is unlinked under its queue's lock; a
             // completed one (or one whose queue is gone) is no one else's.
-            if let Ok((_, _locks)) = MsgTable(self).lock_both(index, Some(seq)) {
-                if waiter.status.load(Acquire) != wait::DONE {
-                    self.remove_msg_waiter(self.queue(index), cursor);
+            match MsgTable(self).lock_both_live_with(index, Some(seq), how) {
+                Ok(Some((_, _locks))) => {
+                    if waiter.status.load(Acquire) != wait::DONE {
+                        self.remove_msg_waiter(self.queue(index), cursor);
+                    }
                 }
+                Ok(None) => {
+                    complete = false;
+                    link = &waiter.next_in_process;
+                    continue;
+                }
+                Err(_) => {}
             }
-            list.store(next, Relaxed);
+            link.store(next, Relaxed);
             // A receiver's hand-off it never took, or a sleeping sender's message.
             let message = waiter.message.swap(0, Relaxed);
             if message != 0 {
@@ -919,6 +953,7 @@ impl Region {
             }
             self.heap_free(cursor, core::mem::size_of::<MsgWaiter>() as u64);
         }
+        complete
     }
 }
 

@@ -73,7 +73,7 @@
 //! Release, and are read after an Acquire load of `state`; a FORKING
 //! record's `pid` is written after, by the parent and the child.
 //! `generation` changes at each allocation, so a reaper that decided from a
-//! snapshot re-checks it under the shm facility lock. If a holder of the
+//! snapshot re-checks it under the record's reaping lock (see `ns`). If a holder of the
 //! table lock died, the next holder rebuilds the free list and `live` from
 //! the records' states (`repair_table`): a record popped but not yet made
 //! LIVE or FORKING, or made FREE but not yet pushed, goes back on the list.
@@ -139,6 +139,11 @@ pub struct ProcRecord {
     /// Held by `holder_tid` for as long as the record's process lives.
     /// Taken under the table lock as the record becomes LIVE.
     pub liveness: LivenessLock,
+    /// Held by whoever undoes the record's state after its process ended
+    /// (its reaper, or the process itself at exit), so that two never work
+    /// on one record at once (see `ns`). Made once, before the record is
+    /// first used, and never again.
+    pub reaping: RobustMutex,
     /// PROC_FREE, PROC_FORKING or PROC_LIVE. See the module notes; also the
     /// futex the forking parent sleeps on.
     pub state: AtomicU32,
@@ -264,7 +269,12 @@ impl Region {
             if index >= MAX_PROCS {
                 return Err(libc::ENOMEM);
             }
-            table.high_water.store(index + 1, Relaxed);
+            // SAFETY: a record past the high water is no one's: no thread
+            // holds or waits on its reaping lock. Made again if this thread
+            // dies before the store below, as no one has used it.
+            unsafe { self.record(index).reaping.init() };
+            // Sequentially consistent: a collector reads it so (see `collect`).
+            table.high_water.store(index + 1, SeqCst);
             index
         };
         crate::faults::crash_point("procs.alloc.popped");
@@ -396,6 +406,18 @@ impl Region {
     pub fn rearm_record(&self, rec: RecordRef) {
         let record = self.record(rec.index);
         record.holder_tid.store(record.liveness.take_over(), Relaxed);
+    }
+
+    /// The reaping lock of record `index` (see `ProcRecord::reaping`),
+    /// taken as `how` says (None: it was not had). A reaper that died
+    /// with it left steps that the next one takes again.
+    pub(crate) fn lock_reaping(&self, index: u32, how: crate::table::Locking) -> Option<Guard<'_>> {
+        let lock = &self.record(index).reaping;
+        match how {
+            crate::table::Locking::Wait => Some(lock.lock()),
+            crate::table::Locking::Briefly => lock.lock_briefly(),
+            crate::table::Locking::UnlessStopped => lock.lock_unless_stopped(),
+        }
     }
 
     /// Returns a record to the free list. The caller has already undone its state.

@@ -664,10 +664,13 @@ impl Region {
     /// Unlinks and frees the semop waiters a dead process left (queued or
     /// not). Each stays on the dead process's list until it is out of its
     /// queue, so a reaper that dies midway leaves the rest to the next.
-    pub(crate) fn drop_sem_waiters(&self, rec: RecordRef) {
-        let list = &self.record(rec.index).sem_waiters;
+    /// With `how` UnlessStopped, a waiter whose set's lock a stopped
+    /// process holds stays too, for a later reap; whether none did.
+    pub(crate) fn drop_sem_waiters(&self, rec: RecordRef, how: Locking) -> bool {
+        let mut link = &self.record(rec.index).sem_waiters;
+        let mut complete = true;
         loop {
-            let at = list.load(Relaxed);
+            let at = link.load(Relaxed);
             if at == 0 {
                 break;
             }
@@ -675,15 +678,24 @@ impl Region {
             let (index, seq) = (waiter.slot.load(Relaxed), waiter.seq.load(Relaxed));
             // Taking the lock also repairs after a completer that died
             // naming this waiter.
-            if let Ok((_, _guard)) = SemTable(self).lock_live(index, Some(seq)) {
-                let slot = self.set(index);
-                if self.unlink_if_queued(slot, at) {
-                    self.release_sems(slot, self.waiter_nums(at));
+            match SemTable(self).lock_live_with(index, Some(seq), how) {
+                Ok(Some((_, _guard))) => {
+                    let slot = self.set(index);
+                    if self.unlink_if_queued(slot, at) {
+                        self.release_sems(slot, self.waiter_nums(at));
+                    }
                 }
+                Ok(None) => {
+                    complete = false;
+                    link = &waiter.next_in_process;
+                    continue;
+                }
+                Err(_) => {}
             }
-            list.store(waiter.next_in_process.load(Relaxed), Relaxed);
+            link.store(waiter.next_in_process.load(Relaxed), Relaxed);
             self.heap_free(at, waiter.size.load(Relaxed));
         }
+        complete
     }
 
     /// Completes every queued waiter with EIDRM, one at a time, so that a
@@ -862,18 +874,31 @@ impl Region {
     /// Applies and frees a dead process's undo records (Linux's exit_sem).
     /// A reaper that dies midway leaves the rest to the next: each record
     /// stays on the dead process's list until it is applied (which its
-    /// `applied` flag commits) and unlinked from its set.
-    pub(crate) fn apply_undos(&self, rec: RecordRef, pid: i32) {
-        let record = self.record(rec.index);
+    /// `applied` flag commits) and unlinked from its set. With `how`
+    /// UnlessStopped, a record whose set's lock a stopped process holds
+    /// stays too, for a later reap; whether none did.
+    pub(crate) fn apply_undos(&self, rec: RecordRef, pid: i32, how: Locking) -> bool {
+        let table = SemTable(self);
+        let mut link = &self.record(rec.index).sem_undos;
+        let mut complete = true;
         loop {
-            let at = record.sem_undos.load(Relaxed);
+            let at = link.load(Relaxed);
             if at == 0 {
                 break;
             }
             let undo = self.undo(at);
             let next = undo.next_in_process.load(Relaxed);
             let (index, seq, nsems) = (undo.slot.load(Relaxed), undo.seq.load(Relaxed), undo.nsems.load(Relaxed));
-            if let Ok((_, _guard)) = SemTable(self).lock_live(index, Some(seq)) {
+            let locked = match table.lock_live_with(index, Some(seq), how) {
+                Ok(Some(locked)) => Some(locked),
+                Ok(None) => {
+                    complete = false;
+                    link = &undo.next_in_process;
+                    continue;
+                }
+                Err(_) => None,
+            };
+            if let Some((_, _guard)) = locked {
                 let slot = self.set(index);
                 let adjusted: Vec<u32> = (0..nsems).filter(|&num| self.undo_adj(at, num).load(Relaxed) != 0).collect();
                 self.hold_sems(slot, adjusted.iter().copied());
@@ -900,10 +925,11 @@ impl Region {
                 self.serve_queue(slot);
                 self.release_sems(slot, adjusted);
             }
-            record.sem_undos.store(next, Relaxed);
+            link.store(next, Relaxed);
             crate::faults::crash_point("sem.apply_undos.unlinked");
             self.heap_free(at, undo_size(nsems));
         }
+        complete
     }
 
     fn unlink_undo_from_set(&self, slot: &SemSlot, target: u64) {

@@ -17,9 +17,11 @@
 //!
 //! Locking: the shm facility lock (the slot table's lock) serialises create,
 //! remove, key lookup, every change to attachments (`nattch`, the entry pool,
-//! each record's `shm_attachments`), memlock accounting, and reaping of dead
-//! processes. Each slot's lock guards its fields; IPC_STAT takes only that
-//! one. Order: process-private `local`, facility lock, slot lock, table lock.
+//! each record's `shm_attachments`: shmat and shmdt too, and the dropping
+//! of a dead process's attachments), and memlock accounting. Calls reap
+//! the dead before they take it (see `ns`). Each slot's lock guards its
+//! fields; IPC_STAT takes only that one. Order: process-private `local`,
+//! facility lock, slot lock, table lock.
 //!
 //! Death while holding the facility lock can leave an attachment counted in
 //! `nattch` but no longer listed (or the reverse); whoever takes the lock
@@ -33,7 +35,7 @@ use crate::ns::{Attachment, Local, Namespace};
 use crate::procs::{RecordRef, PROC_FREE};
 use crate::region::{Region, ATTACH_OFFSET, IPCMNI, MAX_ATTACH, META_SIZE, PAGE_SIZE, SHM_SLOTS_OFFSET};
 use crate::sys::{self, SysResult};
-use crate::table::{FacilityHeader, SlotHeader, SlotTable};
+use crate::table::{FacilityHeader, Locking, SlotHeader, SlotTable};
 use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
 
 /// Linux's SHMMIN.
@@ -157,12 +159,22 @@ impl Region {
     /// The shm facility lock, the attachment counts repaired first if its
     /// last holder died holding it (see the module notes).
     pub(crate) fn lock_shm(&self) -> Guard<'_> {
-        let guard = self.facility().lock.lock();
+        self.lock_shm_with(Locking::Wait).expect("waited for")
+    }
+
+    /// `lock_shm`, the lock taken as `how` says (None: it was not had).
+    pub(crate) fn lock_shm_with(&self, how: Locking) -> Option<Guard<'_>> {
+        let lock = &self.facility().lock;
+        let guard = match how {
+            Locking::Wait => lock.lock(),
+            Locking::Briefly => lock.lock_briefly()?,
+            Locking::UnlessStopped => lock.lock_unless_stopped()?,
+        };
         if guard.owner_died {
             self.repair_facility();
             self.recount_attachments();
         }
-        guard
+        Some(guard)
     }
 
     /// Sets each live segment's `nattch` to the number of attachment
@@ -291,8 +303,8 @@ impl Namespace {
             // reaped, and its orphans then destroyed.
             self.own_record(&mut self.local())?;
         }
+        self.reap_dead();
         let _fac = region.lock_shm();
-        self.reap_dead_with_shm_locked();
         if key != IPC_PRIVATE {
             if let Some(index) = region.find_key(key) {
                 if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
@@ -398,11 +410,11 @@ impl Namespace {
             access |= 0o111;
         }
         let cred = Cred::current();
+        self.reap_dead();
         let mut local = self.local();
         let rec = self.own_record(&mut local)?;
         let region = &self.region;
         let fac_guard = region.lock_shm();
-        self.reap_dead_with_shm_locked();
         let (index, slot_guard) = region.lock_id(id)?;
         let slot = region.live_shm_slot(index);
         if !cred.may_access(&slot.head.perm(), access) {
@@ -540,18 +552,18 @@ impl Namespace {
                     shmall: limits.shmall.load(Relaxed),
                     ..Default::default()
                 };
+                self.reap_dead();
                 let max_index = {
                     let _fac = region.lock_shm();
-                    self.reap_dead_with_shm_locked();
                     region.max_live_index()
                 };
                 sys::copy_to_user(buf, as_bytes(&info))?;
                 Ok(max_index.max(0))
             }
             SHM_INFO => {
+                self.reap_dead();
                 let (info, max_index) = {
                     let _fac = region.lock_shm();
-                    self.reap_dead_with_shm_locked();
                     let info = ShmInfo {
                         used_ids: region.facility().in_use.load(Relaxed) as i32,
                         shm_tot: region.shm().total_pages.load(Relaxed),
@@ -594,8 +606,8 @@ impl Namespace {
                 if cmd == IPC_SET {
                     sys::copy_from_user(as_bytes_mut(&mut new), buf)?;
                 }
+                self.reap_dead();
                 let _fac = region.lock_shm();
-                self.reap_dead_with_shm_locked();
                 let (index, _slot_guard) = region.lock_id(id)?;
                 let slot = region.live_shm_slot(index);
                 if !cred.may_control(&slot.head.perm()) {

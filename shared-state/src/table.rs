@@ -160,6 +160,10 @@ pub enum Locking {
     /// left (its repair may wait for other locks): a collector's walk,
     /// which gives up rather than wait for a holder that may be stopped.
     Briefly,
+    /// As long as it takes, unless the holder is stopped (see
+    /// `RobustMutex::lock_unless_stopped`): a reaper, which leaves what it
+    /// cannot do now to a later reap.
+    UnlessStopped,
 }
 
 /// A facility's slot table: the header plus a way to reach slot headers.
@@ -222,11 +226,33 @@ pub trait SlotTable {
     fn lock_slot_with(&self, index: u32, how: Locking) -> Option<Guard<'_>> {
         // SAFETY: callers pass an index below `initialised`.
         let lock = &unsafe { self.slot_header(index) }.lock;
-        match how {
-            Locking::Wait => Some(self.lock_slot(index)),
-            Locking::Briefly if lock.is_abandoned() => None,
-            Locking::Briefly => self.lock_slot_briefly(index),
+        let guard = match how {
+            Locking::Wait => return Some(self.lock_slot(index)),
+            Locking::Briefly if lock.is_abandoned() => return None,
+            Locking::Briefly => lock.lock_briefly()?,
+            Locking::UnlessStopped => lock.lock_unless_stopped()?,
+        };
+        if guard.owner_died {
+            self.note_repair();
+            self.repair_slot(index);
         }
+        Some(guard)
+    }
+
+    /// As `lock_live`, with the lock taken as `how` says: Ok(None) if it
+    /// was not had.
+    #[allow(clippy::type_complexity)]
+    fn lock_live_with(&self, index: u32, seq: Option<u32>, how: Locking) -> SysResult<Option<(u32, Guard<'_>)>> {
+        if index >= self.facility().initialised.load(Acquire) {
+            return Err(libc::EINVAL);
+        }
+        let Some(guard) = self.lock_slot_with(index, how) else { return Ok(None) };
+        // SAFETY: index < initialised <= IPCMNI.
+        let slot = unsafe { self.slot_header(index) };
+        if !slot.is_live() || slot.removing.load(Relaxed) != 0 || seq.is_some_and(|s| s != slot.seq.load(Relaxed)) {
+            return Err(libc::EINVAL);
+        }
+        Ok(Some((index, guard)))
     }
 
     /// The facility lock taken as `how` says (None: it was not had).
@@ -236,6 +262,7 @@ pub trait SlotTable {
             Locking::Wait => return Some(self.lock_facility()),
             Locking::Briefly if lock.is_abandoned() => return None,
             Locking::Briefly => lock.lock_briefly()?,
+            Locking::UnlessStopped => lock.lock_unless_stopped()?,
         };
         if guard.owner_died {
             self.note_repair();
