@@ -44,13 +44,17 @@
 //! every field of a queued waiter. A process's waiter list is changed by
 //! its own threads under the process-private `local` lock, and by its
 //! reaper after its death. Order: facility lock, receive lock, send lock,
-//! heap lock. No system call is made unless a sleeper must be woken or the
-//! caller must sleep.
+//! heap lock; under the facility lock a queue's locks are never waited for
+//! (see `table`: IPC_SET and IPC_RMID let the facility lock go while a
+//! queue's lock stays held). A receiver copies the body out under the
+//! receive lock on the fast path: a receiver stopped there, or held up by
+//! its own memory, holds up that queue alone. No system call is made
+//! unless a sleeper must be woken or the caller must sleep.
 
 use crate::abi::*;
 use crate::collect::Hold;
 use crate::cred::Cred;
-use crate::lock::RobustMutex;
+use crate::lock::{Guard, RobustMutex};
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
 use crate::region::{store_if_changed_i32, store_if_changed_i64, Region, HEAP_SIZE, IPCMNI, MSG_SLOTS_OFFSET};
@@ -495,6 +499,26 @@ impl MsgTable<'_> {
             return Err(libc::EINVAL);
         }
         Ok(Some((index, locks)))
+    }
+
+    /// The facility lock and both locks of the live queue `id` names,
+    /// never waiting for a queue's lock while holding the facility's (see
+    /// `SlotTable::lock_facility_and_slot`).
+    fn lock_facility_and_both(&self, id: i32) -> SysResult<(Guard<'_>, u32, BothLocks<'_>)> {
+        if id < 0 {
+            return Err(libc::EINVAL);
+        }
+        let (index, seq) = split_id(id);
+        loop {
+            let facility = self.lock_facility();
+            match self.lock_both_live_with(index, Some(seq), Locking::Briefly)? {
+                Some((index, locks)) => return Ok((facility, index, locks)),
+                None => {
+                    drop(facility);
+                    drop(self.lock_both_any(index));
+                }
+            }
+        }
     }
 
     /// Both locks of slot `index` (below `initialised`), live or not, repaired.
@@ -1039,22 +1063,20 @@ impl Namespace {
         let region = &self.region;
         let cred = Cred::current();
         let table = self.msgs();
-        let _fac = table.lock_facility();
-        if key != IPC_PRIVATE {
-            if let Some(index) = table.find_key(key) {
-                if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
-                    return Err(libc::EEXIST);
-                }
-                let slot = region.queue(index);
-                let _guard = table.lock_slot(index);
-                if !cred.may_access(&slot.head.perm(), flags) {
-                    return Err(libc::EACCES);
-                }
-                return Ok(make_id(index, slot.head.seq.load(Relaxed)));
+        let (_fac, found) =
+            if key != IPC_PRIVATE { table.lock_facility_and_key(key) } else { (table.lock_facility(), None) };
+        if let Some((index, _guard)) = found {
+            if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
+                return Err(libc::EEXIST);
             }
-            if flags & IPC_CREAT == 0 {
-                return Err(libc::ENOENT);
+            let slot = region.queue(index);
+            if !cred.may_access(&slot.head.perm(), flags) {
+                return Err(libc::EACCES);
             }
+            return Ok(make_id(index, slot.head.seq.load(Relaxed)));
+        }
+        if key != IPC_PRIVATE && flags & IPC_CREAT == 0 {
+            return Err(libc::ENOENT);
         }
         let limits = region.limits();
         let index = table.alloc_index(limits.msgmni.load(Relaxed))?;
@@ -1445,11 +1467,7 @@ impl Namespace {
                 if cmd == IPC_SET {
                     sys::copy_from_user(as_bytes_mut(&mut new), buf)?;
                 }
-                let _fac = table.lock_facility();
-                if id < 0 {
-                    return Err(libc::EINVAL);
-                }
-                let (index, _locks) = table.lock_both(split_id(id).0, Some(split_id(id).1))?;
+                let (_fac, index, _locks) = table.lock_facility_and_both(id)?;
                 let slot = region.queue(index);
                 if !cred.may_control(&slot.head.perm()) {
                     return Err(libc::EPERM);

@@ -41,7 +41,10 @@
 //! change a semaphore's value with a compare-and-swap and no lock, while
 //! the set has lock-free semops on and the semaphore is not HELD by a
 //! locked path or a waiter (the protocol is described at `Sem`). Order:
-//! facility lock, slot lock, heap lock. Uncontended semop makes no system
+//! facility lock, slot lock, heap lock; under the facility lock a set's
+//! lock is never waited for (see `table`), and no set lock is held while
+//! the caller's memory is read or written beyond the operations of a
+//! semop (IPC_STAT, GETALL and SETALL copy outside it). Uncontended semop makes no system
 //! call, nor does semctl's GETVAL, GETPID, GETALL, SETVAL, SETALL or
 //! IPC_STAT while no one waits on the set (`scripts/fastpath.sh`).
 
@@ -1130,25 +1133,23 @@ impl Namespace {
         let _hold = self.hold();
         let cred = Cred::current();
         let table = self.sems();
-        let _fac = table.lock_facility();
-        if key != IPC_PRIVATE {
-            if let Some(index) = table.find_key(key) {
-                if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
-                    return Err(libc::EEXIST);
-                }
-                let slot = region.set(index);
-                let _guard = table.lock_slot(index);
-                if nsems as u32 > slot.nsems.load(Relaxed) {
-                    return Err(libc::EINVAL);
-                }
-                if !cred.may_access(&slot.head.perm(), flags) {
-                    return Err(libc::EACCES);
-                }
-                return Ok(make_id(index, slot.head.seq.load(Relaxed)));
+        let (_fac, found) =
+            if key != IPC_PRIVATE { table.lock_facility_and_key(key) } else { (table.lock_facility(), None) };
+        if let Some((index, _guard)) = found {
+            if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
+                return Err(libc::EEXIST);
             }
-            if flags & IPC_CREAT == 0 {
-                return Err(libc::ENOENT);
+            let slot = region.set(index);
+            if nsems as u32 > slot.nsems.load(Relaxed) {
+                return Err(libc::EINVAL);
             }
+            if !cred.may_access(&slot.head.perm(), flags) {
+                return Err(libc::EACCES);
+            }
+            return Ok(make_id(index, slot.head.seq.load(Relaxed)));
+        }
+        if key != IPC_PRIVATE && flags & IPC_CREAT == 0 {
+            return Err(libc::ENOENT);
         }
         if nsems == 0 {
             return Err(libc::EINVAL);
@@ -1687,19 +1688,23 @@ impl Namespace {
                 Ok(max_index.max(0))
             }
             IPC_STAT | SEM_STAT | SEM_STAT_ANY => {
-                let (index, _guard) =
-                    if cmd == IPC_STAT { table.lock_id(id)? } else { table.lock_live(split_id(id).0, None)? };
-                let slot = region.set(index);
-                let perm = slot.head.perm();
-                if cmd != SEM_STAT_ANY && !cred.may_access(&perm, 0o444) {
-                    return Err(libc::EACCES);
-                }
-                let nsems = slot.nsems.load(Relaxed);
-                let otime = (0..nsems).map(|n| region.sem(slot, n).otime.load(Relaxed)).max().unwrap_or(0);
-                let ds =
-                    SemidDs { perm, otime, ctime: slot.ctime.load(Relaxed), nsems: nsems as u64, ..Default::default() };
+                let (index, ds) = {
+                    let (index, _guard) =
+                        if cmd == IPC_STAT { table.lock_id(id)? } else { table.lock_live(split_id(id).0, None)? };
+                    let slot = region.set(index);
+                    let perm = slot.head.perm();
+                    if cmd != SEM_STAT_ANY && !cred.may_access(&perm, 0o444) {
+                        return Err(libc::EACCES);
+                    }
+                    let nsems = slot.nsems.load(Relaxed);
+                    let otime = (0..nsems).map(|n| region.sem(slot, n).otime.load(Relaxed)).max().unwrap_or(0);
+                    let ctime = slot.ctime.load(Relaxed);
+                    (index, SemidDs { perm, otime, ctime, nsems: nsems as u64, ..Default::default() })
+                };
+                // Out of the lock, as Linux copies: the caller's memory may
+                // take its time (a fault served by userfaultfd, say).
                 sys::copy_to_user(arg, as_bytes(&ds))?;
-                Ok(if cmd == IPC_STAT { 0 } else { make_id(index, perm.seq as u32) })
+                Ok(if cmd == IPC_STAT { 0 } else { make_id(index, ds.perm.seq as u32) })
             }
             GETALL | SETALL => {
                 let (index, guard) = table.lock_id(id)?;
@@ -1800,8 +1805,7 @@ impl Namespace {
                 if cmd == IPC_SET {
                     sys::copy_from_user(as_bytes_mut(&mut new), arg)?;
                 }
-                let _fac = table.lock_facility();
-                let (index, _guard) = table.lock_id(id)?;
+                let (_fac, index, _guard) = table.lock_facility_and_id(id)?;
                 let slot = region.set(index);
                 if !cred.may_control(&slot.head.perm()) {
                     return Err(libc::EPERM);

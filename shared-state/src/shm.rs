@@ -18,10 +18,19 @@
 //! Locking: the shm facility lock (the slot table's lock) serialises create,
 //! remove, key lookup, every change to attachments (`nattch`, the entry pool,
 //! each record's `shm_attachments`: shmat and shmdt too, and the dropping
-//! of a dead process's attachments), and memlock accounting. Calls reap
-//! the dead before they take it (see `ns`). Each slot's lock guards its
-//! fields; IPC_STAT takes only that one. Order: process-private `local`,
-//! facility lock, slot lock, table lock.
+//! of a dead process's attachments), and memlock accounting. Each slot's
+//! lock guards its fields; IPC_STAT and SHM_STAT take only that one, for a
+//! few loads (the copy out comes after), and every other holder of a
+//! segment's lock holds the facility lock too. So a process stopped inside
+//! a call holds up every call that needs the facility lock (which includes
+//! shmat and shmdt of any segment) only if it stopped inside the facility
+//! lock itself. Calls reap the dead before they take the facility lock
+//! (see `ns`). A lookup under the facility lock takes the segment's lock
+//! without waiting for it there (`SlotTable::lock_facility_and_slot`);
+//! the facility lock's own walks over segments (a detach, a repair, the
+//! orphans of shm_rmid_forced) wait for a segment's lock, held only for
+//! those few loads. Order: process-private `local`, facility lock, slot
+//! lock, table lock.
 //!
 //! Death while holding the facility lock can leave an attachment counted in
 //! `nattch` but no longer listed (or the reverse); whoever takes the lock
@@ -104,6 +113,9 @@ pub struct AttachEntry {
 impl SlotTable for Region {
     fn facility(&self) -> &FacilityHeader {
         &self.header().shm.ids
+    }
+    fn lock_facility(&self) -> Guard<'_> {
+        self.lock_shm()
     }
     unsafe fn slot_header(&self, index: u32) -> &SlotHeader {
         // SAFETY: forwarded: index < IPCMNI.
@@ -304,25 +316,23 @@ impl Namespace {
             self.own_record(&mut self.local())?;
         }
         self.reap_dead();
-        let _fac = region.lock_shm();
-        if key != IPC_PRIVATE {
-            if let Some(index) = region.find_key(key) {
-                if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
-                    return Err(libc::EEXIST);
-                }
-                let slot = region.live_shm_slot(index);
-                let _slot_guard = slot.head.lock.lock();
-                if slot.segsz.load(Relaxed) < size as u64 {
-                    return Err(libc::EINVAL);
-                }
-                if !cred.may_access(&slot.head.perm(), flags) {
-                    return Err(libc::EACCES);
-                }
-                return Ok(crate::table::make_id(index, slot.head.seq.load(Relaxed)));
+        let (_fac, found) =
+            if key != IPC_PRIVATE { region.lock_facility_and_key(key) } else { (region.lock_shm(), None) };
+        if let Some((index, _slot_guard)) = found {
+            if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
+                return Err(libc::EEXIST);
             }
-            if flags & IPC_CREAT == 0 {
-                return Err(libc::ENOENT);
+            let slot = region.live_shm_slot(index);
+            if slot.segsz.load(Relaxed) < size as u64 {
+                return Err(libc::EINVAL);
             }
+            if !cred.may_access(&slot.head.perm(), flags) {
+                return Err(libc::EACCES);
+            }
+            return Ok(crate::table::make_id(index, slot.head.seq.load(Relaxed)));
+        }
+        if key != IPC_PRIVATE && flags & IPC_CREAT == 0 {
+            return Err(libc::ENOENT);
         }
         self.new_segment(key, size as u64, flags, cred)
     }
@@ -414,8 +424,7 @@ impl Namespace {
         let mut local = self.local();
         let rec = self.own_record(&mut local)?;
         let region = &self.region;
-        let fac_guard = region.lock_shm();
-        let (index, slot_guard) = region.lock_id(id)?;
+        let (fac_guard, index, slot_guard) = region.lock_facility_and_id(id)?;
         let slot = region.live_shm_slot(index);
         if !cred.may_access(&slot.head.perm(), access) {
             return Err(libc::EACCES);
@@ -577,29 +586,34 @@ impl Namespace {
             }
             IPC_STAT | SHM_STAT | SHM_STAT_ANY => {
                 self.reap_dead();
-                let (index, _slot_guard) = if cmd == IPC_STAT {
-                    region.lock_id(id)?
-                } else {
-                    region.lock_live(crate::table::split_id(id).0, None)?
+                let (index, ds) = {
+                    let (index, _slot_guard) = if cmd == IPC_STAT {
+                        region.lock_id(id)?
+                    } else {
+                        region.lock_live(crate::table::split_id(id).0, None)?
+                    };
+                    let slot = region.live_shm_slot(index);
+                    let perm = slot.head.perm();
+                    if cmd != SHM_STAT_ANY && !cred.may_access(&perm, 0o444) {
+                        return Err(libc::EACCES);
+                    }
+                    let ds = ShmidDs {
+                        perm,
+                        segsz: slot.segsz.load(Relaxed),
+                        atime: slot.atime.load(Relaxed),
+                        dtime: slot.dtime.load(Relaxed),
+                        ctime: slot.ctime.load(Relaxed),
+                        cpid: slot.cpid.load(Relaxed),
+                        lpid: slot.lpid.load(Relaxed),
+                        nattch: slot.nattch.load(Relaxed),
+                        ..Default::default()
+                    };
+                    (index, ds)
                 };
-                let slot = region.live_shm_slot(index);
-                let perm = slot.head.perm();
-                if cmd != SHM_STAT_ANY && !cred.may_access(&perm, 0o444) {
-                    return Err(libc::EACCES);
-                }
-                let ds = ShmidDs {
-                    perm,
-                    segsz: slot.segsz.load(Relaxed),
-                    atime: slot.atime.load(Relaxed),
-                    dtime: slot.dtime.load(Relaxed),
-                    ctime: slot.ctime.load(Relaxed),
-                    cpid: slot.cpid.load(Relaxed),
-                    lpid: slot.lpid.load(Relaxed),
-                    nattch: slot.nattch.load(Relaxed),
-                    ..Default::default()
-                };
+                // Out of the lock, as Linux copies: the caller's memory may
+                // take its time (a fault served by userfaultfd, say).
                 sys::copy_to_user(buf, as_bytes(&ds))?;
-                Ok(if cmd == IPC_STAT { 0 } else { crate::table::make_id(index, perm.seq as u32) })
+                Ok(if cmd == IPC_STAT { 0 } else { crate::table::make_id(index, ds.perm.seq as u32) })
             }
             IPC_SET | IPC_RMID => {
                 let mut new = ShmidDs::default();
@@ -607,8 +621,7 @@ impl Namespace {
                     sys::copy_from_user(as_bytes_mut(&mut new), buf)?;
                 }
                 self.reap_dead();
-                let _fac = region.lock_shm();
-                let (index, _slot_guard) = region.lock_id(id)?;
+                let (_fac, index, _slot_guard) = region.lock_facility_and_id(id)?;
                 let slot = region.live_shm_slot(index);
                 if !cred.may_control(&slot.head.perm()) {
                     return Err(libc::EPERM);
@@ -636,8 +649,7 @@ impl Namespace {
     fn shm_lock(&self, id: i32, lock: bool) -> SysResult<i32> {
         let region = &self.region;
         let cred = Cred::current();
-        let _fac = region.lock_shm();
-        let (index, _slot_guard) = region.lock_id(id)?;
+        let (_fac, index, _slot_guard) = region.lock_facility_and_id(id)?;
         let slot = region.live_shm_slot(index);
         let privileged = cred.has_cap(CAP_IPC_LOCK);
         let memlock_pages = match sys::prlimit_soft(libc::RLIMIT_MEMLOCK) {

@@ -21,6 +21,17 @@
 //!   so either lock suffices to read them.
 //! - Lock order: facility lock, then slot lock. A lookup by id takes only the
 //!   slot lock: no lock is shared by the whole namespace.
+//! - A thread that holds the facility lock never waits for a slot lock
+//!   that another thread may hold for long: a slot lock's holder may be
+//!   stopped (SIGSTOP, a debugger), and the facility lock is the whole
+//!   facility's. A lookup under the facility lock (by key for get, by id
+//!   for IPC_SET and IPC_RMID) tries the slot's lock for a short spin and,
+//!   if it stays held, lets the facility lock go, waits for the slot's
+//!   alone, and starts again (`lock_facility_and_slot`). So a process
+//!   stopped holding an object's lock holds up the calls on that object,
+//!   and those on the facility only if it stopped inside the facility lock.
+//!   (A new slot's lock, taken under the facility lock when it is made, is
+//!   held by no one else but a lookup by id that finds the slot free.)
 //! - A slot's memory stays initialised for the region's life, so a lookup
 //!   may lock any slot below `initialised` without the facility lock.
 //!
@@ -269,6 +280,58 @@ pub trait SlotTable {
             self.repair_facility();
         }
         Some(guard)
+    }
+
+    /// The facility lock and the lock of the slot `find` picks under it
+    /// (an id's, a key's; None: no such slot, the facility lock alone),
+    /// never waiting for a slot's lock while holding the facility's: a
+    /// slot's holder may be stopped, or wait on its caller's memory, and
+    /// the facility lock is the whole facility's. While the slot's lock is
+    /// busy, this lets the facility lock go, waits for the slot's alone,
+    /// and starts again. The caller checks the slot's state under both.
+    #[allow(clippy::type_complexity)]
+    fn lock_facility_and_slot(
+        &self,
+        find: impl Fn() -> SysResult<Option<u32>>,
+    ) -> SysResult<(Guard<'_>, Option<(u32, Guard<'_>)>)> {
+        loop {
+            let facility = self.lock_facility();
+            let Some(index) = find()? else { return Ok((facility, None)) };
+            if let Some(slot) = self.lock_slot_briefly(index) {
+                return Ok((facility, Some((index, slot))));
+            }
+            drop(facility);
+            drop(self.lock_slot(index));
+        }
+    }
+
+    /// The facility lock and the lock of the live object named by `id`,
+    /// as `lock_facility_and_slot` takes them.
+    fn lock_facility_and_id(&self, id: i32) -> SysResult<(Guard<'_>, u32, Guard<'_>)> {
+        if id < 0 {
+            return Err(libc::EINVAL);
+        }
+        let (index, seq) = split_id(id);
+        let (facility, slot) = self.lock_facility_and_slot(|| {
+            if index >= self.facility().initialised.load(Acquire) {
+                return Err(libc::EINVAL);
+            }
+            Ok(Some(index))
+        })?;
+        let (index, guard) = slot.expect("found above");
+        // SAFETY: index < initialised <= IPCMNI.
+        let header = unsafe { self.slot_header(index) };
+        if !header.is_live() || header.removing.load(Relaxed) != 0 || header.seq.load(Relaxed) != seq {
+            return Err(libc::EINVAL);
+        }
+        Ok((facility, index, guard))
+    }
+
+    /// The facility lock and, if a live object has `key`, its slot and lock,
+    /// as `lock_facility_and_slot` takes them.
+    #[allow(clippy::type_complexity)]
+    fn lock_facility_and_key(&self, key: i32) -> (Guard<'_>, Option<(u32, Guard<'_>)>) {
+        self.lock_facility_and_slot(|| Ok(self.find_key(key))).expect("a key lookup does not fail")
     }
 
     /// Takes and lets go of every lock of the facility that a dead holder
