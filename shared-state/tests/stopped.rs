@@ -706,6 +706,9 @@ fn run_case(case: &Case) -> (Vec<String>, Vec<&'static str>) {
     });
     let Some(_stopped) = stopped_in_group(s) else {
         problems.push(format!("{name}: never stopped there"));
+        // SAFETY: ending our own child's group, if it still runs.
+        unsafe { libc::kill(-s, libc::SIGKILL) };
+        ends_within(s, Duration::from_secs(10));
         for probe in &pool {
             write_u64(probe.go, EXIT);
             ends_within(probe.pid, Duration::from_secs(10));
@@ -818,18 +821,25 @@ fn a_collector_stopped_with_its_gate_closed_holds_no_one_up() {
     // SAFETY: status is writable; waiting for our own child to stop.
     assert_eq!(unsafe { libc::waitpid(collector, &mut status, libc::WUNTRACED) }, collector);
     assert!(libc::WIFSTOPPED(status), "the collector stopped at its gate");
-    assert_ne!(ns.region().header().collect.gate.load(Acquire), 0, "the gate is closed");
+    let closed = ns.region().header().collect.gate.load(Acquire) != 0;
     // In a child, so that a call stuck at the gate fails the test rather
     // than hang it.
     let caller =
         fork_child(&ns, || i32::from(send(&ns, a.msg, 1, 64) != Ok(0) || receive(&ns, a.msg, 1, IPC_NOWAIT) != Ok(64)));
     let start = Instant::now();
-    assert_eq!(status_within(caller, PATIENCE), Some(0), "a call waited at the gate of a stopped collector");
-    assert!(start.elapsed() < Duration::from_millis(500), "a call waited {:?} at the gate", start.elapsed());
-    assert_eq!(ns.region().header().collect.gate.load(Acquire), 0, "the gate is open again");
+    let called = status_within(caller, PATIENCE);
+    let waited = start.elapsed();
+    let reopened = ns.region().header().collect.gate.load(Acquire) == 0;
+    // Continued before anything is asserted: a failing test leaves no
+    // stopped process behind.
     // SAFETY: continuing our own child.
     unsafe { libc::kill(collector, libc::SIGCONT) };
-    assert!(ends_within(collector, Duration::from_secs(10)));
+    let collector_ended = ends_within(collector, Duration::from_secs(10));
+    assert!(closed, "the gate was closed");
+    assert_eq!(called, Some(0), "a call waited at the gate of a stopped collector");
+    assert!(waited < Duration::from_millis(500), "a call waited {waited:?} at the gate");
+    assert!(reopened, "the gate is open again");
+    assert!(collector_ended, "the collector ended once continued");
     consistent(&ns).unwrap();
 }
 
