@@ -416,10 +416,7 @@ impl Namespace {
         // Before the record goes: whoever finds it gone finds its orphans
         // gone too, as Linux's exit_shm is done before the parent is told.
         let done = self.drop_attachments(rec, pid, (ended.0 > 0).then_some(ended), how) && done;
-        if done {
-            self.region.free_record(rec);
-        }
-        done
+        done && self.region.free_record_unless_stopped(rec, how == Locking::UnlessStopped)
     }
 
     /// What a process that ended leaves for others, given back: its
@@ -503,7 +500,9 @@ impl Namespace {
         if record.liveness.held_by(sys::gettid()) {
             record.liveness.release();
         }
-        self.region.free_record(rec);
+        // Left, unarmed, for the reaper to free if the table lock's holder
+        // is stopped.
+        self.region.free_record_unless_stopped(rec, true);
         local.record = None;
         local.attachments.clear();
         self.attachment_count.store(0, Relaxed);

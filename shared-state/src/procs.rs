@@ -226,12 +226,19 @@ impl Region {
     /// The table lock, the free list and counts rebuilt first if its last
     /// holder died holding it.
     fn lock_table(&self) -> Guard<'_> {
-        let guard = self.procs().lock.lock();
+        self.lock_table_unless_stopped(false).expect("waited for")
+    }
+
+    /// `lock_table`; with `unless_stopped`, None if its holder is stopped
+    /// (see `RobustMutex::lock_unless_stopped`).
+    fn lock_table_unless_stopped(&self, unless_stopped: bool) -> Option<Guard<'_>> {
+        let lock = &self.procs().lock;
+        let guard = if unless_stopped { lock.lock_unless_stopped()? } else { lock.lock() };
         if guard.owner_died {
             self.repair_table();
             self.note_death();
         }
-        guard
+        Some(guard)
     }
 
     /// Rebuilds the free list and `live` from the records' states. Table
@@ -422,11 +429,18 @@ impl Region {
 
     /// Returns a record to the free list. The caller has already undone its state.
     pub fn free_record(&self, rec: RecordRef) {
+        self.free_record_unless_stopped(rec, false);
+    }
+
+    /// `free_record`; with `unless_stopped`, false (nothing done) if the
+    /// table lock's holder is stopped: a reaper then leaves the record,
+    /// whose state is undone, for a later reap to free (see `ns`).
+    pub(crate) fn free_record_unless_stopped(&self, rec: RecordRef, unless_stopped: bool) -> bool {
         let table = self.procs();
-        let _guard = self.lock_table();
+        let Some(_guard) = self.lock_table_unless_stopped(unless_stopped) else { return false };
         let record = self.record(rec.index);
         if record.generation.load(Relaxed) != rec.generation || record.state.load(Relaxed) == PROC_FREE {
-            return;
+            return true;
         }
         self.reset_holds(&record.holds.0);
         record.pid.store(0, Relaxed);
@@ -436,6 +450,7 @@ impl Region {
         record.next_free.store(table.free_head.load(Relaxed), Relaxed);
         table.free_head.store(rec.index + 1, Relaxed);
         table.live.fetch_sub(1, Relaxed);
+        true
     }
 
     /// Whether the process of a record is still there. May read /proc (a

@@ -372,6 +372,8 @@ const CASES: &[Case] = &[
     case("fork.prepare.entry", "", &[Shm]),
     case("procs.alloc.popped", "", &[Table]),
     case("procs.alloc.held", "", &[Table]),
+    case("procs.alloc.popped", "a death to reap", &[Table]),
+    case("procs.alloc.held", "a death to reap", &[Table]),
     case("procs.free.unlisted", "", &[Table]),
     case("msg.complete.committed", "", &[]),
     case("msg.complete.woken", "", &[]),
@@ -502,6 +504,8 @@ fn prepare(case: &Case, ns: &Namespace, a: &Objects) -> Vec<i32> {
         | "sem.apply_undos.unlinked"
         | "reap.shm_locked.held"
         | "procs.free.unlisted" => dead_process(ns, a, None),
+        // S stops making its record before it reaps: the others reap.
+        _ if case.variant == "a death to reap" => dead_process(ns, a, None),
         // S reaps it and then collects the block it held.
         "collect.gate_closed" | "collect.walking" | "collect.freeing" => dead_process(ns, a, Some("msg.snd.allocated")),
         _ => {}
