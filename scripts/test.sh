@@ -49,6 +49,8 @@ echo "== cargo test"
 cargo test --release --workspace
 echo "== cargo test: deaths at chosen points inside critical sections"
 cargo test --release -p shared-state --features fault-injection --test crash --test crash_procs
+echo "== cargo test: a process stopped at each of those points holds up no call on other objects"
+cargo test --release -p shared-state --features fault-injection --test stopped
 echo "== C conformance suite: kernel vs ipcbox, as root and as an unprivileged user"
 bash scripts/ctest.sh
 echo "== isolation"

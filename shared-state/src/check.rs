@@ -5,6 +5,10 @@
 //! checks themselves live beside the state they check, in each facility's
 //! module; here are the sequence and the heap's accounting.
 //!
+//! The walk of the heap's blocks (`reachable_blocks`) takes the locks as
+//! it is told (`Locking`): waiting, for checks and inspection, or briefly,
+//! giving up at a lock that stays held, for a collector (see `collect`).
+//!
 //! Also `Region::heap_account`: every heap block the region reaches, each
 //! found through exactly one owner (an object, a free list, a batch, a
 //! magazine; an undo record or a waiter also through its process's list),
@@ -19,6 +23,7 @@
 //! bump past it, as an error rather than trusting the region.
 
 use crate::region::{Region, PAGE_SIZE};
+pub(crate) use crate::table::Locking;
 use std::collections::BTreeMap;
 
 /// Every heap block the region can reach, by offset: its size (its class's,
@@ -94,16 +99,18 @@ impl Region {
     /// in what was cut. Exact while no other thread works in the box; a
     /// block a live thread holds in hand mid-call is not reached.
     pub fn heap_account(&self) -> Result<HeapAccount, String> {
-        let (map, bump) = self.reachable_blocks()?;
+        let (map, bump) = self.reachable_blocks(Locking::Wait)?;
         Ok(HeapAccount { cut: bump - PAGE_SIZE, reachable: map.bytes() })
     }
 
     /// Every heap block the region reaches, checked not to overlap, and the
-    /// heap's bump (all of them lie below it).
-    pub(crate) fn reachable_blocks(&self) -> Result<(BlockMap, u64), String> {
+    /// heap's bump (all of them lie below it). The facilities' locks are
+    /// taken as `how` says; Err if one was not had.
+    pub(crate) fn reachable_blocks(&self, how: Locking) -> Result<(BlockMap, u64), String> {
         let mut map = BlockMap::default();
-        self.sem_blocks(&mut map)?;
-        self.msg_blocks(&mut map)?;
+        self.sem_blocks(&mut map, how)?;
+        self.msg_blocks(&mut map, how)?;
+        crate::faults::crash_point("collect.walking");
         self.free_blocks(&mut map)?;
         let mut end = PAGE_SIZE;
         for (&at, &(size, holder)) in &map.blocks {

@@ -15,36 +15,64 @@
 //! holds nothing the region does not reach (see `sem` and `msg`). Taking a
 //! hold is one atomic add on a word of the process's own record (a process
 //! that has none shares `unrecorded_holds`): holds in the low 32 bits,
-//! entries in the high 32.
+//! entries in the high 32, so that a word changes whenever a hold is
+//! taken, even one let go since.
 //!
-//! The collector closes the gate, then reads every hold word: if any thread
-//! is inside a hold, it opens the gate again and gives up (a later try
-//! succeeds once the box is quiet for an instant). Otherwise no block is in
-//! anyone's hand and none can move until the gate opens: a thread that takes
-//! a hold finds the gate closed, lets its hold go and waits on the collector
-//! lock. The collector then finds every block the region reaches
-//! (`heap_account`'s walk, under the facilities' locks as usual), and every
-//! byte between the heap's start and its bump that no block covers is lost:
-//! it cuts those gaps into blocks of the heap's sizes and frees them.
-//! Threads outside holds run on meanwhile: what they do (most semops,
-//! reads, shm calls) moves no heap block.
+//! The collector reads every hold word; if a thread is inside a hold, it
+//! gives up at once (a later try succeeds once the box is quiet for an
+//! instant: it never waits for a hold, which a stopped process may keep
+//! for ever). Otherwise no block is in anyone's hand. It then finds every
+//! block the region reaches (`heap_account`'s walk) and reads the hold
+//! words again: if each is as it was (and no repair began, see
+//! `repairs`), no thread was inside a hold at any instant of the walk, so
+//! the walk saw every block where it lay, and every byte between the
+//! heap's start and its bump that no block covers is lost: no list names
+//! it and no thread has it in hand, so no thread can come to reach it. It
+//! cuts those gaps into blocks of the heap's sizes and frees them, while
+//! the box runs on. Threads outside holds run on meanwhile: what they do
+//! (most semops, reads, shm calls) moves no heap block.
 //!
-//! Gate and holds follow Dekker: the entering thread adds to its word, then
-//! reads the gate; the collector writes the gate, then reads the words; all
-//! four sequentially consistent, so at least one of the two sees the other.
+//! The gate keeps the walk from being wasted: the collector closes it
+//! before its first reading, and a thread about to take a hold that finds
+//! it closed backs out (its word is then as before, so the collector sees
+//! nothing) and waits until it opens. The gate is only ever a matter of
+//! time, never of correctness: a thread waits only while the collector
+//! runs. If the collector is stopped (or died, or let go of its lock), the
+//! thread opens the gate itself and takes its hold; that changes its word,
+//! so the collector, if it goes on, frees nothing. So a stopped collector
+//! holds the box up for one look at its /proc stat.
 //!
-//! Locking: the collector lock (robust) is held for the whole collection and
-//! the gate is closed only under it, so one collector runs at a time and no
-//! gap is freed twice. A thread that finds the gate closed waits by taking
-//! that lock; if the collector died, the lock says owner-died and the thread
-//! opens the gate. A collector killed half way leaves the gaps it freed on
-//! the free lists and the rest as gaps for the next one. Lock order: the
-//! collector lock, then the sem and msg locks (never the shm lock: a reaper
-//! may wait at the gate holding it). A thread takes a hold before any sem or
-//! msg lock.
+//! Hold words and the collector's readings follow Dekker: the entering
+//! thread adds to its word, then reads the gate; the collector writes the
+//! gate, then reads the words; all sequentially consistent, so at least
+//! one of the two sees the other. A hold that begins after the second
+//! reading (the walk's loads are fenced before it) changes nothing the walk
+//! saw; one that begins before it shows in the word. Records made during
+//! the walk have words that were 0 before their first hold.
 //!
-//! When: the reaper of a process that died inside a hold sets `lost_pending`
-//! (`Region::free_record`). Reaping tries a collection afterwards, so does
+//! The walk takes the facilities' locks as usual, but only briefly
+//! (`RobustMutex::lock_briefly`): a lock that stays held (its holder may
+//! be stopped) makes the collector give up rather than wait, gate closed.
+//!
+//! Locking: the collector lock (robust, only ever tried) is held for the
+//! whole collection, so one collector runs at a time and no gap is freed
+//! twice. A collector killed half way leaves the gaps it freed on the free
+//! lists and the rest as gaps, with the collection still pending
+//! (`lost_pending` is cleared only after the last free, and only if no
+//! death asked for another since), for the next one. A stopped collector
+//! keeps others from collecting, and nothing else. No lock order: the
+//! collector waits for no lock, and no one waits for its lock.
+//!
+//! Corruption (see the region's notes): the high water is read never past
+//! the process table, and the walk (`check`) reports a block outside the
+//! heap, or a bump past it, as an error: the collector then frees
+//! nothing. A lock the walk needs that glibc refuses (see `lock`) makes it
+//! give up too; a collector lock that glibc refuses is never had, and a
+//! thread at a gate closed for it (or a gate that holds garbage) opens
+//! the gate as for a collector gone, rather than wait for good.
+//!
+//! When: the reaper of a process that died inside a hold asks for a
+//! collection (`Region::free_record`). Reaping tries one afterwards, so does
 //! a supervisor, retrying with backoff while the box is busy; and while a
 //! collection is pending, every process tries one at the first call that
 //! takes a hold or repairs after the dead, then after a number of calls
@@ -53,21 +81,34 @@
 use crate::heap::MAX_BLOCK;
 use crate::lock::RobustMutex;
 use crate::ns::Namespace;
-use crate::region::{Region, PAGE_SIZE};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use crate::region::{Region, MAX_PROCS, PAGE_SIZE};
+use crate::sys;
+use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering::*};
 
 /// One entry in a hold word's high half.
 const ENTRY: u64 = 1 << 32;
 const HOLDS_MASK: u64 = ENTRY - 1;
 
+/// The gate's states: open, closed, closed with a thread asleep on it.
+const OPEN: u32 = 0;
+const CLOSED: u32 = 1;
+const CLOSED_WAITED: u32 = 2;
+/// How long a thread at the closed gate spins before it sleeps, and how
+/// long it sleeps between two looks at the collector.
+const GATE_SPIN_NS: i128 = 20_000;
+const GATE_LOOK_NS: u64 = 10_000_000;
+
 #[repr(C)]
 pub struct CollectHeader {
     /// Held by the collector while it runs (see the module notes).
     pub lock: RobustMutex,
-    /// 1 while a collector runs: no hold may begin. Written under `lock`.
+    /// OPEN, CLOSED or CLOSED_WAITED: closed while a collector walks
+    /// (see the module notes). Closed by the collector under `lock`;
+    /// opened by it, or by a thread that found it stopped.
     pub gate: AtomicU32,
-    /// 1 when a process died inside a hold and its blocks wait for
-    /// collection. Set by reapers, cleared by the collector (lock).
+    /// Not 0 when a process died inside a hold and its blocks wait for
+    /// collection. Bumped by reapers; cleared by a collector that freed
+    /// every gap, if no one bumped it meanwhile.
     pub lost_pending: AtomicU32,
     /// Bumped at the start of every repair after a lock's dead holder
     /// (`note_repair`): a thread outside any hold may run one, so the
@@ -84,6 +125,38 @@ impl CollectHeader {
     pub(crate) unsafe fn init(&self) {
         crate::region::init_lock(&self.lock);
     }
+
+    /// Opens the gate, waking whoever sleeps at it.
+    fn open_gate(&self) {
+        if self.gate.swap(OPEN, SeqCst) == CLOSED_WAITED {
+            sys::futex_wake(&self.gate, i32::MAX);
+        }
+    }
+
+    /// Waits until the gate opens: true once it is open, false if the
+    /// collector is stopped, dead or gone, or if glibc refuses its lock
+    /// (see the module notes).
+    fn wait_for_gate(&self) -> bool {
+        let start = crate::wait::monotonic_ns();
+        while crate::wait::monotonic_ns() - start < GATE_SPIN_NS {
+            if self.gate.load(SeqCst) == OPEN {
+                return true;
+            }
+            core::hint::spin_loop();
+        }
+        loop {
+            let gate = self.gate.load(SeqCst);
+            if gate == OPEN {
+                return true;
+            }
+            if !self.lock.is_locked() || self.lock.holder_stopped() || self.lock.refused() {
+                return false;
+            }
+            if gate == CLOSED_WAITED || self.gate.compare_exchange(CLOSED, CLOSED_WAITED, SeqCst, SeqCst).is_ok() {
+                let _ = sys::futex_wait(&self.gate, CLOSED_WAITED, Some(GATE_LOOK_NS));
+            }
+        }
+    }
 }
 
 /// A process's hold word, alone on its cache line: it changes twice in
@@ -99,22 +172,35 @@ pub(crate) struct Hold<'a> {
 }
 
 impl<'a> Hold<'a> {
+    #[inline(always)]
     fn enter(region: &'a Region, word: &'a AtomicU64) -> Hold<'a> {
+        word.fetch_add(ENTRY + 1, SeqCst);
+        if region.header().collect.gate.load(SeqCst) != OPEN {
+            Self::past_the_gate(region, word);
+        }
+        Hold { region, word }
+    }
+
+    /// Entry at a closed gate: waits while the collector runs, then enters
+    /// (see the module notes). The hold is taken when this returns.
+    #[cold]
+    #[inline(never)]
+    fn past_the_gate(region: &Region, word: &AtomicU64) {
         let collect = &region.header().collect;
         loop {
-            word.fetch_add(ENTRY + 1, SeqCst);
-            if collect.gate.load(SeqCst) == 0 {
-                return Hold { region, word };
+            // Out again, whole: the word reads as it did before, and the
+            // collector, comparing, sees that nothing happened.
+            word.fetch_sub(ENTRY + 1, SeqCst);
+            if !collect.wait_for_gate() {
+                // The collector is stopped or gone: in anyway. The entry
+                // shows in the word, so it frees nothing if it goes on.
+                collect.open_gate();
+                word.fetch_add(ENTRY + 1, SeqCst);
+                return;
             }
-            word.fetch_sub(1, Release);
-            match collect.lock.lock() {
-                // The collector died with the gate closed.
-                Ok(guard) if guard.owner_died => collect.gate.store(0, Release),
-                Ok(_) => {}
-                // A lock glibc refuses (the region is corrupt) cannot be
-                // waited for: rather than wait at a closed gate for good,
-                // open it as for a dead collector.
-                Err(_) => collect.gate.store(0, Release),
+            word.fetch_add(ENTRY + 1, SeqCst);
+            if collect.gate.load(SeqCst) == OPEN {
+                return;
             }
         }
     }
@@ -164,8 +250,9 @@ impl Namespace {
 
     /// Frees the heap blocks that processes killed mid-call left in hand,
     /// if any wait and the box is quiet for an instant; the bytes freed, or
-    /// None if a thread was inside a hold (try again later) or another
-    /// collector runs. Call it outside any hold and any region lock.
+    /// None if a thread was inside a hold (try again later), a lock the
+    /// walk needs was held, or another collector runs. Never waits. Call
+    /// it outside any hold.
     pub fn collect_lost(&self) -> Option<u64> {
         self.region.collect_lost()
     }
@@ -195,24 +282,37 @@ impl Namespace {
     }
 }
 
+/// The hold words as a collector read them: `unrecorded_holds`, then each
+/// record's below the table's high water.
+struct HoldWords {
+    unrecorded: u64,
+    records: Vec<u64>,
+}
+
 impl Region {
     /// See `Namespace::collect_lost`.
     pub(crate) fn collect_lost(&self) -> Option<u64> {
         let collect = &self.header().collect;
-        if collect.lost_pending.load(Acquire) == 0 {
+        let pending = collect.lost_pending.load(Acquire);
+        if pending == 0 {
             return Some(0);
         }
         let _guard = collect.lock.try_lock()?;
-        collect.gate.store(1, SeqCst);
-        let freed = if self.all_holds_let_go() { self.free_gaps() } else { None };
-        collect.gate.store(0, Release);
-        freed
+        collect.gate.store(CLOSED, SeqCst);
+        crate::faults::crash_point("collect.gate_closed");
+        let walked = self.walk_while_quiet();
+        collect.open_gate();
+        let (map, end) = walked?;
+        let freed = self.free_gaps(&map, end);
+        // A death noted since asks for another collection.
+        let _ = collect.lost_pending.compare_exchange(pending, 0, AcqRel, Relaxed);
+        Some(freed)
     }
 
     /// Asks for a collection even though no death asked for one (for tests
     /// and inspection: a collection with nothing lost frees nothing).
     pub fn request_collection(&self) {
-        self.header().collect.lost_pending.store(1, Release);
+        self.header().collect.lost_pending.fetch_add(1, Release);
     }
 
     /// Notes that a repair after a dead lock holder begins (see
@@ -223,26 +323,48 @@ impl Region {
         self.note_death();
     }
 
-    /// Whether no thread of the box is inside a hold. Gate closed.
-    fn all_holds_let_go(&self) -> bool {
+    /// The blocks the region reaches and the heap's bump, found by a walk
+    /// during which no thread was inside a hold and no repair ran (see the
+    /// module notes); None if one was, or the walk found a lock held.
+    fn walk_while_quiet(&self) -> Option<(crate::check::BlockMap, u64)> {
         let collect = &self.header().collect;
-        let records = self.procs().high_water.load(SeqCst).min(crate::region::MAX_PROCS);
-        collect.unrecorded_holds.load(SeqCst) & HOLDS_MASK == 0
-            && (0..records).all(|index| self.record(index).holds.0.load(SeqCst) & HOLDS_MASK == 0)
+        let before = self.quiet_hold_words()?;
+        let repairs = collect.repairs.load(SeqCst);
+        let walked = self.reachable_blocks(crate::check::Locking::Briefly);
+        // The walk's loads before the second reading.
+        fence(SeqCst);
+        let quiet = collect.repairs.load(SeqCst) == repairs && self.hold_words_as(&before);
+        walked.ok().filter(|_| quiet)
     }
 
-    /// Frees every gap between the blocks the region reaches. Gate closed,
-    /// no hold taken: nothing is in hand and nothing moves.
-    fn free_gaps(&self) -> Option<u64> {
-        let collect = &self.header().collect;
-        let repairs = collect.repairs.load(SeqCst);
-        // A broken region is for check_invariants to report; freeing by a
-        // wrong map would break it further.
-        let (map, end) = self.reachable_blocks().ok()?;
-        if collect.repairs.load(SeqCst) != repairs {
-            return None;
-        }
-        collect.lost_pending.store(0, Relaxed);
+    /// The table's high water, read as the hold words are (sequentially
+    /// consistent), never past the table even if the region says so.
+    fn records_high_seqcst(&self) -> u32 {
+        self.procs().high_water.load(SeqCst).min(MAX_PROCS)
+    }
+
+    /// Every hold word, if no thread is inside a hold.
+    fn quiet_hold_words(&self) -> Option<HoldWords> {
+        let unrecorded = self.header().collect.unrecorded_holds.load(SeqCst);
+        let high = self.records_high_seqcst();
+        let records: Vec<u64> = (0..high).map(|index| self.record(index).holds.0.load(SeqCst)).collect();
+        let quiet = unrecorded & HOLDS_MASK == 0 && records.iter().all(|word| word & HOLDS_MASK == 0);
+        quiet.then_some(HoldWords { unrecorded, records })
+    }
+
+    /// Whether every hold word still reads as `before` (a record made
+    /// since, as 0: its word was before its first hold).
+    fn hold_words_as(&self, before: &HoldWords) -> bool {
+        let high = self.records_high_seqcst();
+        self.header().collect.unrecorded_holds.load(SeqCst) == before.unrecorded
+            && (0..high).all(|index| {
+                self.record(index).holds.0.load(SeqCst) == before.records.get(index as usize).copied().unwrap_or(0)
+            })
+    }
+
+    /// Frees every gap between the blocks of `map` below `end`: blocks no
+    /// one can reach (see the module notes).
+    fn free_gaps(&self, map: &crate::check::BlockMap, end: u64) -> u64 {
         let mut freed = 0;
         let mut at = PAGE_SIZE;
         for (start, size) in map.spans().chain([(end, 0)]) {
@@ -250,22 +372,24 @@ impl Region {
                 let gap = start - at;
                 let block = if gap >= MAX_BLOCK { MAX_BLOCK } else { 1 << (63 - gap.leading_zeros()) };
                 self.heap_free(at, block);
+                crate::faults::crash_point("collect.freeing");
                 at += block;
                 freed += block;
             }
             at = at.max(start + size);
         }
-        Some(freed)
+        freed
     }
 
     /// Ends the hold word's part in a record freed (its process is gone):
-    /// notes that the process died inside a hold, if it did, and clears
-    /// its holds for the record's next life.
+    /// asks for a collection if the process died inside a hold, and clears
+    /// its holds for the record's next life (an entry more: the word
+    /// changes, as for any hold taken).
     pub(crate) fn reset_holds(&self, word: &AtomicU64) {
         let old = word.load(Relaxed);
         if old & HOLDS_MASK != 0 {
-            self.header().collect.lost_pending.store(1, Release);
+            self.header().collect.lost_pending.fetch_add(1, Release);
         }
-        word.store((old & !HOLDS_MASK).wrapping_add(ENTRY), Release);
+        word.store((old & !HOLDS_MASK).wrapping_add(ENTRY), SeqCst);
     }
 }

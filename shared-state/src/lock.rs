@@ -21,6 +21,15 @@
 //! kind no mutex has: the region is corrupt) is an error the caller's call
 //! returns (EINVAL, see `region::corrupt`), never a crash of the process.
 //!
+//! Besides `lock`, which waits as long as it takes, a thread that can give
+//! up what it wants a lock for takes it another way, so that a holder
+//! stopped inside its call (SIGSTOP, a debugger) does not hold it up:
+//! `lock_briefly` spins and never sleeps (a collector's walk, a facility
+//! lock's holder that must not wait for a slot lock), and
+//! `lock_unless_stopped` waits unless the holder is stopped (reapers,
+//! whose work waits for a later call). A holder is stopped when its
+//! /proc stat says T or t; it is looked at only once the spin is over.
+//!
 //! On x86_64 the uncontended take and release are made here, inline, on
 //! glibc's own representation (`fast`): the compare-and-swap, the thread's
 //! robust list and `list_op_pending` exactly as glibc's
@@ -41,6 +50,23 @@ use core::sync::atomic::{AtomicU32, Ordering};
 const LOCK_SPIN_PAUSES: u32 = 1400;
 /// Longest pause between two tries.
 const LOCK_MAX_PAUSE: u32 = 256;
+
+/// How long a waiter that gives up for a stopped holder sleeps between two
+/// looks at the holder (`RobustMutex::lock_unless_stopped`).
+const STOP_LOOK_NS: i64 = 10_000_000;
+
+/// Whether thread `tid` is stopped: state T (a stop signal) or t (a
+/// debugger's stop) in its /proc stat. A thread that cannot be looked up
+/// (gone, or of another pid namespace) is not.
+pub(crate) fn thread_stopped(tid: i32) -> bool {
+    let path = std::ffi::CString::new(format!("/proc/{tid}/stat")).expect("no NUL in a number");
+    let mut buf = [0u8; 512];
+    let Ok(n) = crate::sys::read_file(&path, &mut buf) else { return false };
+    // The state follows the command name, which may hold ") ".
+    let text = &buf[..n];
+    let Some(close) = text.iter().rposition(|&b| b == b')') else { return false };
+    matches!(text.get(close + 2), Some(b'T' | b't'))
+}
 
 /// A process-shared robust mutex placed in the region.
 #[repr(C)]
@@ -92,6 +118,19 @@ impl RobustMutex {
     /// this thread holds it (or glibc refused it).
     #[inline(never)]
     fn lock_contended(&self) -> i32 {
+        let mut rc = self.spin_for_lock(libc::EBUSY);
+        if rc == libc::EBUSY {
+            // SAFETY: the mutex was initialised (module invariant).
+            rc = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
+        }
+        rc
+    }
+
+    /// Retries to take the lock for a while, after a try that returned
+    /// `rc`: EBUSY if it is still held at the end, else what the taking
+    /// returned (0, EOWNERDEAD, or glibc's refusal).
+    #[inline(always)]
+    fn spin_for_lock(&self, mut rc: i32) -> i32 {
         // Critical sections here last well under a microsecond, and a holder
         // on another core is usually about to let go: retry for a while
         // before glibc's lock, which sleeps in the kernel at once on
@@ -100,7 +139,6 @@ impl RobustMutex {
         // backoff: a waiter that keeps touching the lock's cache line slows
         // the holder, and one that stays away a little lets the holder do
         // several operations in a row, which is what carries a stream.
-        let mut rc = libc::EBUSY;
         let (mut pause, mut paused) = (1, 0);
         while rc == libc::EBUSY && paused < LOCK_SPIN_PAUSES {
             for _ in 0..pause {
@@ -113,10 +151,6 @@ impl RobustMutex {
                 rc = self.try_lock_raw();
             }
         }
-        if rc == libc::EBUSY {
-            // SAFETY: the mutex was initialised (module invariant).
-            rc = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
-        }
         rc
     }
 
@@ -128,6 +162,70 @@ impl RobustMutex {
             return None;
         }
         self.taken(rc).ok()
+    }
+
+    /// Takes the lock as `lock` does, but only within its spin (about
+    /// 20 µs), never sleeping: Ok(None) if the lock is still held then,
+    /// Err(EINVAL) if glibc refuses it (see `lock`). For a thread that can
+    /// give up what it wanted the lock for (a collection's walk, a facility
+    /// lock's holder that must not wait for a slot's).
+    pub fn lock_briefly(&self) -> SysResult<Option<Guard<'_>>> {
+        match self.spin_for_lock(self.try_lock_raw()) {
+            libc::EBUSY => Ok(None),
+            rc => self.taken(rc).map(Some),
+        }
+    }
+
+    /// Waits for the lock as `lock` does, unless the thread that holds it is
+    /// stopped (SIGSTOP or another stop signal, a debugger's stop): Ok(None)
+    /// then, at once or as soon as the holder stops, since a stopped holder
+    /// lets go only once something continues it; Err(EINVAL) if glibc
+    /// refuses the lock (see `lock`). For a thread that can leave what it
+    /// wanted the lock for to a later call (reaping the dead on their
+    /// behalf), so that a stopped process holds up only the calls that
+    /// need its own object.
+    pub fn lock_unless_stopped(&self) -> SysResult<Option<Guard<'_>>> {
+        let mut rc = self.spin_for_lock(self.try_lock_raw());
+        while rc == libc::EBUSY {
+            if self.holder_stopped() {
+                return Ok(None);
+            }
+            let now = crate::sys::clock_now(libc::CLOCK_REALTIME);
+            let nanos = now.tv_nsec + STOP_LOOK_NS;
+            let deadline =
+                libc::timespec { tv_sec: now.tv_sec + nanos / 1_000_000_000, tv_nsec: nanos % 1_000_000_000 };
+            // SAFETY: the mutex was initialised (module invariant); the
+            // deadline is a valid absolute time.
+            rc = unsafe { libc::pthread_mutex_timedlock(self.raw.get(), &deadline) };
+            if rc == libc::ETIMEDOUT {
+                rc = libc::EBUSY;
+            }
+        }
+        self.taken(rc).map(Some)
+    }
+
+    /// Whether a thread holds the lock now (for tests and inspection: the
+    /// answer may be stale by the time it is read).
+    pub fn is_locked(&self) -> bool {
+        self.futex_word().load(Ordering::Acquire) & FUTEX_TID_MASK != 0
+    }
+
+    /// Whether glibc refuses the lock (see `lock`: its memory was
+    /// overwritten), for a thread that waits on something its holder does
+    /// rather than on the lock itself. Tries it: taken (it was free, or its
+    /// holder died), it is let go at once.
+    pub fn refused(&self) -> bool {
+        match self.try_lock_raw() {
+            libc::EBUSY => false,
+            rc => self.taken(rc).is_err(),
+        }
+    }
+
+    /// Whether a thread holds the lock and is stopped (see
+    /// `lock_unless_stopped`). Reads the holder's /proc stat.
+    pub fn holder_stopped(&self) -> bool {
+        let tid = self.futex_word().load(Ordering::Acquire) & FUTEX_TID_MASK;
+        tid != 0 && thread_stopped(tid as i32)
     }
 
     /// The guard for glibc's answer `rc` to a lock or trylock that did not

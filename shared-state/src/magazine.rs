@@ -23,7 +23,8 @@
 //!
 //! Locking: a magazine is its process's alone, and `busy` keeps two of its
 //! threads apart (a thread that finds it busy uses the free lists instead).
-//! After the process's death, only its reaper touches it. Batch stacks are
+//! After the process's death, only its reaper touches it (the holder of
+//! the record's reaping lock, see `ns`). Batch stacks are
 //! lock-free, as the free lists are (see `heap`).
 //!
 //! Corruption (see the region's notes): a magazine whose count, class or

@@ -52,19 +52,23 @@
 //! every field of a queued waiter. A process's waiter list is changed by
 //! its own threads under the process-private `local` lock, and by its
 //! reaper after its death. Order: facility lock, receive lock, send lock,
-//! heap lock. No system call is made unless a sleeper must be woken or the
-//! caller must sleep.
+//! heap lock; under the facility lock a queue's locks are never waited for
+//! (see `table`: IPC_SET and IPC_RMID let the facility lock go while a
+//! queue's lock stays held). A receiver copies the body out under the
+//! receive lock on the fast path: a receiver stopped there, or held up by
+//! its own memory, holds up that queue alone. No system call is made
+//! unless a sleeper must be woken or the caller must sleep.
 
 use crate::abi::*;
 use crate::collect::Hold;
 use crate::cred::Cred;
 use crate::heap::{block_fits, checked_block, heap_link, is_block};
-use crate::lock::RobustMutex;
+use crate::lock::{Guard, RobustMutex};
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
 use crate::region::{corrupt, store_if_changed_i32, store_if_changed_i64, Region, HEAP_SIZE, IPCMNI, MSG_SLOTS_OFFSET};
 use crate::sys::{self, SysResult};
-use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable};
+use crate::table::{make_id, split_id, FacilityHeader, Locking, SlotHeader, SlotTable};
 use crate::wait::{self, Woken, WAITING};
 use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
 
@@ -465,6 +469,71 @@ impl MsgTable<'_> {
             self.0.repair_queue(slot);
         }
         Ok((index, BothLocks { _receive: receive, _send: send }))
+    }
+
+    /// Both locks of slot `index` (below `initialised`), live or not,
+    /// repaired, taken as `how` says (Ok(None): one was not had;
+    /// Err(EINVAL): glibc refuses one, see `lock`).
+    fn lock_both_with(&self, index: u32, how: Locking) -> SysResult<Option<BothLocks<'_>>> {
+        let slot = self.0.queue(index);
+        let (receive, send) = match how {
+            Locking::Wait => return self.lock_both_any(index).map(Some),
+            Locking::Briefly if slot.head.lock.is_abandoned() || slot.send.lock.is_abandoned() => return Ok(None),
+            Locking::Briefly => {
+                let Some(receive) = self.lock_slot_with(index, how)? else { return Ok(None) };
+                (receive, slot.send.lock.lock_briefly()?)
+            }
+            Locking::UnlessStopped => {
+                let Some(receive) = self.lock_slot_with(index, how)? else { return Ok(None) };
+                (receive, slot.send.lock.lock_unless_stopped()?)
+            }
+        };
+        let Some(send) = send else { return Ok(None) };
+        if send.owner_died || slot.torn.load(Relaxed) != 0 {
+            self.0.repair_queue(slot);
+        }
+        Ok(Some(BothLocks { _receive: receive, _send: send }))
+    }
+
+    /// As `lock_both` (the queue's fields checked too) with the locks
+    /// taken as `how` says: Ok(None) if one was not had.
+    #[allow(clippy::type_complexity)]
+    fn lock_both_live_with(
+        &self,
+        index: u32,
+        seq: Option<u32>,
+        how: Locking,
+    ) -> SysResult<Option<(u32, BothLocks<'_>)>> {
+        if index >= self.initialised() {
+            return Err(libc::EINVAL);
+        }
+        let Some(locks) = self.lock_both_with(index, how)? else { return Ok(None) };
+        let slot = &self.0.queue(index).head;
+        if !slot.is_live() || slot.removing.load(Relaxed) != 0 || seq.is_some_and(|s| s != slot.seq.load(Relaxed)) {
+            return Err(libc::EINVAL);
+        }
+        self.check_slot(index)?;
+        Ok(Some((index, locks)))
+    }
+
+    /// The facility lock and both locks of the live queue `id` names,
+    /// never waiting for a queue's lock while holding the facility's (see
+    /// `SlotTable::lock_facility_and_slot`).
+    fn lock_facility_and_both(&self, id: i32) -> SysResult<(Guard<'_>, u32, BothLocks<'_>)> {
+        if id < 0 {
+            return Err(libc::EINVAL);
+        }
+        let (index, seq) = split_id(id);
+        loop {
+            let facility = self.lock_facility()?;
+            match self.lock_both_live_with(index, Some(seq), Locking::Briefly)? {
+                Some((index, locks)) => return Ok((facility, index, locks)),
+                None => {
+                    drop(facility);
+                    drop(self.lock_both_any(index)?);
+                }
+            }
+        }
     }
 
     /// Both locks of slot `index` (below `initialised`), live or not, repaired.
@@ -948,18 +1017,20 @@ impl Region {
     /// Unlinks and frees what a dead process left sleeping in msgsnd/msgrcv.
     /// Each waiter stays on the dead process's list until it is unlinked
     /// from its queue, so a reaper that dies midway leaves the rest to the
-    /// next.
-    pub(crate) fn drop_msg_waiters(&self, rec: RecordRef) {
-        let list = &self.record(rec.index).msg_waiters;
+    /// next. With `how` UnlessStopped, a waiter whose queue's lock a
+    /// stopped process holds stays too; whether none did.
+    pub(crate) fn drop_msg_waiters(&self, rec: RecordRef, how: Locking) -> bool {
+        let mut link = &self.record(rec.index).msg_waiters;
+        let mut complete = true;
         loop {
-            let cursor = list.load(Relaxed);
+            let cursor = link.load(Relaxed);
             if cursor == 0 {
                 break;
             }
             if !block_fits(cursor, core::mem::size_of::<MsgWaiter>() as u64) {
                 // What the list held past here is out of reach: lost.
                 corrupt("a process's message sleepers outside the heap");
-                list.store(0, Relaxed);
+                link.store(0, Relaxed);
                 break;
             }
             let waiter = self.msg_waiter(cursor);
@@ -967,12 +1038,20 @@ impl Region {
             let (index, seq) = (waiter.slot.load(Relaxed), waiter.seq.load(Relaxed));
             // A waiter still queued is unlinked under its queue's lock; a
             // completed one (or one whose queue is gone) is no one else's.
-            if let Ok((_, _locks)) = MsgTable(self).lock_both(index, Some(seq)) {
-                if waiter.status.load(Acquire) != wait::DONE {
-                    self.remove_msg_waiter(self.queue(index), cursor);
+            match MsgTable(self).lock_both_live_with(index, Some(seq), how) {
+                Ok(Some((_, _locks))) => {
+                    if waiter.status.load(Acquire) != wait::DONE {
+                        self.remove_msg_waiter(self.queue(index), cursor);
+                    }
                 }
+                Ok(None) => {
+                    complete = false;
+                    link = &waiter.next_in_process;
+                    continue;
+                }
+                Err(_) => {}
             }
-            list.store(next, Relaxed);
+            link.store(next, Relaxed);
             // A receiver's hand-off it never took, or a sleeping sender's message.
             let message = waiter.message.swap(0, Relaxed);
             if message != 0 {
@@ -980,6 +1059,7 @@ impl Region {
             }
             self.heap_free(cursor, core::mem::size_of::<MsgWaiter>() as u64);
         }
+        complete
     }
 }
 
@@ -1068,22 +1148,20 @@ impl Namespace {
         let region = &self.region;
         let cred = Cred::current();
         let table = self.msgs();
-        let _fac = table.lock_facility()?;
-        if key != IPC_PRIVATE {
-            if let Some(index) = table.find_key(key)? {
-                if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
-                    return Err(libc::EEXIST);
-                }
-                let slot = region.queue(index);
-                let _guard = table.lock_slot(index)?;
-                if !cred.may_access(&slot.head.perm(), flags) {
-                    return Err(libc::EACCES);
-                }
-                return Ok(make_id(index, slot.head.seq.load(Relaxed)));
+        let (_fac, found) =
+            if key != IPC_PRIVATE { table.lock_facility_and_key(key)? } else { (table.lock_facility()?, None) };
+        if let Some((index, _guard)) = found {
+            if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
+                return Err(libc::EEXIST);
             }
-            if flags & IPC_CREAT == 0 {
-                return Err(libc::ENOENT);
+            let slot = region.queue(index);
+            if !cred.may_access(&slot.head.perm(), flags) {
+                return Err(libc::EACCES);
             }
+            return Ok(make_id(index, slot.head.seq.load(Relaxed)));
+        }
+        if key != IPC_PRIVATE && flags & IPC_CREAT == 0 {
+            return Err(libc::ENOENT);
         }
         let limits = region.limits();
         let index = table.alloc_index(limits.msgmni.load(Relaxed))?;
@@ -1482,11 +1560,7 @@ impl Namespace {
                 if cmd == IPC_SET {
                     sys::copy_from_user(as_bytes_mut(&mut new), buf)?;
                 }
-                let _fac = table.lock_facility()?;
-                if id < 0 {
-                    return Err(libc::EINVAL);
-                }
-                let (index, _locks) = table.lock_both(split_id(id).0, Some(split_id(id).1))?;
+                let (_fac, index, _locks) = table.lock_facility_and_both(id)?;
                 let slot = region.queue(index);
                 if !cred.may_control(&slot.head.perm()) {
                     return Err(libc::EPERM);
@@ -1516,14 +1590,15 @@ impl Region {
     /// Adds every block the queues reach to `map`: messages (the dummies
     /// too), sleepers (on their queues and their processes' lists), and
     /// messages handed to a receiver that has not taken them yet.
-    pub(crate) fn msg_blocks(&self, map: &mut crate::check::BlockMap) -> Result<(), String> {
+    pub(crate) fn msg_blocks(&self, map: &mut crate::check::BlockMap, how: Locking) -> Result<(), String> {
+        let busy = || "queues: a lock is held".to_string();
         let table = MsgTable(self);
         let lock_error = |_| "queues: a lock glibc refuses".to_string();
-        let _fac = table.lock_facility().map_err(lock_error)?;
+        let _fac = table.lock_facility_with(how).map_err(lock_error)?.ok_or_else(busy)?;
         let waiter_size = core::mem::size_of::<MsgWaiter>() as u64;
         let message_size = |at: u64| MESSAGE_HEADER.saturating_add(self.message(at).size.load(Relaxed));
         for index in 0..table.initialised() {
-            let _locks = table.lock_both_any(index).map_err(lock_error)?;
+            let _locks = table.lock_both_with(index, how).map_err(lock_error)?.ok_or_else(busy)?;
             let slot = self.queue(index);
             for at in self.list_blocks(slot.messages_head().load(Relaxed), |at| self.message(at).next.load(Relaxed)) {
                 map.add(at, message_size(at), "a queued message", false)?;

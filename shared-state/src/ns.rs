@@ -11,14 +11,40 @@
 //! Locking: `local` (a process-private mutex) is taken first, before any lock
 //! in the region, by every operation that changes this process's attachments,
 //! and across fork, so a fork never splits an attach or detach in half.
-//! Reaping of dead processes happens under the shm facility lock, before any
-//! operation that reports or depends on attachment counts, so what a caller
-//! sees already accounts for every process whose death was noticed before
-//! the call (with a supervisor: every death it or a wait call reported).
+//!
+//! Reaping: every call reaps the dead it knows of first, before it takes
+//! any lock of the region, so what it sees already accounts for every
+//! process whose death was noticed before the call (with a supervisor:
+//! every death it or a wait call reported). A dead record is reaped by
+//! whoever holds its reaping lock (`ProcRecord::reaping`), inside a hold:
+//! its SEM_UNDO adjustments applied and its sleepers unqueued, each under
+//! its own object's lock, its cached blocks freed, then its attachments
+//! dropped under the shm facility lock, then the record freed under the
+//! table lock. Each step can be taken again, so a reaper that dies leaves
+//! the rest to the next. No box-wide lock is held while a reaper waits
+//! for an object's lock. A reaper waits for another reaper of the same
+//! record, and for each lock, as long as it takes, unless the holder is
+//! stopped (`RobustMutex::lock_unless_stopped`): what a stopped process
+//! keeps from being done (the undo on the set whose lock it holds, the
+//! rest of the record a stopped reaper holds) then waits for a later
+//! call, and the death stays unreaped until then; the calls themselves go
+//! on. Lock order: `local`, reaping lock, object locks, shm facility lock,
+//! shm slot locks, table lock.
+//!
+//! Corruption (see the region's notes): a reaper trusts no index or link
+//! of the record it reaps (a parent past the table names no record; each
+//! facility checks its own lists, see `sem`, `msg`, `shm`), and a lock
+//! that glibc refuses (see `lock`) skips what it guards for good rather
+//! than crash or wait: an object's, as if the object were gone; the
+//! record's reaping lock, the shm facility lock or the table lock, the
+//! rest of the reap, the record left unfreed (never freed with its
+//! attachments still listed). An exit that meets one leaves the rest to
+//! the reaper.
 
 use crate::procs::{Liveness, RecordRef, PROC_FORKING, PROC_LIVE};
 use crate::region::{LimitValues, Region, RegionError};
 use crate::sys::{self, SysResult};
+use crate::table::Locking;
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Mutex, MutexGuard};
 
@@ -259,11 +285,16 @@ impl Namespace {
             drop(local);
             crate::faults::crash_point("exec.adopted");
             let _hold = self.hold_under_lock();
-            let Ok(_shm) = self.region.lock_shm() else { continue };
-            self.shm_drop_record_locked(rec, pid);
+            let Ok(Some(_claim)) = self.region.lock_reaping(rec.index, Locking::Wait) else { continue };
+            {
+                let Ok(_shm) = self.region.lock_shm() else { continue };
+                self.shm_drop_record_locked(rec, pid);
+            }
             crate::faults::crash_point("exec.attachments_dropped");
-            self.region.drop_sem_waiters(rec);
-            self.region.drop_msg_waiters(rec);
+            // Waiting, whoever holds the locks: a sleeper of the old image
+            // left queued would pass for one of this process.
+            self.region.drop_sem_waiters(rec, Locking::Wait);
+            self.region.drop_msg_waiters(rec, Locking::Wait);
             self.region.drain_magazine(rec.index);
         }
     }
@@ -335,11 +366,13 @@ impl Namespace {
     fn reap_dead_slow(&self, repair_locks: bool) {
         let watch = &self.region.procs().watch;
         let noticed = watch.noticed.load(Acquire);
-        let (dead, pending) = if self.region.any_suspect() { self.dead_records() } else { (Vec::new(), false) };
+        let (dead, mut pending) = if self.region.any_suspect() { self.dead_records() } else { (Vec::new(), false) };
         if !dead.is_empty() {
             let hold = self.hold();
-            if let Ok(_shm) = self.region.lock_shm() {
-                dead.into_iter().for_each(|rec| self.reap_with_shm_locked(rec));
+            for rec in dead {
+                // What a stopped process keeps from being done waits for a
+                // later call (see the module notes).
+                pending |= !self.reap(rec, Locking::UnlessStopped);
             }
             // A dead process may have died holding a lock: repair now what it
             // left half done (a sleeper it was waking may wait for that).
@@ -366,32 +399,30 @@ impl Namespace {
         let _ = self.magazine_record();
     }
 
-    /// As `reap_dead`, for a caller that holds the shm facility lock.
-    /// Leaves `reaped` as it is: the next call's scan, finding these gone,
-    /// raises it.
-    pub(crate) fn reap_dead_with_shm_locked(&self) {
-        if !self.region.deaths_unreaped() || !self.region.any_suspect() {
-            return;
-        }
-        let (dead, _) = self.dead_records();
-        if !dead.is_empty() {
-            let _hold = self.hold_under_lock();
-            crate::faults::crash_point("reap.shm_locked.held");
-            dead.into_iter().for_each(|rec| self.reap_with_shm_locked(rec));
-        }
-    }
-
-    /// Undoes a dead record's state and frees it.
-    fn reap(&self, rec: RecordRef) {
+    /// Undoes a dead record's state and frees it, for a caller that may
+    /// hold this process's private lock (fork).
+    fn reap_one(&self, rec: RecordRef) {
         let _hold = self.hold_under_lock();
-        if let Ok(_shm) = self.region.lock_shm() {
-            self.reap_with_shm_locked(rec);
-        }
+        self.reap(rec, Locking::UnlessStopped);
     }
 
-    fn reap_with_shm_locked(&self, rec: RecordRef) {
+    /// Undoes the state of record `rec`, whose process is gone, and frees
+    /// it; whether nothing is left for a later reap. Something is if
+    /// another reaper is at it and is stopped, or (`how` UnlessStopped) a
+    /// lock it needs is held by a stopped process. A lock glibc refuses
+    /// (the region is corrupt, see `lock`) skips what it guards, for good:
+    /// an object's, as if the object were gone; the reaping lock, the shm
+    /// facility lock or the table lock, the rest of the reap (the record
+    /// is not freed with its attachments still listed). Inside a hold, no
+    /// other lock held.
+    fn reap(&self, rec: RecordRef, how: Locking) -> bool {
+        let _claim = match self.region.lock_reaping(rec.index, how) {
+            Ok(Some(claim)) => claim,
+            Ok(None) => return false,
+            Err(_) => return true,
+        };
         if !self.region.record_current(rec) {
-            return;
+            return true;
         }
         let record = self.region.record(rec.index);
         let ended = (record.pid.load(Relaxed), record.start_time.load(Relaxed));
@@ -404,17 +435,42 @@ impl Namespace {
                 pid = self.region.record(parent.index).pid.load(Relaxed);
             }
         }
-        self.shm_drop_record_locked(rec, pid);
-        self.region.apply_undos(rec, pid);
-        self.region.drop_sem_waiters(rec);
-        self.region.drop_msg_waiters(rec);
-        self.region.drain_magazine(rec.index);
+        let done = self.undo_sem_msg_state(rec, pid, how);
         // Before the record goes: whoever finds it gone finds its orphans
         // gone too, as Linux's exit_shm is done before the parent is told.
-        if ended.0 > 0 {
+        match self.drop_attachments(rec, pid, (ended.0 > 0).then_some(ended), how) {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(_) => return true,
+        }
+        done && self.region.free_record_unless_stopped(rec, how == Locking::UnlessStopped).unwrap_or(true)
+    }
+
+    /// What a process that ended leaves for others, given back: its
+    /// SEM_UNDO adjustments applied, its sleepers out of their queues, its
+    /// cached blocks freed. Whether all of it (see `reap`). The record's
+    /// reaping lock held.
+    fn undo_sem_msg_state(&self, rec: RecordRef, pid: i32, how: Locking) -> bool {
+        let undone = self.region.apply_undos(rec, pid, how);
+        let sem_waiters = self.region.drop_sem_waiters(rec, how);
+        let msg_waiters = self.region.drop_msg_waiters(rec, how);
+        self.region.drain_magazine(rec.index);
+        undone && sem_waiters && msg_waiters
+    }
+
+    /// The attachments of a process that ended, dropped under the shm
+    /// facility lock, and the segments it made that are orphans now
+    /// destroyed (with shm_rmid_forced; `ended`: its pid and start time).
+    /// Ok(false) if the lock was not had (see `reap`), Err(EINVAL) if
+    /// glibc refuses it. The record's reaping lock held.
+    fn drop_attachments(&self, rec: RecordRef, pid: i32, ended: Option<(i32, u64)>, how: Locking) -> SysResult<bool> {
+        let Some(_shm) = self.region.lock_shm_with(how)? else { return Ok(false) };
+        crate::faults::crash_point("reap.shm_locked.held");
+        self.shm_drop_record_locked(rec, pid);
+        if let Some(ended) = ended {
             self.destroy_orphans_locked(&[ended]);
         }
-        self.region.free_record(rec);
+        Ok(true)
     }
 
     /// At a normal exit (the shim's atexit handler, which runs after every
@@ -457,15 +513,14 @@ impl Namespace {
         }
         {
             let _hold = self.hold_under_lock();
-            let Ok(_shm) = self.region.lock_shm() else { return };
-            self.shm_drop_record_locked(rec, pid);
-            self.region.apply_undos(rec, pid);
-            self.region.drop_sem_waiters(rec);
-            self.region.drop_msg_waiters(rec);
-            self.region.drain_magazine(rec.index);
+            let Ok(Some(_claim)) = self.region.lock_reaping(rec.index, Locking::Wait) else { return };
+            let done = self.undo_sem_msg_state(rec, pid, Locking::UnlessStopped);
             crate::faults::crash_point("exit.state_undone");
-            if self.segment_creator.load(Relaxed) == pid {
-                self.destroy_orphans_locked(&[(pid, self.own_start_time())]);
+            let created = (self.segment_creator.load(Relaxed) == pid).then(|| (pid, self.own_start_time()));
+            // What a stopped process, or a lock glibc refuses, keeps from
+            // being done is left to the reaper, record and all.
+            if !(matches!(self.drop_attachments(rec, pid, created, Locking::UnlessStopped), Ok(true)) && done) {
+                return;
             }
         }
         // Out of the hold (freeing resets the hold word) and off this
@@ -473,7 +528,9 @@ impl Namespace {
         if record.liveness.held_by(sys::gettid()) {
             record.liveness.release();
         }
-        self.region.free_record(rec);
+        // Left, unarmed, for the reaper to free if the table lock's holder
+        // is stopped.
+        let _ = self.region.free_record_unless_stopped(rec, true);
         local.record = None;
         local.attachments.clear();
         self.attachment_count.store(0, Relaxed);
@@ -539,7 +596,7 @@ impl Namespace {
                 while forking() {
                     let _ = sys::futex_wait(&record.state, PROC_FORKING, Some(20_000_000));
                     if forking() && sys::child_has_exited(pid) {
-                        self.reap(fork.child);
+                        self.reap_one(fork.child);
                         break;
                     }
                 }
@@ -547,7 +604,7 @@ impl Namespace {
                 let _ = sys::close(fork.ticket);
             }
             _ => {
-                self.reap(fork.child);
+                self.reap_one(fork.child);
                 let _ = sys::close(fork.ticket);
             }
         }
@@ -563,7 +620,7 @@ impl Namespace {
         let ticket = match self.region.take_fork_ticket(child) {
             Ok(fd) => fd,
             Err(e) => {
-                self.reap(child);
+                self.reap_one(child);
                 return Err(e);
             }
         };
@@ -571,7 +628,7 @@ impl Namespace {
         match self.shm_prepare_child(child, local) {
             Ok(entries) => Ok(PreparedFork { child, ticket, entries }),
             Err(e) => {
-                self.reap(child);
+                self.reap_one(child);
                 let _ = sys::close(ticket);
                 Err(e)
             }

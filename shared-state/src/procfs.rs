@@ -268,8 +268,8 @@ impl Namespace {
                 if sysctl == Sysctl::ShmRmidForced {
                     store_given(&[&limits.shm_rmid_forced], &[value]);
                     // Linux destroys the orphans there and then.
+                    self.reap_dead();
                     let _shm = self.region().lock_shm()?;
-                    self.reap_dead_with_shm_locked();
                     self.destroy_orphans_locked(&[]);
                 }
             }

@@ -73,10 +73,11 @@
 //! Release, and are read after an Acquire load of `state`; a FORKING
 //! record's `pid` is written after, by the parent and the child.
 //! `generation` changes at each allocation, so a reaper that decided from a
-//! snapshot re-checks it under the shm facility lock. If a holder of the
-//! table lock died, the next holder rebuilds the free list and `live` from
-//! the records' states (`repair_table`): a record popped but not yet made
-//! LIVE or FORKING, or made FREE but not yet pushed, goes back on the list.
+//! snapshot re-checks it under the record's reaping lock (see `ns`). If a
+//! holder of the table lock died, the next holder rebuilds the free list
+//! and `live` from the records' states (`repair_table`): a record popped
+//! but not yet made LIVE or FORKING, or made FREE but not yet pushed, goes
+//! back on the list.
 //! `shm_attachments` is guarded by the shm facility lock. Lock order:
 //! facility lock, then table lock, then a new record's liveness lock.
 //!
@@ -85,7 +86,9 @@
 //! region (the free list's, a FORKING record's parent, the one a waiter
 //! names) is checked against the table before use, so a free list past it
 //! fails the allocation with EINVAL and a reference past it names no
-//! record (`record_current`).
+//! record (`record_current`). A table lock or a reaping lock that glibc
+//! refuses (see `lock`) fails an allocation with EINVAL and leaves a
+//! record unfreed, or unreaped (see `ns`).
 
 use crate::lock::{Guard, LivenessLock, RobustMutex};
 use crate::region::{corrupt, Region, MAX_PROCS, PROCS_OFFSET};
@@ -146,6 +149,11 @@ pub struct ProcRecord {
     /// Held by `holder_tid` for as long as the record's process lives.
     /// Taken under the table lock as the record becomes LIVE.
     pub liveness: LivenessLock,
+    /// Held by whoever undoes the record's state after its process ended
+    /// (its reaper, or the process itself at exit), so that two never work
+    /// on one record at once (see `ns`). Made once, before the record is
+    /// first used, and never again.
+    pub reaping: RobustMutex,
     /// PROC_FREE, PROC_FORKING or PROC_LIVE. See the module notes; also the
     /// futex the forking parent sleeps on.
     pub state: AtomicU32,
@@ -236,11 +244,24 @@ impl Region {
     /// holder died holding it.
     fn lock_table(&self) -> SysResult<Guard<'_>> {
         let guard = self.procs().lock.lock()?;
+        Ok(self.table_taken(guard))
+    }
+
+    /// `lock_table`, unless its holder is stopped (see
+    /// `RobustMutex::lock_unless_stopped`): Ok(None) then.
+    fn lock_table_unless_stopped(&self) -> SysResult<Option<Guard<'_>>> {
+        let Some(guard) = self.procs().lock.lock_unless_stopped()? else { return Ok(None) };
+        Ok(Some(self.table_taken(guard)))
+    }
+
+    /// The table lock just taken, repaired first if its last holder died
+    /// holding it.
+    fn table_taken<'a>(&self, guard: Guard<'a>) -> Guard<'a> {
         if guard.owner_died {
             self.repair_table();
             self.note_death();
         }
-        Ok(guard)
+        guard
     }
 
     /// Rebuilds the free list and `live` from the records' states. Table
@@ -281,7 +302,12 @@ impl Region {
             if index >= MAX_PROCS {
                 return Err(libc::ENOMEM);
             }
-            table.high_water.store(index + 1, Relaxed);
+            // SAFETY: a record past the high water is no one's: no thread
+            // holds or waits on its reaping lock. Made again if this thread
+            // dies before the store below, as no one has used it.
+            unsafe { self.record(index).reaping.init() };
+            // Sequentially consistent: a collector reads it so (see `collect`).
+            table.high_water.store(index + 1, SeqCst);
             index
         };
         crate::faults::crash_point("procs.alloc.popped");
@@ -414,13 +440,36 @@ impl Region {
         record.holder_tid.store(record.liveness.take_over(), Relaxed);
     }
 
-    /// Returns a record to the free list. The caller has already undone its state.
+    /// The reaping lock of record `index` (see `ProcRecord::reaping`),
+    /// taken as `how` says (Ok(None): it was not had; Err(EINVAL): glibc
+    /// refuses it, see `lock`). A reaper that died with it left steps that
+    /// the next one takes again.
+    pub(crate) fn lock_reaping(&self, index: u32, how: crate::table::Locking) -> SysResult<Option<Guard<'_>>> {
+        let lock = &self.record(index).reaping;
+        match how {
+            crate::table::Locking::Wait => lock.lock().map(Some),
+            crate::table::Locking::Briefly => lock.lock_briefly(),
+            crate::table::Locking::UnlessStopped => lock.lock_unless_stopped(),
+        }
+    }
+
+    /// Returns a record to the free list. The caller has already undone its
+    /// state. Nothing is done if glibc refuses the table lock (see `lock`).
     pub fn free_record(&self, rec: RecordRef) {
+        let _ = self.free_record_unless_stopped(rec, false);
+    }
+
+    /// `free_record`; with `unless_stopped`, Ok(false) (nothing done) if
+    /// the table lock's holder is stopped: a reaper then leaves the record,
+    /// whose state is undone, for a later reap to free (see `ns`).
+    /// Err(EINVAL), nothing done, if glibc refuses the table lock.
+    pub(crate) fn free_record_unless_stopped(&self, rec: RecordRef, unless_stopped: bool) -> SysResult<bool> {
         let table = self.procs();
-        let Ok(_guard) = self.lock_table() else { return };
+        let guard = if unless_stopped { self.lock_table_unless_stopped()? } else { Some(self.lock_table()?) };
+        let Some(_guard) = guard else { return Ok(false) };
         let record = self.record(rec.index);
         if record.generation.load(Relaxed) != rec.generation || record.state.load(Relaxed) == PROC_FREE {
-            return;
+            return Ok(true);
         }
         self.reset_holds(&record.holds.0);
         record.pid.store(0, Relaxed);
@@ -430,6 +479,7 @@ impl Region {
         record.next_free.store(table.free_head.load(Relaxed), Relaxed);
         table.free_head.store(rec.index + 1, Relaxed);
         table.live.fetch_sub(1, Relaxed);
+        Ok(true)
     }
 
     /// Whether the process of a record is still there. May read /proc (a

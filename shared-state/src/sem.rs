@@ -52,9 +52,13 @@
 //! change a semaphore's value with a compare-and-swap and no lock, while
 //! the set has lock-free semops on and the semaphore is not HELD by a
 //! locked path or a waiter (the protocol is described at `Sem`). Order:
-//! facility lock, slot lock, heap lock. Uncontended semop makes no system
-//! call, nor does semctl's GETVAL, GETPID, GETALL, SETVAL, SETALL or
-//! IPC_STAT while no one waits on the set (`scripts/fastpath.sh`).
+//! facility lock, slot lock, heap lock; under the facility lock a set's
+//! lock is never waited for (see `table`), and no set lock is held while
+//! the caller's memory is read or written beyond the operations of a
+//! semop (IPC_STAT, GETALL and SETALL copy outside it). Uncontended semop
+//! makes no system call, nor does semctl's GETVAL, GETPID, GETALL,
+//! SETVAL, SETALL or IPC_STAT while no one waits on the set
+//! (`scripts/fastpath.sh`).
 
 use crate::abi::*;
 use crate::collect::Hold;
@@ -67,7 +71,7 @@ use crate::region::{
     SEM_SLOTS_OFFSET,
 };
 use crate::sys::{self, SysResult};
-use crate::table::{make_id, split_id, FacilityHeader, SlotHeader, SlotTable, SLOT_LIVE};
+use crate::table::{make_id, split_id, FacilityHeader, Locking, SlotHeader, SlotTable, SLOT_LIVE};
 use crate::wait::{self, Woken, DONE, WAITING};
 use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
 
@@ -773,32 +777,44 @@ impl Region {
     /// Unlinks and frees the semop waiters a dead process left (queued or
     /// not). Each stays on the dead process's list until it is out of its
     /// queue, so a reaper that dies midway leaves the rest to the next. A
-    /// link outside the heap ends the list: what it named is lost.
-    pub(crate) fn drop_sem_waiters(&self, rec: RecordRef) {
-        let list = &self.record(rec.index).sem_waiters;
+    /// link outside the heap ends the list: what it named is lost. With
+    /// `how` UnlessStopped, a waiter whose set's lock a stopped process
+    /// holds stays too, for a later reap; whether none did.
+    pub(crate) fn drop_sem_waiters(&self, rec: RecordRef, how: Locking) -> bool {
+        let mut link = &self.record(rec.index).sem_waiters;
+        let mut complete = true;
         loop {
-            let at = list.load(Relaxed);
+            let at = link.load(Relaxed);
             if at == 0 {
                 break;
             }
             if !is_block(at) {
                 corrupt("a process's semaphore waiters outside the heap");
-                list.store(0, Relaxed);
+                link.store(0, Relaxed);
                 break;
             }
             let waiter = self.waiter(at);
             let (index, seq) = (waiter.slot.load(Relaxed), waiter.seq.load(Relaxed));
             // Taking the lock also repairs after a completer that died
             // naming this waiter.
-            if let Ok((_, _guard)) = SemTable(self).lock_live(index, Some(seq)) {
-                let slot = self.set(index);
-                if self.unlink_if_queued(slot, at) {
-                    self.release_sems(slot, self.waiter_nums(at));
+            match SemTable(self).lock_live_with(index, Some(seq), how) {
+                Ok(Some((_, _guard))) => {
+                    let slot = self.set(index);
+                    if self.unlink_if_queued(slot, at) {
+                        self.release_sems(slot, self.waiter_nums(at));
+                    }
                 }
+                Ok(None) => {
+                    complete = false;
+                    link = &waiter.next_in_process;
+                    continue;
+                }
+                Err(_) => {}
             }
-            list.store(waiter.next_in_process.load(Relaxed), Relaxed);
+            link.store(waiter.next_in_process.load(Relaxed), Relaxed);
             self.heap_free(at, waiter.size.load(Relaxed));
         }
+        complete
     }
 
     /// Completes every queued waiter with EIDRM, one at a time, so that a
@@ -991,24 +1007,37 @@ impl Region {
     /// stays on the dead process's list until it is applied (which its
     /// `applied` flag commits) and unlinked from its set. A link outside
     /// the heap ends the list (what it named is lost); a record whose size
-    /// is not its set's is neither applied nor freed.
-    pub(crate) fn apply_undos(&self, rec: RecordRef, pid: i32) {
-        let record = self.record(rec.index);
+    /// is not its set's is neither applied nor freed. With `how`
+    /// UnlessStopped, a record whose set's lock a stopped process holds
+    /// stays too, for a later reap; whether none did.
+    pub(crate) fn apply_undos(&self, rec: RecordRef, pid: i32, how: Locking) -> bool {
+        let table = SemTable(self);
+        let mut link = &self.record(rec.index).sem_undos;
+        let mut complete = true;
         loop {
-            let at = record.sem_undos.load(Relaxed);
+            let at = link.load(Relaxed);
             if at == 0 {
                 break;
             }
             if !is_block(at) {
                 corrupt("a process's undo records outside the heap");
-                record.sem_undos.store(0, Relaxed);
+                link.store(0, Relaxed);
                 break;
             }
             let undo = self.undo(at);
             let next = undo.next_in_process.load(Relaxed);
             let (index, seq, nsems) = (undo.slot.load(Relaxed), undo.seq.load(Relaxed), undo.nsems.load(Relaxed));
             let mut whole = block_fits(at, undo_size(nsems));
-            if let Ok((_, _guard)) = SemTable(self).lock_live(index, Some(seq)) {
+            let locked = match table.lock_live_with(index, Some(seq), how) {
+                Ok(Some(locked)) => Some(locked),
+                Ok(None) => {
+                    complete = false;
+                    link = &undo.next_in_process;
+                    continue;
+                }
+                Err(_) => None,
+            };
+            if let Some((_, _guard)) = locked {
                 let slot = self.set(index);
                 whole = self.undo_fits(slot, at);
                 if !whole {
@@ -1040,12 +1069,13 @@ impl Region {
                 self.serve_queue(slot);
                 self.release_sems(slot, adjusted);
             }
-            record.sem_undos.store(next, Relaxed);
+            link.store(next, Relaxed);
             crate::faults::crash_point("sem.apply_undos.unlinked");
             if whole {
                 self.heap_free(at, undo_size(nsems));
             }
         }
+        complete
     }
 
     fn unlink_undo_from_set(&self, slot: &SemSlot, target: u64) {
@@ -1256,25 +1286,23 @@ impl Namespace {
         let _hold = self.hold();
         let cred = Cred::current();
         let table = self.sems();
-        let _fac = table.lock_facility()?;
-        if key != IPC_PRIVATE {
-            if let Some(index) = table.find_key(key)? {
-                if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
-                    return Err(libc::EEXIST);
-                }
-                let slot = region.set(index);
-                let _guard = table.lock_slot(index)?;
-                if nsems as u32 > slot.nsems.load(Relaxed) {
-                    return Err(libc::EINVAL);
-                }
-                if !cred.may_access(&slot.head.perm(), flags) {
-                    return Err(libc::EACCES);
-                }
-                return Ok(make_id(index, slot.head.seq.load(Relaxed)));
+        let (_fac, found) =
+            if key != IPC_PRIVATE { table.lock_facility_and_key(key)? } else { (table.lock_facility()?, None) };
+        if let Some((index, _guard)) = found {
+            if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
+                return Err(libc::EEXIST);
             }
-            if flags & IPC_CREAT == 0 {
-                return Err(libc::ENOENT);
+            let slot = region.set(index);
+            if nsems as u32 > slot.nsems.load(Relaxed) {
+                return Err(libc::EINVAL);
             }
+            if !cred.may_access(&slot.head.perm(), flags) {
+                return Err(libc::EACCES);
+            }
+            return Ok(make_id(index, slot.head.seq.load(Relaxed)));
+        }
+        if key != IPC_PRIVATE && flags & IPC_CREAT == 0 {
+            return Err(libc::ENOENT);
         }
         if nsems == 0 {
             return Err(libc::EINVAL);
@@ -1829,19 +1857,23 @@ impl Namespace {
                 Ok(max_index.max(0))
             }
             IPC_STAT | SEM_STAT | SEM_STAT_ANY => {
-                let (index, _guard) =
-                    if cmd == IPC_STAT { table.lock_id(id)? } else { table.lock_live(split_id(id).0, None)? };
-                let slot = region.set(index);
-                let perm = slot.head.perm();
-                if cmd != SEM_STAT_ANY && !cred.may_access(&perm, 0o444) {
-                    return Err(libc::EACCES);
-                }
-                let nsems = slot.nsems.load(Relaxed);
-                let otime = (0..nsems).map(|n| region.sem(slot, n).otime.load(Relaxed)).max().unwrap_or(0);
-                let ds =
-                    SemidDs { perm, otime, ctime: slot.ctime.load(Relaxed), nsems: nsems as u64, ..Default::default() };
+                let (index, ds) = {
+                    let (index, _guard) =
+                        if cmd == IPC_STAT { table.lock_id(id)? } else { table.lock_live(split_id(id).0, None)? };
+                    let slot = region.set(index);
+                    let perm = slot.head.perm();
+                    if cmd != SEM_STAT_ANY && !cred.may_access(&perm, 0o444) {
+                        return Err(libc::EACCES);
+                    }
+                    let nsems = slot.nsems.load(Relaxed);
+                    let otime = (0..nsems).map(|n| region.sem(slot, n).otime.load(Relaxed)).max().unwrap_or(0);
+                    let ctime = slot.ctime.load(Relaxed);
+                    (index, SemidDs { perm, otime, ctime, nsems: nsems as u64, ..Default::default() })
+                };
+                // Out of the lock, as Linux copies: the caller's memory may
+                // take its time (a fault served by userfaultfd, say).
                 sys::copy_to_user(arg, as_bytes(&ds))?;
-                Ok(if cmd == IPC_STAT { 0 } else { make_id(index, perm.seq as u32) })
+                Ok(if cmd == IPC_STAT { 0 } else { make_id(index, ds.perm.seq as u32) })
             }
             GETALL | SETALL => {
                 let (index, guard) = table.lock_id(id)?;
@@ -1942,8 +1974,7 @@ impl Namespace {
                 if cmd == IPC_SET {
                     sys::copy_from_user(as_bytes_mut(&mut new), arg)?;
                 }
-                let _fac = table.lock_facility()?;
-                let (index, _guard) = table.lock_id(id)?;
+                let (_fac, index, _guard) = table.lock_facility_and_id(id)?;
                 let slot = region.set(index);
                 if !cred.may_control(&slot.head.perm()) {
                     return Err(libc::EPERM);
@@ -1965,10 +1996,11 @@ impl Region {
     /// Adds every block the semaphore facility reaches to `map`: arrays,
     /// journals, queued waiters, undo records (on their sets' lists and on
     /// their processes').
-    pub(crate) fn sem_blocks(&self, map: &mut crate::check::BlockMap) -> Result<(), String> {
+    pub(crate) fn sem_blocks(&self, map: &mut crate::check::BlockMap, how: Locking) -> Result<(), String> {
+        let busy = || "semaphores: a lock is held".to_string();
         let table = SemTable(self);
         let lock_error = |_| "semaphores: a lock glibc refuses".to_string();
-        let _fac = table.lock_facility().map_err(lock_error)?;
+        let _fac = table.lock_facility_with(how).map_err(lock_error)?.ok_or_else(busy)?;
         // SAFETY: the list names `Retired` blocks.
         let retired = |at: u64| unsafe { self.heap_ref::<Retired>(at) };
         for at in self.list_blocks(self.header().sem.retired.load(Relaxed), |at| retired(at).next.load(Relaxed)) {
@@ -1979,7 +2011,7 @@ impl Region {
         let undo_bytes = |at: u64| undo_size(self.undo(at).nsems.load(Relaxed));
         for index in 0..table.initialised() {
             let slot = self.set(index);
-            let _guard = table.lock_slot(index).map_err(lock_error)?;
+            let _guard = table.lock_slot_with(index, how).map_err(lock_error)?.ok_or_else(busy)?;
             let capacity = slot.capacity.load(Relaxed) as u64;
             if capacity != 0 {
                 map.add(

@@ -17,9 +17,22 @@
 //!
 //! Locking: the shm facility lock (the slot table's lock) serialises create,
 //! remove, key lookup, every change to attachments (`nattch`, the entry pool,
-//! each record's `shm_attachments`), memlock accounting, and reaping of dead
-//! processes. Each slot's lock guards its fields; IPC_STAT takes only that
-//! one. Order: process-private `local`, facility lock, slot lock, table lock.
+//! each record's `shm_attachments`: shmat and shmdt too, and the dropping
+//! of a dead process's attachments), and memlock accounting. Each slot's
+//! lock guards its fields; IPC_STAT and SHM_STAT take only that one, for a
+//! few loads (the copy out comes after), as does `remap`'s look at a
+//! segment (where its data lies, for remap_file_pages, mremap and the
+//! shmdt of an attachment cut into pieces), and every other holder of a
+//! segment's lock holds the facility lock too. So a process stopped inside
+//! a call holds up every call that needs the facility lock (which includes
+//! shmat and shmdt of any segment) only if it stopped inside the facility
+//! lock itself. Calls reap the dead before they take the facility lock
+//! (see `ns`). A lookup under the facility lock takes the segment's lock
+//! without waiting for it there (`SlotTable::lock_facility_and_slot`);
+//! the facility lock's own walks over segments (a detach, a repair, the
+//! orphans of shm_rmid_forced) wait for a segment's lock, held only for
+//! those few loads. Order: process-private `local`, facility lock, slot
+//! lock, table lock.
 //!
 //! Death while holding the facility lock can leave an attachment counted in
 //! `nattch` but no longer listed (or the reverse); whoever takes the lock
@@ -41,7 +54,7 @@ use crate::ns::{Attachment, Local, Namespace};
 use crate::procs::RecordRef;
 use crate::region::{corrupt, Region, ATTACH_OFFSET, IPCMNI, MAX_ATTACH, META_SIZE, PAGE_SIZE, SHM_SLOTS_OFFSET};
 use crate::sys::{self, SysResult};
-use crate::table::{FacilityHeader, SlotHeader, SlotTable};
+use crate::table::{FacilityHeader, Locking, SlotHeader, SlotTable};
 use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
 
 mod remap;
@@ -115,6 +128,9 @@ pub struct AttachEntry {
 impl SlotTable for Region {
     fn facility(&self) -> &FacilityHeader {
         &self.header().shm.ids
+    }
+    fn lock_facility(&self) -> SysResult<Guard<'_>> {
+        self.lock_shm()
     }
     fn slot_header(&self, index: u32) -> &SlotHeader {
         &self.live_shm_slot(index).head
@@ -194,12 +210,24 @@ impl Region {
     /// The shm facility lock, the attachment counts repaired first if its
     /// last holder died holding it (see the module notes).
     pub(crate) fn lock_shm(&self) -> SysResult<Guard<'_>> {
-        let guard = self.facility().lock.lock()?;
+        self.lock_shm_with(Locking::Wait)?.ok_or(libc::EINVAL)
+    }
+
+    /// `lock_shm`, the lock taken as `how` says (Ok(None): it was not had;
+    /// Err(EINVAL): glibc refuses it, see `lock`).
+    pub(crate) fn lock_shm_with(&self, how: Locking) -> SysResult<Option<Guard<'_>>> {
+        let lock = &self.facility().lock;
+        let guard = match how {
+            Locking::Wait => Some(lock.lock()?),
+            Locking::Briefly => lock.lock_briefly()?,
+            Locking::UnlessStopped => lock.lock_unless_stopped()?,
+        };
+        let Some(guard) = guard else { return Ok(None) };
         if guard.owner_died {
             self.repair_facility();
             self.recount_attachments();
         }
-        Ok(guard)
+        Ok(Some(guard))
     }
 
     /// Sets each live segment's `nattch` to the number of attachment
@@ -340,26 +368,24 @@ impl Namespace {
             // reaped, and its orphans then destroyed.
             self.own_record(&mut self.local())?;
         }
-        let _fac = region.lock_shm()?;
-        self.reap_dead_with_shm_locked();
-        if key != IPC_PRIVATE {
-            if let Some(index) = region.find_key(key)? {
-                if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
-                    return Err(libc::EEXIST);
-                }
-                let slot = region.live_shm_slot(index);
-                let _slot_guard = slot.head.lock.lock()?;
-                if slot.segsz.load(Relaxed) < size as u64 {
-                    return Err(libc::EINVAL);
-                }
-                if !cred.may_access(&slot.head.perm(), flags) {
-                    return Err(libc::EACCES);
-                }
-                return Ok(crate::table::make_id(index, slot.head.seq.load(Relaxed)));
+        self.reap_dead();
+        let (_fac, found) =
+            if key != IPC_PRIVATE { region.lock_facility_and_key(key)? } else { (region.lock_shm()?, None) };
+        if let Some((index, _slot_guard)) = found {
+            if flags & IPC_CREAT != 0 && flags & IPC_EXCL != 0 {
+                return Err(libc::EEXIST);
             }
-            if flags & IPC_CREAT == 0 {
-                return Err(libc::ENOENT);
+            let slot = region.live_shm_slot(index);
+            if slot.segsz.load(Relaxed) < size as u64 {
+                return Err(libc::EINVAL);
             }
+            if !cred.may_access(&slot.head.perm(), flags) {
+                return Err(libc::EACCES);
+            }
+            return Ok(crate::table::make_id(index, slot.head.seq.load(Relaxed)));
+        }
+        if key != IPC_PRIVATE && flags & IPC_CREAT == 0 {
+            return Err(libc::ENOENT);
         }
         self.new_segment(key, size as u64, flags, cred)
     }
@@ -452,12 +478,11 @@ impl Namespace {
             access |= 0o111;
         }
         let cred = Cred::current();
+        self.reap_dead();
         let mut local = self.local();
         let rec = self.own_record(&mut local)?;
         let region = &self.region;
-        let fac_guard = region.lock_shm()?;
-        self.reap_dead_with_shm_locked();
-        let (index, slot_guard) = region.lock_id(id)?;
+        let (fac_guard, index, slot_guard) = region.lock_facility_and_id(id)?;
         let slot = region.live_shm_slot(index);
         if !cred.may_access(&slot.head.perm(), access) {
             return Err(libc::EACCES);
@@ -601,18 +626,18 @@ impl Namespace {
                     shmall: limits.shmall.load(Relaxed),
                     ..Default::default()
                 };
+                self.reap_dead();
                 let max_index = {
                     let _fac = region.lock_shm()?;
-                    self.reap_dead_with_shm_locked();
                     region.max_live_index()
                 };
                 sys::copy_to_user(buf, as_bytes(&info))?;
                 Ok(max_index.max(0))
             }
             SHM_INFO => {
+                self.reap_dead();
                 let (info, max_index) = {
                     let _fac = region.lock_shm()?;
-                    self.reap_dead_with_shm_locked();
                     let info = ShmInfo {
                         used_ids: region.facility().in_use.load(Relaxed) as i32,
                         shm_tot: region.shm().total_pages.load(Relaxed),
@@ -626,38 +651,42 @@ impl Namespace {
             }
             IPC_STAT | SHM_STAT | SHM_STAT_ANY => {
                 self.reap_dead();
-                let (index, _slot_guard) = if cmd == IPC_STAT {
-                    region.lock_id(id)?
-                } else {
-                    region.lock_live(crate::table::split_id(id).0, None)?
+                let (index, ds) = {
+                    let (index, _slot_guard) = if cmd == IPC_STAT {
+                        region.lock_id(id)?
+                    } else {
+                        region.lock_live(crate::table::split_id(id).0, None)?
+                    };
+                    let slot = region.live_shm_slot(index);
+                    let perm = slot.head.perm();
+                    if cmd != SHM_STAT_ANY && !cred.may_access(&perm, 0o444) {
+                        return Err(libc::EACCES);
+                    }
+                    let ds = ShmidDs {
+                        perm,
+                        segsz: slot.segsz.load(Relaxed),
+                        atime: slot.atime.load(Relaxed),
+                        dtime: slot.dtime.load(Relaxed),
+                        ctime: slot.ctime.load(Relaxed),
+                        cpid: slot.cpid.load(Relaxed),
+                        lpid: slot.lpid.load(Relaxed),
+                        nattch: slot.nattch.load(Relaxed),
+                        ..Default::default()
+                    };
+                    (index, ds)
                 };
-                let slot = region.live_shm_slot(index);
-                let perm = slot.head.perm();
-                if cmd != SHM_STAT_ANY && !cred.may_access(&perm, 0o444) {
-                    return Err(libc::EACCES);
-                }
-                let ds = ShmidDs {
-                    perm,
-                    segsz: slot.segsz.load(Relaxed),
-                    atime: slot.atime.load(Relaxed),
-                    dtime: slot.dtime.load(Relaxed),
-                    ctime: slot.ctime.load(Relaxed),
-                    cpid: slot.cpid.load(Relaxed),
-                    lpid: slot.lpid.load(Relaxed),
-                    nattch: slot.nattch.load(Relaxed),
-                    ..Default::default()
-                };
+                // Out of the lock, as Linux copies: the caller's memory may
+                // take its time (a fault served by userfaultfd, say).
                 sys::copy_to_user(buf, as_bytes(&ds))?;
-                Ok(if cmd == IPC_STAT { 0 } else { crate::table::make_id(index, perm.seq as u32) })
+                Ok(if cmd == IPC_STAT { 0 } else { crate::table::make_id(index, ds.perm.seq as u32) })
             }
             IPC_SET | IPC_RMID => {
                 let mut new = ShmidDs::default();
                 if cmd == IPC_SET {
                     sys::copy_from_user(as_bytes_mut(&mut new), buf)?;
                 }
-                let _fac = region.lock_shm()?;
-                self.reap_dead_with_shm_locked();
-                let (index, _slot_guard) = region.lock_id(id)?;
+                self.reap_dead();
+                let (_fac, index, _slot_guard) = region.lock_facility_and_id(id)?;
                 let slot = region.live_shm_slot(index);
                 if !cred.may_control(&slot.head.perm()) {
                     return Err(libc::EPERM);
@@ -685,8 +714,7 @@ impl Namespace {
     fn shm_lock(&self, id: i32, lock: bool) -> SysResult<i32> {
         let region = &self.region;
         let cred = Cred::current();
-        let _fac = region.lock_shm()?;
-        let (index, _slot_guard) = region.lock_id(id)?;
+        let (_fac, index, _slot_guard) = region.lock_facility_and_id(id)?;
         let slot = region.live_shm_slot(index);
         let privileged = cred.has_cap(CAP_IPC_LOCK);
         let memlock_pages = match sys::prlimit_soft(libc::RLIMIT_MEMLOCK) {

@@ -21,6 +21,17 @@
 //!   so either lock suffices to read them.
 //! - Lock order: facility lock, then slot lock. A lookup by id takes only the
 //!   slot lock: no lock is shared by the whole namespace.
+//! - A thread that holds the facility lock never waits for a slot lock
+//!   that another thread may hold for long: a slot lock's holder may be
+//!   stopped (SIGSTOP, a debugger), and the facility lock is the whole
+//!   facility's. A lookup under the facility lock (by key for get, by id
+//!   for IPC_SET and IPC_RMID) tries the slot's lock for a short spin and,
+//!   if it stays held, lets the facility lock go, waits for the slot's
+//!   alone, and starts again (`lock_facility_and_slot`). So a process
+//!   stopped holding an object's lock holds up the calls on that object,
+//!   and those on the facility only if it stopped inside the facility lock.
+//!   (A new slot's lock, taken under the facility lock when it is made, is
+//!   held by no one else but a lookup by id that finds the slot free.)
 //! - A slot's memory stays initialised for the region's life, so a lookup
 //!   may lock any slot below `initialised` without the facility lock.
 //!
@@ -36,7 +47,11 @@
 //! (a key chain's, one a waiter or an undo record names) is looked up only
 //! below it, and `lock_live` lets the facility check the object's own
 //! fields (`check_slot`), so that a lookup of a corrupt object fails with
-//! EINVAL. A lock glibc refuses fails the call too (see `lock`).
+//! EINVAL. A lock glibc refuses fails the call too (see `lock`), however
+//! it is taken (`lock_slot_with`, `lock_facility_with`,
+//! `lock_facility_and_slot` answer Err, apart from Ok(None) for a lock
+//! not had): a collector's walk then gives up, a reaper skips the object
+//! (see `ns`).
 
 use crate::abi::IpcPerm;
 use crate::lock::{Guard, RobustMutex};
@@ -158,6 +173,21 @@ fn bucket_of(key: i32) -> usize {
     ((key as u32).wrapping_mul(0x9e37_79b1) >> (32 - KEY_BUCKETS.trailing_zeros())) as usize
 }
 
+/// How a walk over a facility's objects takes their locks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Locking {
+    /// As any call does (checks, inspection).
+    Wait,
+    /// Each only if it comes within a short spin, and none a dead holder
+    /// left (its repair may wait for other locks): a collector's walk,
+    /// which gives up rather than wait for a holder that may be stopped.
+    Briefly,
+    /// As long as it takes, unless the holder is stopped (see
+    /// `RobustMutex::lock_unless_stopped`): a reaper, which leaves what it
+    /// cannot do now to a later reap.
+    UnlessStopped,
+}
+
 /// A facility's slot table: the header plus a way to reach slot headers.
 pub trait SlotTable {
     fn facility(&self) -> &FacilityHeader;
@@ -220,6 +250,122 @@ pub trait SlotTable {
     fn repair_after_death(&self, index: u32) {
         self.note_repair();
         self.repair_slot(index);
+    }
+
+    /// As `lock_slot`, but only within a short spin (see
+    /// `RobustMutex::lock_briefly`): Ok(None) if the lock stayed held.
+    fn lock_slot_briefly(&self, index: u32) -> SysResult<Option<Guard<'_>>> {
+        let Some(guard) = self.slot_header(index).lock.lock_briefly()? else { return Ok(None) };
+        if guard.owner_died {
+            self.repair_after_death(index);
+        }
+        Ok(Some(guard))
+    }
+
+    /// Slot `index`'s lock taken as `how` says (Ok(None): it was not had;
+    /// Err(EINVAL): glibc refuses it, see `lock`).
+    fn lock_slot_with(&self, index: u32, how: Locking) -> SysResult<Option<Guard<'_>>> {
+        let lock = &self.slot_header(index).lock;
+        let guard = match how {
+            Locking::Wait => return self.lock_slot(index).map(Some),
+            Locking::Briefly if lock.is_abandoned() => return Ok(None),
+            Locking::Briefly => lock.lock_briefly()?,
+            Locking::UnlessStopped => lock.lock_unless_stopped()?,
+        };
+        let Some(guard) = guard else { return Ok(None) };
+        if guard.owner_died {
+            self.repair_after_death(index);
+        }
+        Ok(Some(guard))
+    }
+
+    /// As `lock_live` (the object's fields checked too), with the lock
+    /// taken as `how` says: Ok(None) if it was not had.
+    #[allow(clippy::type_complexity)]
+    fn lock_live_with(&self, index: u32, seq: Option<u32>, how: Locking) -> SysResult<Option<(u32, Guard<'_>)>> {
+        if index >= self.initialised() {
+            return Err(libc::EINVAL);
+        }
+        let Some(guard) = self.lock_slot_with(index, how)? else { return Ok(None) };
+        let slot = self.slot_header(index);
+        if !slot.is_live() || slot.removing.load(Relaxed) != 0 || seq.is_some_and(|s| s != slot.seq.load(Relaxed)) {
+            return Err(libc::EINVAL);
+        }
+        self.check_slot(index)?;
+        Ok(Some((index, guard)))
+    }
+
+    /// The facility lock taken as `how` says (Ok(None): it was not had;
+    /// Err(EINVAL): glibc refuses it).
+    fn lock_facility_with(&self, how: Locking) -> SysResult<Option<Guard<'_>>> {
+        let lock = &self.facility().lock;
+        let guard = match how {
+            Locking::Wait => return self.lock_facility().map(Some),
+            Locking::Briefly if lock.is_abandoned() => return Ok(None),
+            Locking::Briefly => lock.lock_briefly()?,
+            Locking::UnlessStopped => lock.lock_unless_stopped()?,
+        };
+        let Some(guard) = guard else { return Ok(None) };
+        if guard.owner_died {
+            self.note_repair();
+            self.repair_facility();
+        }
+        Ok(Some(guard))
+    }
+
+    /// The facility lock and the lock of the slot `find` picks under it
+    /// (an id's, a key's; None: no such slot, the facility lock alone),
+    /// never waiting for a slot's lock while holding the facility's: a
+    /// slot's holder may be stopped, or wait on its caller's memory, and
+    /// the facility lock is the whole facility's. While the slot's lock is
+    /// busy, this lets the facility lock go, waits for the slot's alone,
+    /// and starts again. The caller checks the slot's state under both.
+    /// Err: what `find` said, or a lock glibc refuses.
+    #[allow(clippy::type_complexity)]
+    fn lock_facility_and_slot(
+        &self,
+        find: impl Fn() -> SysResult<Option<u32>>,
+    ) -> SysResult<(Guard<'_>, Option<(u32, Guard<'_>)>)> {
+        loop {
+            let facility = self.lock_facility()?;
+            let Some(index) = find()? else { return Ok((facility, None)) };
+            if let Some(slot) = self.lock_slot_briefly(index)? {
+                return Ok((facility, Some((index, slot))));
+            }
+            drop(facility);
+            drop(self.lock_slot(index)?);
+        }
+    }
+
+    /// The facility lock and the lock of the live object named by `id`,
+    /// as `lock_facility_and_slot` takes them, its fields checked as
+    /// `lock_live` checks them.
+    fn lock_facility_and_id(&self, id: i32) -> SysResult<(Guard<'_>, u32, Guard<'_>)> {
+        if id < 0 {
+            return Err(libc::EINVAL);
+        }
+        let (index, seq) = split_id(id);
+        let (facility, slot) = self.lock_facility_and_slot(|| {
+            if index >= self.initialised() {
+                return Err(libc::EINVAL);
+            }
+            Ok(Some(index))
+        })?;
+        let Some((index, guard)) = slot else { return Err(libc::EINVAL) };
+        let header = self.slot_header(index);
+        if !header.is_live() || header.removing.load(Relaxed) != 0 || header.seq.load(Relaxed) != seq {
+            return Err(libc::EINVAL);
+        }
+        self.check_slot(index)?;
+        Ok((facility, index, guard))
+    }
+
+    /// The facility lock and, if a live object has `key`, its slot and lock,
+    /// as `lock_facility_and_slot` takes them; Err(EINVAL) if the key's
+    /// chain cannot be right (see `find_key`) or a lock glibc refuses.
+    #[allow(clippy::type_complexity)]
+    fn lock_facility_and_key(&self, key: i32) -> SysResult<(Guard<'_>, Option<(u32, Guard<'_>)>)> {
+        self.lock_facility_and_slot(|| self.find_key(key))
     }
 
     /// Takes and lets go of every lock of the facility that a dead holder

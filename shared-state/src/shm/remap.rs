@@ -38,11 +38,14 @@
 //!
 //! Locking: `local` is held across each call, as for munmap, so no attach or
 //! detach of this process slips in between; the shm facility lock only
-//! where a count changes.
+//! where a count changes, with the segment's lock taken as a lookup takes
+//! it (never waited for under the facility lock, see `shm`). A segment's
+//! place in the file is read under its lock alone.
 
 use crate::ns::{Attachment, Local, Namespace};
 use crate::region::PAGE_SIZE;
 use crate::sys::{self, Mapping, SysResult};
+use crate::table::SlotTable;
 use core::sync::atomic::Ordering::*;
 
 /// A file offset past every segment's data and past the end of the memfd
@@ -335,13 +338,12 @@ impl Namespace {
             return;
         };
         let region = &self.region;
-        let Ok(_fac) = region.lock_shm() else {
+        // Never waiting for the segment's lock under the facility lock
+        // (see `SlotTable::lock_facility_and_slot`).
+        let Ok((_fac, Some((_, _slot_guard)))) = region.lock_facility_and_slot(|| Ok(Some(of.slot))) else {
             return;
         };
         let slot = region.live_shm_slot(of.slot);
-        let Ok(_slot_guard) = slot.head.lock.lock() else {
-            return;
-        };
         if !slot.head.is_live() || slot.head.seq.load(Relaxed) != of.seq {
             return;
         }
