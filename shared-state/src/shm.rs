@@ -437,9 +437,9 @@ impl Namespace {
         slot.atime.store(0, Relaxed);
         slot.dtime.store(0, Relaxed);
         slot.ctime.store(sys::realtime_seconds(), Relaxed);
-        slot.cpid.store(self.pid(), Relaxed);
+        slot.cpid.store(sys::getpid(), Relaxed);
         slot.creator_start.store(self.own_start_time(), Relaxed);
-        self.segment_creator.store(self.pid(), Relaxed);
+        self.segment_creator.store(sys::getpid(), Relaxed);
         slot.lpid.store(0, Relaxed);
         slot.nattch.store(0, Relaxed);
         Ok(region.publish(index, key, cred.euid, cred.egid, flags as u32 & MODE_PERMISSION_BITS))
@@ -521,7 +521,7 @@ impl Namespace {
         crate::faults::crash_point("shm.at.entry_pushed");
         slot.nattch.fetch_add(1, Relaxed);
         slot.atime.store(sys::realtime_seconds(), Relaxed);
-        slot.lpid.store(self.pid(), Relaxed);
+        slot.lpid.store(sys::getpid(), Relaxed);
         let seq = slot.head.seq.load(Relaxed);
         drop(slot_guard);
         local.attachments.push(Attachment { addr: mapped, len: size, slot: index, seq, entry, split: false });
@@ -558,7 +558,7 @@ impl Namespace {
             if slot.head.is_live() && slot.head.seq.load(Relaxed) == attachment.seq {
                 region.remove_attach_entry(rec, attachment.entry);
                 crate::faults::crash_point("shm.dt.entry_removed");
-                region.count_detach(self.fd(), attachment.slot, self.pid());
+                region.count_detach(self.fd(), attachment.slot, sys::getpid());
             }
         }
     }
