@@ -203,6 +203,21 @@ if command -v cargo-deb >/dev/null &&
   check "the package's man page renders" 1 "$(render "$debroot/usr/share/man/man1/ipcbox.1.gz" | grep -c '^ *ipcbox-run(1)')"
   check "the package's bash completion loads" 0 \
     "$(bash -c 'source "$1" && complete -p ipcbox' - "$debroot/usr/share/bash-completion/completions/ipcbox" >/dev/null 2>&1; echo $?)"
+  # Installed for real with dpkg, then removed, where that changes nothing
+  # of the machine's own (as root, with no ipcbox package installed).
+  if [ "$(id -u)" != 0 ]; then
+    skip "dpkg -i of the package (needs root)"
+  elif dpkg -s ipcbox >/dev/null 2>&1; then
+    skip "dpkg -i of the package (an ipcbox package is installed on this machine already)"
+  elif dpkg -i "$deb" >"$work/dpkg.log" 2>&1; then
+    check "dpkg -i: /usr/bin/ipcbox boxes ipcmk -Q; ipcs -q (nobody, from /)" "1 host-unchanged" \
+      "$(boxed_queue /usr/bin/ipcbox as_nobody)"
+    dpkg -r ipcbox >>"$work/dpkg.log" 2>&1
+    check "dpkg -r ipcbox leaves none of the package's files" "" \
+      "$(dpkg-deb --contents "$deb" | awk '$1 !~ /^d/ { print substr($6, 2) }' | while read -r f; do [ -e "$f" ] && echo "$f"; done)"
+  else
+    fail=$((fail + 1)); echo "FAIL dpkg -i of the package:"; tail -n 20 "$work/dpkg.log"
+  fi
 else
   fail=$((fail + 1)); echo "FAIL building the .deb:"; tail -n 20 "$work/deb.log"
 fi
