@@ -55,6 +55,8 @@
 #   IPCBOX_TEST_USER  the unprivileged user when run as root (ipcbox-test)
 #   CC       C compiler (default: cc)
 #   CTEST_TIMEOUT  seconds per program run (default: 60)
+#   CTEST_AS_LIMIT  an address-space limit in KiB (ulimit -v) for every
+#            program run, kernel and box alike (default: none)
 #
 # Prints a PASS, FAIL, KNOWN or SKIP line per test and half ("[user]" marks
 # the user half), then the counts, and last "N passed, M failed" (with
@@ -300,7 +302,7 @@ setup_half() {
 run() {
 	local half=$1 out=$2
 	shift 2
-	(cd "$DIR" && timeout -k 5 "$TMO" "$@" </dev/null >"$out.out" 2>"$out.err")
+	(cd "$DIR" && ulimit -v "${CTEST_AS_LIMIT:-unlimited}" && timeout -k 5 "$TMO" "$@" </dev/null >"$out.out" 2>"$out.err")
 	local rc=$?
 	echo "$rc" >"$out.rc"
 	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then

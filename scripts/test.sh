@@ -53,6 +53,8 @@ echo "== cargo test: a process stopped at each of those points holds up no call 
 cargo test --release -p shared-state --features fault-injection --test stopped
 echo "== C conformance suite: kernel vs ipcbox, as root and as an unprivileged user"
 bash scripts/ctest.sh
+echo "== C tests of all three facilities under an address-space limit of 256 MiB (ulimit -v 262144)"
+CTEST_AS_LIMIT=262144 bash scripts/ctest.sh sem_op sem_undo sem_wait msg_snd msg_rcv msg_wait shm_at shm_dt shm_nattch proc_sysvipc
 echo "== isolation"
 bash scripts/isolation.sh
 echo "== fast paths make no system call"

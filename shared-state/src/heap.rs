@@ -21,9 +21,12 @@
 //! lists through per-process magazines, which hand free blocks on in
 //! batches kept on per-class stacks of the same kind (see `magazine`).
 //!
-//! Locking: the heap lock guards `bump` only; it is a leaf (nothing else is
-//! taken while it is held). Allocation makes no system call, so facilities
-//! may allocate on fast paths.
+//! Locking: none. `bump` moves up by compare-and-swap, so that a process
+//! stopped or killed while it cuts a block holds no one up (the mapping of
+//! the new bytes, a system call, comes before the exchange, so that a block
+//! below the bump is always mappable). Allocation makes a system call only
+//! when the heap grows past what this process maps, so facilities may
+//! allocate on fast paths.
 //!
 //! Invariants: a block handed out is zeroed (unless asked for uninitialised);
 //! its owner frees it with the size it asked for (the class is derived from
@@ -34,11 +37,15 @@
 //! objects) are checked before use (`block_fits`, `checked_block`): a
 //! free list whose head lies outside the heap gives EINVAL, a block freed
 //! at such an offset is dropped (lost) rather than listed. `heap_ref`
-//! itself never reaches outside the heap (and the pad after it), whatever
-//! offset it is given (see the region's notes).
+//! itself never reaches outside the heap in use (or gives the spare page),
+//! whatever offset it is given (see the region's notes).
+//!
+//! Each process maps the heap as far as it has reached into it (see the
+//! region's notes): the allocator maps a block's bytes before it raises
+//! the bump over them, so that every block below the bump can be mapped
+//! by any process; an access past the bump is a corrupt offset.
 
-use crate::lock::RobustMutex;
-use crate::region::{Region, HEAP_OFFSET, HEAP_SIZE, PAGE_SIZE};
+use crate::region::{Area, Region, HEAP_OFFSET, HEAP_SIZE, PAGE_SIZE};
 use crate::sys::{self, SysResult};
 use core::sync::atomic::{AtomicU64, Ordering::*};
 
@@ -50,8 +57,8 @@ const PUNCH_FROM: u64 = 64 << 10;
 
 #[repr(C)]
 pub struct HeapHeader {
-    pub lock: RobustMutex,
-    /// Heap offset of the first never-used byte. Heap lock.
+    /// Heap offset of the first never-used byte. Raised by compare-and-swap
+    /// only (see the locking notes).
     pub bump: AtomicU64,
     /// Per class, the free list's head: see `Head`. Lock-free.
     pub free: [FreeHead; CLASSES],
@@ -114,7 +121,6 @@ impl HeapHeader {
     /// # Safety
     /// Only while creating the region.
     pub(crate) unsafe fn init(&self) {
-        crate::region::init_lock(&self.lock);
         // Offset 0 stays unused so that 0 can mean "no block" everywhere.
         self.bump.store(PAGE_SIZE, Relaxed);
     }
@@ -240,41 +246,85 @@ impl Region {
     /// prefetch, which never faults wherever it points.
     #[inline(always)]
     pub(crate) fn prefetch_addr(&self, offset: u64) -> usize {
-        (self.base() + HEAP_OFFSET).wrapping_add(offset as usize)
+        self.area_base(Area::Heap).wrapping_add(offset as usize)
     }
 
-    /// Address in this process of heap offset `offset`, for a caller that
-    /// checked it (and the bytes it reaches from there) lies in the heap.
-    pub(crate) fn heap_addr(&self, offset: u64) -> usize {
+    /// Address in this process of the `len` bytes at heap offset `offset`,
+    /// for a caller that checked they lie in the heap: mapped here first if
+    /// they were not. EINVAL if they lie past the heap in use (a corrupt
+    /// region), ENOMEM if they cannot be mapped.
+    #[inline(always)]
+    pub(crate) fn heap_span(&self, offset: u64, len: usize) -> SysResult<usize> {
         debug_assert!(offset > 0 && offset < HEAP_SIZE);
-        self.base() + HEAP_OFFSET + offset as usize
+        let end = offset as usize + len;
+        if end > self.mapped(Area::Heap) {
+            self.map_heap_to(end)?;
+        }
+        Ok(self.area_base(Area::Heap) + offset as usize)
+    }
+
+    /// Maps the heap here up to byte `end`, which another process's
+    /// allocation put in use (else EINVAL: the region is corrupt).
+    #[cold]
+    #[inline(never)]
+    fn map_heap_to(&self, end: usize) -> SysResult<()> {
+        // Pairs with the release that published the offset read before:
+        // the bump that covers it is seen too.
+        core::sync::atomic::fence(Acquire);
+        if end as u64 > self.heap_header().bump.load(Acquire) {
+            return Err(crate::region::corrupt("a heap block past the heap in use"));
+        }
+        self.map_area(Area::Heap, end)
     }
 
     /// A reference to a `T` at heap offset `offset`. An offset past the
     /// heap, or not aligned for a `T` (a value read from a corrupt region
     /// that no check caught: see the region's notes), is taken modulo the
-    /// heap's size and aligned down, so that whatever the offset, the `T`
-    /// starts in the heap, aligned, and ends at worst in the process's pad
-    /// after it: one AND, as the heap is 2^32 bytes.
+    /// heap's size (one AND, as the heap is 2^32 bytes) and aligned down;
+    /// a `T` past the heap in use, or that cannot be mapped here, is the
+    /// process's spare page instead. Whatever the offset, the reference is
+    /// to memory that does not fault.
     ///
     /// # Safety
     /// `offset` names a live block (or a place in one) holding a `T`, whose
     /// fields are atomics or are accessed under the lock that guards them.
     #[inline(always)]
     pub(crate) unsafe fn heap_ref<T>(&self, offset: u64) -> &T {
-        const { assert!(HEAP_SIZE == 1 << 32 && core::mem::size_of::<T>() <= crate::region::PAD_SIZE) };
-        let offset = offset as u32 & !(core::mem::align_of::<T>() as u32 - 1);
-        // SAFETY: forwarded to the caller; the heap and the pad after it
-        // lie inside the mapping, and the T in them, aligned.
-        unsafe { &*((self.base() + HEAP_OFFSET + offset as usize) as *const T) }
+        const { assert!(HEAP_SIZE == 1 << 32 && core::mem::size_of::<T>() <= crate::region::SPARE_SIZE) };
+        let offset = (offset as u32 & !(core::mem::align_of::<T>() as u32 - 1)) as usize;
+        let address = if offset + core::mem::size_of::<T>() <= self.mapped(Area::Heap) {
+            self.area_base(Area::Heap) + offset
+        } else {
+            self.heap_ref_slow(offset, core::mem::size_of::<T>())
+        };
+        // SAFETY: forwarded to the caller; the T is mapped here (or is the
+        // spare page), aligned.
+        unsafe { &*(address as *const T) }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn heap_ref_slow(&self, offset: usize, len: usize) -> usize {
+        core::sync::atomic::fence(Acquire);
+        if (offset + len) as u64 > self.heap_header().bump.load(Acquire) {
+            return self.spare();
+        }
+        self.reach(Area::Heap, offset, len)
     }
 
     /// Allocates a zeroed block of at least `size` bytes; returns its offset.
     pub fn heap_alloc(&self, size: u64) -> SysResult<u64> {
         let offset = self.heap_alloc_uninit(size)?;
         let block = class_of(size).expect("allocated above").1;
+        let at = match self.heap_span(offset, block as usize) {
+            Ok(at) => at,
+            Err(e) => {
+                self.heap_free(offset, size);
+                return Err(e);
+            }
+        };
         // SAFETY: the block is ours alone until we return its offset.
-        unsafe { core::ptr::write_bytes(self.heap_addr(offset) as *mut u8, 0, block as usize) };
+        unsafe { core::ptr::write_bytes(at as *mut u8, 0, block as usize) };
         Ok(offset)
     }
 
@@ -288,14 +338,21 @@ impl Region {
             // allocation finds the list empty.
             return checked_block(offset, block, "a free list's head outside the heap");
         }
-        let _guard = heap.lock.lock()?;
-        let offset = heap.bump.load(Relaxed);
-        if offset < PAGE_SIZE || !offset.is_multiple_of(OFFSET_UNIT) {
-            return Err(crate::region::corrupt("the heap's bump outside the heap"));
+        let mut offset = heap.bump.load(Acquire);
+        loop {
+            if offset < PAGE_SIZE || !offset.is_multiple_of(OFFSET_UNIT) {
+                return Err(crate::region::corrupt("the heap's bump outside the heap"));
+            }
+            let end = offset.checked_add(block).filter(|&e| e <= HEAP_SIZE).ok_or(libc::ENOMEM)?;
+            // Mapped here before it is handed out, so that a heap that cannot
+            // grow in this process fails the allocation, not a later access.
+            self.map_area(Area::Heap, end as usize)?;
+            crate::faults::crash_point("heap.bump.mapped");
+            match heap.bump.compare_exchange_weak(offset, end, AcqRel, Acquire) {
+                Ok(_) => return Ok(offset),
+                Err(now) => offset = now,
+            }
         }
-        let end = offset.checked_add(block).filter(|&e| e <= HEAP_SIZE).ok_or(libc::ENOMEM)?;
-        heap.bump.store(end, Relaxed);
-        Ok(offset)
     }
 
     /// Frees a block allocated with `size`. A block said to lie outside the

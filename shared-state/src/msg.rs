@@ -51,8 +51,8 @@
 //! the receive lock, the rest under both). Both guard the waiter lists and
 //! every field of a queued waiter. A process's waiter list is changed by
 //! its own threads under the process-private `local` lock, and by its
-//! reaper after its death. Order: facility lock, receive lock, send lock,
-//! heap lock; under the facility lock a queue's locks are never waited for
+//! reaper after its death. Order: facility lock, receive lock, send lock;
+//! under the facility lock a queue's locks are never waited for
 //! (see `table`: IPC_SET and IPC_RMID let the facility lock go while a
 //! queue's lock stays held). A receiver copies the body out under the
 //! receive lock on the fast path: a receiver stopped there, or held up by
@@ -66,7 +66,7 @@ use crate::heap::{block_fits, checked_block, heap_link, is_block};
 use crate::lock::{Guard, RobustMutex};
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
-use crate::region::{corrupt, store_if_changed_i32, store_if_changed_i64, Region, HEAP_SIZE, IPCMNI, MSG_SLOTS_OFFSET};
+use crate::region::{corrupt, store_if_changed_i32, store_if_changed_i64, Area, Region, HEAP_SIZE, IPCMNI};
 use crate::sys::{self, SysResult};
 use crate::table::{make_id, split_id, FacilityHeader, Locking, SlotHeader, SlotTable};
 use crate::wait::{self, Woken, WAITING};
@@ -431,6 +431,9 @@ impl SlotTable for MsgTable<'_> {
     fn slot_header(&self, index: u32) -> &SlotHeader {
         &self.0.queue(index).head
     }
+    fn map_slots_through(&self, index: u32) -> SysResult<()> {
+        self.0.map_area(Area::MsgSlots, (index as usize + 1) * core::mem::size_of::<MsgSlot>())
+    }
     unsafe fn init_slot(&self, index: u32) {
         // SAFETY: forwarded: an unpublished slot below IPCMNI.
         unsafe { self.0.queue(index).send.lock.init() }
@@ -552,7 +555,7 @@ impl Region {
     /// Slot `index` (taken modulo IPCMNI: see `Region::table_entry`).
     fn queue(&self, index: u32) -> &MsgSlot {
         // SAFETY: the message queue slot table, of IPCMNI slots.
-        unsafe { self.table_entry(MSG_SLOTS_OFFSET, IPCMNI, index) }
+        unsafe { self.table_entry(Area::MsgSlots, IPCMNI, index) }
     }
 
     /// Whether the live queue's own fields can be right (see the module
@@ -597,10 +600,9 @@ impl Region {
         let message = self.message(at);
         message.mtype.store(mtype, Relaxed);
         message.size.store(body.len() as u64, Relaxed);
+        let to = self.heap_span(at + MESSAGE_HEADER, body.len()).expect("mapped by the allocation");
         // SAFETY: the block was just allocated with room for the body.
-        unsafe {
-            core::ptr::copy_nonoverlapping(body.as_ptr(), self.heap_addr(at + MESSAGE_HEADER) as *mut u8, body.len())
-        };
+        unsafe { core::ptr::copy_nonoverlapping(body.as_ptr(), to as *mut u8, body.len()) };
         self.message(slot.send.messages_tail.load(Relaxed)).next.store(at, Release);
     }
 
@@ -949,10 +951,11 @@ impl Region {
         if !first_is_wanted || (bufsz < size as usize && flags & MSG_NOERROR == 0) {
             return FastReceive::Slow;
         }
+        let Ok(body) = self.heap_span(first + MESSAGE_HEADER, size as usize) else { return FastReceive::Slow };
         slot.messages_head().store(first, Relaxed);
         self.count_received(slot, size, pid);
         // As on Linux, a message whose copy-out faults is consumed all the same.
-        let result = fill(msgp, bufsz, mtype, self.heap_addr(first + MESSAGE_HEADER), size as usize);
+        let result = fill(msgp, bufsz, mtype, body, size as usize);
         FastReceive::Done(result, dummy)
     }
 
@@ -1252,7 +1255,9 @@ impl Namespace {
         let at = self.alloc_block(MESSAGE_HEADER + size)?;
         crate::faults::crash_point("msg.snd.allocated");
         let message = region.message(at);
-        if let Err(e) = sys::copy_from_user_to(region.heap_addr(at + MESSAGE_HEADER), msgp + 8, msgsz) {
+        let copied =
+            region.heap_span(at + MESSAGE_HEADER, msgsz).and_then(|body| sys::copy_from_user_to(body, msgp + 8, msgsz));
+        if let Err(e) = copied {
             self.free_block(at, MESSAGE_HEADER + size);
             return Err(e);
         }
@@ -1411,7 +1416,7 @@ impl Namespace {
                     if size > bufsz.min(msgmax) {
                         return Err(libc::EINVAL);
                     }
-                    let (mtype, body) = (region.message(at).mtype.load(Relaxed), self.copy_body(at));
+                    let (mtype, body) = (region.message(at).mtype.load(Relaxed), self.copy_body(at)?);
                     drop(guard);
                     return fill(msgp, bufsz, mtype, body.as_ptr() as usize, body.len());
                 }
@@ -1463,7 +1468,8 @@ impl Namespace {
         // A hand-off that cannot be right is lost.
         let size = region.message_size(message)? as usize;
         let mtype = region.message(message).mtype.load(Relaxed);
-        let result = fill(msgp, bufsz, mtype, region.heap_addr(message + MESSAGE_HEADER), size);
+        let result =
+            region.heap_span(message + MESSAGE_HEADER, size).and_then(|body| fill(msgp, bufsz, mtype, body, size));
         self.free_message_block(message);
         result
     }
@@ -1471,14 +1477,14 @@ impl Namespace {
     /// A private copy of message `at`'s body, for MSG_COPY (the message may
     /// be gone once the lock is let go). Queue lock held; the message lies
     /// in the heap (`message_size`).
-    fn copy_body(&self, at: u64) -> Vec<u8> {
+    fn copy_body(&self, at: u64) -> SysResult<Vec<u8>> {
         let size = self.region.message(at).size.load(Relaxed) as usize;
+        let from = self.region.heap_span(at + MESSAGE_HEADER, size)?;
         let mut body = vec![0u8; size];
-        let from = self.region.heap_addr(at + MESSAGE_HEADER);
         // SAFETY: the body lies in a live message block of `size` bytes; it is
         // immutable once queued.
         unsafe { core::ptr::copy_nonoverlapping(from as *const u8, body.as_mut_ptr(), size) };
-        body
+        Ok(body)
     }
 
     /// msgctl(2).

@@ -91,7 +91,7 @@
 //! record unfreed, or unreaped (see `ns`).
 
 use crate::lock::{Guard, LivenessLock, RobustMutex};
-use crate::region::{corrupt, Region, MAX_PROCS, PROCS_OFFSET};
+use crate::region::{corrupt, Area, Region, MAX_PROCS};
 use crate::sys::{self, SysResult};
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering::*};
 
@@ -230,7 +230,7 @@ impl Region {
     /// Record `index` (taken modulo MAX_PROCS: see `Region::table_entry`).
     pub fn record(&self, index: u32) -> &ProcRecord {
         // SAFETY: the table of records, of MAX_PROCS entries.
-        unsafe { self.table_entry(PROCS_OFFSET, MAX_PROCS, index) }
+        unsafe { self.table_entry(Area::Procs, MAX_PROCS, index) }
     }
 
     /// Records below this have been used: `high_water`, never past the
@@ -302,6 +302,7 @@ impl Region {
             if index >= MAX_PROCS {
                 return Err(libc::ENOMEM);
             }
+            self.map_area(Area::Procs, (index as usize + 1) * core::mem::size_of::<ProcRecord>())?;
             // SAFETY: a record past the high water is no one's: no thread
             // holds or waits on its reaping lock. Made again if this thread
             // dies before the store below, as no one has used it.

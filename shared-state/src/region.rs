@@ -27,10 +27,30 @@
 //!
 //! Invariants: every field of `Header` above `limits` is immutable after
 //! `ready` is set; `check` is a hash of them, so a region whose immutable part
-//! was damaged is refused rather than misread. Processes map `META_SIZE` bytes
-//! at an address of their own choosing (and `PAD_SIZE` bytes of their own
-//! after them): nothing in the region holds a pointer, only indices and file
-//! offsets.
+//! was damaged is refused rather than misread. Nothing in the region holds a
+//! pointer, only indices and file offsets.
+//!
+//! Mapping (process-local, see `Area`): a process maps the header when it
+//! joins, and each of the six areas after it (the five tables, the heap)
+//! only as far as it has reached into it, at `base + file offset` so that
+//! one base serves all of them. An access past what this process has mapped
+//! of an area (one compare in `table_entry` and `heap_ref`) maps more of it
+//! (`grow`): a table as far as the entry, at least doubling; the heap as
+//! far as it is in use (its bump), no further. So a process's address
+//! space follows the box's use, not the limits, and stays within an
+//! address-space limit (`ulimit -v`). The base is chosen in a range of the
+//! address space that the kernel's own placement does not reach (`BASES`),
+//! and each area grows in place with MAP_FIXED_NOREPLACE, so a growth never
+//! replaces a mapping of the program's; two threads that grow the same area
+//! at once tell each other's mapping from a foreign one by the file and
+//! offset /proc/self/maps shows. A growth changes nothing in the region, so
+//! a death in one leaves nothing to repair. Areas are never unmapped while
+//! the region is: a reference once given stays valid. The allocators (slot
+//! indices, process records, attachment entries, the heap's bump) map what
+//! they hand out before handing it out, so a box that cannot grow fails the
+//! creating call with ENOMEM; a process that cannot map what another made
+//! (its address-space limit reached) says so once on stderr and sees the
+//! entry as zeroed memory of its own (see `Region::spare`).
 //!
 //! The rest of the region is written by every process of the box, and a
 //! program that writes over its mapping (a stray pointer) can leave anything
@@ -50,14 +70,14 @@
 use crate::lock::RobustMutex;
 use crate::procs::ProcTable;
 use crate::shm::{ShmFacility, ShmSlot};
-use crate::sys::{self, Errno};
+use crate::sys::{self, Errno, SysResult};
 use crate::table::FacilityHeader;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::fmt;
 
 pub const MAGIC: [u8; 8] = *b"IPCBOX\0R";
 /// Bump on any change to the bytes of the region.
-pub const LAYOUT_VERSION: u32 = 11;
+pub const LAYOUT_VERSION: u32 = 12;
 const READY: u32 = 0x5245_4459;
 
 /// Slot index bits of an id, as Linux's IPCMNI_SHIFT.
@@ -85,13 +105,43 @@ pub const HEAP_OFFSET: usize =
 /// Address space of the heap (sparse: it costs only what is used).
 pub const HEAP_SIZE: u64 = 4 << 30;
 const META_END: usize = HEAP_OFFSET + HEAP_SIZE as usize;
-/// Bytes of metadata every process maps; segment data starts here.
+/// Bytes of metadata (header, tables, heap); segment data starts here.
 pub const META_SIZE: usize = align_up(META_END, 2 << 20);
-/// Memory of its own each process maps right after the metadata, so that a
-/// `T` that `Region::heap_ref` places at the heap's very end (an offset read
-/// from a corrupt region) ends there rather than past the mapping.
-pub(crate) const PAD_SIZE: usize = PAGE_SIZE as usize;
-const _: () = assert!(META_SIZE == HEAP_OFFSET + HEAP_SIZE as usize, "the pad follows the heap");
+const _: () = assert!(META_SIZE == HEAP_OFFSET + HEAP_SIZE as usize, "the heap ends the metadata");
+/// Bytes of the header that every process maps when it joins.
+const HEADER_MAP: usize = SHM_SLOTS_OFFSET;
+/// Memory of its own each process hands out as an entry it cannot reach in
+/// the region (see `Region::spare`): every table entry, and every `T` that
+/// `Region::heap_ref` gives, fits in it.
+pub(crate) const SPARE_SIZE: usize = PAGE_SIZE as usize;
+
+/// The parts of the metadata a process maps on demand, each from its start
+/// (see the module notes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Area {
+    ShmSlots = 0,
+    Procs = 1,
+    Attach = 2,
+    SemSlots = 3,
+    MsgSlots = 4,
+    Heap = 5,
+}
+const AREAS: usize = 6;
+/// File offset where each area starts; each ends where the next starts.
+const AREA_START: [usize; AREAS + 1] =
+    [SHM_SLOTS_OFFSET, PROCS_OFFSET, ATTACH_OFFSET, SEM_SLOTS_OFFSET, MSG_SLOTS_OFFSET, HEAP_OFFSET, META_SIZE];
+/// A table grows by whole multiples of this, the heap by whole multiples of
+/// `HEAP_GROWTH`.
+const TABLE_GROWTH: usize = 64 << 10;
+const HEAP_GROWTH: usize = 1 << 20;
+
+/// Where bases are tried: 2048 slots of 8 GiB from 32 TiB, below where
+/// the kernel places mappings and programs (downward from about 126 TiB; PIE
+/// executables and their brk heaps near 85 TiB) and above the shadow
+/// memory of AddressSanitizer (below 16 TiB). A slot found taken (another
+/// region in the process, a sanitizer's reservation) is passed over.
+const BASES: (usize, usize, usize) = (0x2000_0000_0000, 8 << 30, 2048);
+const _: () = assert!(BASES.1 >= META_SIZE);
 
 /// Per-box limits, Linux's defaults unless the launcher was told otherwise.
 /// Each is read without a lock (a racing change is seen before or after, as
@@ -237,7 +287,15 @@ pub fn errno_name(e: Errno) -> String {
 
 /// A mapping of the region's metadata in this process.
 pub struct Region {
+    /// Where file offset 0 of the region is (or would be) mapped; immutable.
     base: usize,
+    /// Per area, the bytes mapped here from its start: raised (never
+    /// lowered) by `grow` once the mapping is in place.
+    mapped: [core::sync::atomic::AtomicUsize; AREAS],
+    /// The region file's device and inode, to tell its mappings; immutable.
+    file: (u64, u64),
+    /// `SPARE_SIZE` bytes of this process's own memory; immutable.
+    spare: usize,
     /// This process's descriptor for the memfd; it moves if the program
     /// takes its number (see the shim).
     fd: core::sync::atomic::AtomicI32,
@@ -344,35 +402,201 @@ impl Region {
         Ok(region)
     }
 
+    /// Maps the header of the region behind `fd` at a base chosen for it.
     fn map(fd: i32) -> Result<Region, RegionError> {
+        let st = sys::fstat(fd).map_err(|e| RegionError::BadDescriptor(fd, e))?;
         let (rw, private) = (libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS);
-        // SAFETY: a fresh reservation of address space (inaccessible, so it
-        // is not charged as memory), then over it the file's metadata part
-        // and the pad: each replaces only what was reserved here.
-        let base = unsafe {
-            let base = sys::mmap(0, META_SIZE + PAD_SIZE, libc::PROT_NONE, private | libc::MAP_NORESERVE, -1, 0)
-                .map_err(|e| RegionError::System("mmap of the region", e))?;
-            let mapped = sys::mmap(base, META_SIZE, rw, libc::MAP_SHARED | libc::MAP_FIXED, fd, 0)
-                .and_then(|_| sys::mmap(base + META_SIZE, PAD_SIZE, rw, private | libc::MAP_FIXED, -1, 0));
-            if let Err(e) = mapped {
-                let _ = sys::munmap(base, META_SIZE + PAD_SIZE);
-                return Err(RegionError::System("mmap of the region", e));
-            }
-            base
-        };
+        // SAFETY: fresh anonymous memory of our own.
+        let spare = unsafe { sys::mmap(0, SPARE_SIZE, rw, private, -1, 0) }
+            .map_err(|e| RegionError::System("mmap of the region", e))?;
+        let base = Self::map_header(fd).inspect_err(|_| {
+            // SAFETY: the spare page mapped above, not yet handed out.
+            let _ = unsafe { sys::munmap(spare, SPARE_SIZE) };
+        })?;
         Ok(Region {
             base,
+            mapped: Default::default(),
+            file: (st.st_dev, st.st_ino),
+            spare,
             fd: core::sync::atomic::AtomicI32::new(fd),
             keep_mapped: core::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Maps the header at the first free base of `BASES` from a random one;
+    /// where none can be had (a small address space), at a place the kernel
+    /// finds room for the whole metadata at.
+    fn map_header(fd: i32) -> Result<usize, RegionError> {
+        let (first, step, slots) = BASES;
+        let start = random_u64() as usize % slots;
+        let error = |e| RegionError::System("mmap of the region", e);
+        for attempt in 0..slots {
+            let base = first + (start + attempt) % slots * step;
+            match Self::map_file(base, HEADER_MAP, fd, 0) {
+                Ok(()) => return Ok(base),
+                Err(libc::EEXIST) => continue,
+                // An address-space limit: no other base does better.
+                Err(libc::ENOMEM) if sys::prlimit_soft(libc::RLIMIT_AS) != u64::MAX => {
+                    return Err(error(libc::ENOMEM))
+                }
+                Err(_) => break,
+            }
+        }
+        // SAFETY: a reservation only to learn where a hole of this size is;
+        // gone before anything is mapped there.
+        let hole = unsafe {
+            sys::mmap(
+                0,
+                META_SIZE,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        }
+        .map_err(error)?;
+        // SAFETY: the reservation just made.
+        let _ = unsafe { sys::munmap(hole, META_SIZE) };
+        Self::map_file(hole, HEADER_MAP, fd, 0).map_err(error)?;
+        Ok(hole)
+    }
+
+    /// Maps `len` bytes of the file from `offset` at `addr`, only if nothing
+    /// is mapped there (EEXIST otherwise).
+    fn map_file(addr: usize, len: usize, fd: i32, offset: u64) -> Result<(), Errno> {
+        let rw = libc::PROT_READ | libc::PROT_WRITE;
+        // SAFETY: MAP_FIXED_NOREPLACE replaces nothing: it maps into a free
+        // range or fails.
+        let got = unsafe { sys::mmap(addr, len, rw, libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE, fd, offset)? };
+        if got != addr {
+            // A kernel before 4.17 takes the flag as a mere hint.
+            // SAFETY: the mapping just made, elsewhere.
+            let _ = unsafe { sys::munmap(got, len) };
+            return Err(libc::ENOMEM);
+        }
+        Ok(())
+    }
+
+    /// Maps area `area` in this process at least up to `need` bytes from
+    /// its start (see the module notes). ENOMEM where the address space is
+    /// full, or taken by a mapping of the program's.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn grow(&self, area: Area, need: usize) -> Result<(), Errno> {
+        let (start, end) = (AREA_START[area as usize], AREA_START[area as usize + 1]);
+        let mapped = &self.mapped[area as usize];
+        let have = mapped.load(Ordering::Acquire);
+        if need <= have {
+            return Ok(());
+        }
+        if need > end - start {
+            return Err(libc::EINVAL);
+        }
+        let growth = if area == Area::Heap { HEAP_GROWTH } else { TABLE_GROWTH };
+        let wanted = if area == Area::Heap { need } else { need.max(have * 2) };
+        let target = align_up(wanted, growth).min(end - start);
+        let (from, to) = (self.base + start + have, self.base + start + target);
+        match Self::map_file(from, to - from, self.fd(), (start + have) as u64) {
+            Ok(()) => {}
+            Err(libc::EEXIST) => self.fill(from, to)?,
+            Err(e) => return Err(e),
+        }
+        crate::faults::crash_point("region.grown");
+        mapped.fetch_max(target, Ordering::Release);
+        Ok(())
+    }
+
+    /// Maps what is not mapped of [from, to), where some of it is: by
+    /// another thread of this process growing the same area (its mapping
+    /// is of the region file at the offset its address says), or by the
+    /// program (then ENOMEM: the area cannot grow in place).
+    fn fill(&self, from: usize, to: usize) -> Result<(), Errno> {
+        for _ in 0..8 {
+            let Some(found) = sys::mappings_in(from, to) else { return Err(libc::ENOMEM) };
+            let ours = |m: &sys::Mapping| {
+                (m.dev, m.inode) == self.file
+                    && m.offset_of(m.start.max(from)) == (m.start.max(from) - self.base) as u64
+            };
+            if !found.iter().all(ours) {
+                return Err(libc::ENOMEM);
+            }
+            let (mut at, mut raced) = (from, false);
+            let gaps = found.iter().map(|m| (m.start, m.end)).chain([(to, to)]);
+            for (next_start, next_end) in gaps {
+                if next_start > at {
+                    match Self::map_file(at, next_start.min(to) - at, self.fd(), (at - self.base) as u64) {
+                        Ok(()) => {}
+                        Err(libc::EEXIST) => raced = true,
+                        Err(e) => return Err(e),
+                    }
+                }
+                at = at.max(next_end.min(to));
+            }
+            if !raced {
+                return Ok(());
+            }
+        }
+        Err(libc::ENOMEM)
+    }
+
+    /// Where this process has `len` bytes at byte `at` of `area`, mapping
+    /// more of it if need be; the spare page (with a line on stderr) where
+    /// it cannot, for a `len` that fits in it.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn reach(&self, area: Area, at: usize, len: usize) -> usize {
+        match self.grow(area, at + len) {
+            Ok(()) => self.base + AREA_START[area as usize] + at,
+            Err(e) => {
+                cannot_grow(e);
+                self.spare()
+            }
+        }
+    }
+
+    /// This process's own `SPARE_SIZE` bytes, zeroed as far as this process
+    /// knows: what an accessor gives for an entry it cannot reach, so that
+    /// it never faults (see the module notes). Its contents mean nothing.
+    pub(crate) fn spare(&self) -> usize {
+        self.spare
+    }
+
+    /// Address here of the `len` bytes at byte `offset` of the metadata,
+    /// mapped first if need be: for tests that reach into the region.
+    #[doc(hidden)]
+    pub fn metadata_for_tests(&self, offset: usize, len: usize) -> usize {
+        if let Some(area) = (0..AREAS).rev().find(|&area| offset >= AREA_START[area]) {
+            let area = [Area::ShmSlots, Area::Procs, Area::Attach, Area::SemSlots, Area::MsgSlots, Area::Heap][area];
+            self.grow(area, offset + len - AREA_START[area as usize]).expect("the region maps");
+        }
+        self.base + offset
+    }
+
+    /// Bytes of `area` this process has mapped. Relaxed: an access below
+    /// it depends on it by a branch, and the mapping was in place (a system
+    /// call done) before the value was stored.
+    #[inline(always)]
+    pub(crate) fn mapped(&self, area: Area) -> usize {
+        self.mapped[area as usize].load(Ordering::Relaxed)
+    }
+
+    /// Makes sure this process maps `area` up to `need` bytes from its
+    /// start: for an allocator, before it hands out what lies there.
+    pub(crate) fn map_area(&self, area: Area, need: usize) -> SysResult<()> {
+        if need <= self.mapped(area) {
+            return Ok(());
+        }
+        self.grow(area, need).map_err(|e| if e == libc::EINVAL { e } else { libc::ENOMEM })
     }
 
     pub fn fd(&self) -> i32 {
         self.fd.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn base(&self) -> usize {
-        self.base
+    /// Address of the start of `area` in this process (mapped or not).
+    #[inline(always)]
+    pub(crate) fn area_base(&self, area: Area) -> usize {
+        self.base + AREA_START[area as usize]
     }
 
     /// Points the mapping at a new descriptor number of the same memfd (after
@@ -382,25 +606,32 @@ impl Region {
     }
 
     pub fn header(&self) -> &Header {
-        // SAFETY: the mapping is META_SIZE bytes and starts with a Header.
+        // SAFETY: the header is mapped from the base for as long as self lives.
         unsafe { &*(self.base as *const Header) }
     }
 
-    /// The `index`-th element of the table of `T` at `offset`, whose
+    /// The `index`-th element of the table of `T` that is `area`, whose
     /// `capacity` is a power of two. An index past the table (the caller
     /// checks those it read from the region) is taken modulo its capacity:
-    /// whatever the index, the entry lies inside the table.
+    /// whatever the index, the entry lies inside the table, mapped here
+    /// first if it was not (or, if it cannot be, in the spare page).
     ///
     /// # Safety
-    /// `offset` must be one of the table offsets above, with `T` its element
-    /// type and `capacity` its number of elements.
+    /// `area` must be a table, with `T` its element type and `capacity`
+    /// its number of elements.
     #[inline(always)]
-    pub(crate) unsafe fn table_entry<T>(&self, offset: usize, capacity: u32, index: u32) -> &T {
-        debug_assert!(capacity.is_power_of_two());
-        let index = (index & (capacity - 1)) as usize;
-        // SAFETY: forwarded to the caller's contract; all tables lie inside
-        // the mapping, and the index is below the capacity.
-        unsafe { &*((self.base + offset + index * core::mem::size_of::<T>()) as *const T) }
+    pub(crate) unsafe fn table_entry<T>(&self, area: Area, capacity: u32, index: u32) -> &T {
+        const { assert!(core::mem::size_of::<T>() <= SPARE_SIZE) };
+        debug_assert!(capacity.is_power_of_two() && area != Area::Heap);
+        let at = (index & (capacity - 1)) as usize * core::mem::size_of::<T>();
+        let address = if at + core::mem::size_of::<T>() <= self.mapped(area) {
+            self.area_base(area) + at
+        } else {
+            self.reach(area, at, core::mem::size_of::<T>())
+        };
+        // SAFETY: forwarded to the caller's contract; the entry is mapped
+        // (or is the spare page) and aligned, as the table starts on a page.
+        unsafe { &*(address as *const T) }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -417,9 +648,32 @@ impl Drop for Region {
         if self.keep_mapped.load(core::sync::atomic::Ordering::Relaxed) {
             return;
         }
-        // SAFETY: the mapping and its pad are ours; references into them do
-        // not outlive self.
-        let _ = unsafe { sys::munmap(self.base, META_SIZE + PAD_SIZE) };
+        // SAFETY: the header, what was mapped of each area, and the spare
+        // page are ours; references into them do not outlive self.
+        unsafe {
+            let _ = sys::munmap(self.base, HEADER_MAP);
+            for (mapped, start) in self.mapped.iter().zip(AREA_START) {
+                let mapped = mapped.load(Ordering::Relaxed);
+                if mapped > 0 {
+                    let _ = sys::munmap(self.base + start, mapped);
+                }
+            }
+            let _ = sys::munmap(self.spare, SPARE_SIZE);
+        }
+    }
+}
+
+/// Says once per process that it cannot map more of the region.
+#[cold]
+fn cannot_grow(e: Errno) {
+    static SAID: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+    if !SAID.swap(true, Ordering::Relaxed) {
+        let line = format!(
+            "ipcbox: cannot map more of the box's region ({}): calls on objects it holds see them empty; raise the address-space limit (ulimit -v)\n",
+            errno_name(e)
+        );
+        // SAFETY: writing our own buffer to stderr.
+        let _ = unsafe { sys::syscall6(libc::SYS_write, [2, line.as_ptr() as usize, line.len(), 0, 0, 0]) };
     }
 }
 

@@ -52,7 +52,7 @@
 //! change a semaphore's value with a compare-and-swap and no lock, while
 //! the set has lock-free semops on and the semaphore is not HELD by a
 //! locked path or a waiter (the protocol is described at `Sem`). Order:
-//! facility lock, slot lock, heap lock; under the facility lock a set's
+//! facility lock, slot lock; under the facility lock a set's
 //! lock is never waited for (see `table`), and no set lock is held while
 //! the caller's memory is read or written beyond the operations of a
 //! semop (IPC_STAT, GETALL and SETALL copy outside it). Uncontended semop
@@ -67,8 +67,8 @@ use crate::heap::{block_fits, checked_block, heap_link, is_block, MAX_BLOCK};
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
 use crate::region::{
-    corrupt, store_if_changed_i32, store_if_changed_i64, store_if_changed_u32, Region, HEAP_SIZE, IPCMNI, MAX_PROCS,
-    SEM_SLOTS_OFFSET,
+    corrupt, store_if_changed_i32, store_if_changed_i64, store_if_changed_u32, Area, Region, HEAP_SIZE, IPCMNI,
+    MAX_PROCS,
 };
 use crate::sys::{self, SysResult};
 use crate::table::{make_id, split_id, FacilityHeader, Locking, SlotHeader, SlotTable, SLOT_LIVE};
@@ -341,6 +341,9 @@ impl SlotTable for SemTable<'_> {
     fn slot_header(&self, index: u32) -> &SlotHeader {
         &self.0.set(index).head
     }
+    fn map_slots_through(&self, index: u32) -> SysResult<()> {
+        self.0.map_area(Area::SemSlots, (index as usize + 1) * core::mem::size_of::<SemSlot>())
+    }
     fn check_slot(&self, index: u32) -> SysResult<()> {
         self.0.check_set(self.0.set(index))
     }
@@ -366,7 +369,7 @@ impl Region {
     /// Slot `index` (taken modulo IPCMNI: see `Region::table_entry`).
     fn set(&self, index: u32) -> &SemSlot {
         // SAFETY: the semaphore slot table, of IPCMNI slots.
-        unsafe { self.table_entry(SEM_SLOTS_OFFSET, IPCMNI, index) }
+        unsafe { self.table_entry(Area::SemSlots, IPCMNI, index) }
     }
 
     /// Whether the live set's own fields that every operation uses can be
@@ -543,10 +546,24 @@ impl Region {
         if self.journal_reserve(slot, ops.len() * 2).is_err() {
             return Err(Attempt::Failed(libc::ENOMEM));
         }
-        self.hold_sems(slot, nums(ops));
+        // The array once, rather than a check of each semaphore's place:
+        // every operation is on it.
+        let nsems = (slot.nsems.load(Relaxed) as usize).max(1);
+        let sems = match self.heap_span(slot.sems.load(Relaxed), nsems * core::mem::size_of::<Sem>()) {
+            Ok(sems) => sems,
+            Err(e) => return Err(Attempt::Failed(e)),
+        };
+        let sem = |num: u16| -> &Sem {
+            // A number past the set (read from a corrupt region) stays in it.
+            let num = (num as usize).min(nsems - 1);
+            // SAFETY: the array holds nsems `Sem`s, mapped here (heap_span),
+            // and lives as long as the slot.
+            unsafe { &*((sems + num * core::mem::size_of::<Sem>()) as *const Sem) }
+        };
+        ops.iter().for_each(|op| sem(op.num).hold());
         let outcome = (|| {
             for (i, op) in ops.iter().enumerate() {
-                let sem = self.sem(slot, op.num as u32);
+                let sem = sem(op.num);
                 let value = sem.value();
                 let result = value + op.op as i32;
                 if (op.op == 0 && value != 0) || result < 0 {
@@ -566,7 +583,8 @@ impl Region {
                     }
                     self.set_adj_logged(slot, undo, op.num as u32, new);
                 }
-                self.set_value_logged(slot, op.num as u32, result);
+                self.log_change(slot, VALUE_ENTRY, op.num as u64, value);
+                sem.set_value(result);
                 crate::faults::crash_point("sem.try_ops.after_op");
             }
             Ok(())
@@ -574,7 +592,7 @@ impl Region {
         match outcome {
             Ok(()) => {
                 for op in ops {
-                    store_if_changed_i32(&self.sem(slot, op.num as u32).pid, pid);
+                    store_if_changed_i32(&sem(op.num).pid, pid);
                 }
                 Ok(())
             }
@@ -611,14 +629,17 @@ impl Region {
         let at = self.heap_alloc_uninit(new_capacity.checked_mul(ENTRY_SIZE).ok_or(libc::ENOMEM)?)?;
         crate::faults::crash_point("sem.journal.allocated");
         if len > 0 {
-            // SAFETY: both blocks hold at least `len` entries; the new one is ours alone.
-            unsafe {
-                core::ptr::copy_nonoverlapping(
-                    self.heap_addr(old) as *const u8,
-                    self.heap_addr(at) as *mut u8,
-                    (len * ENTRY_SIZE) as usize,
-                )
+            let bytes = (len * ENTRY_SIZE) as usize;
+            let spans = self.heap_span(old, bytes).and_then(|from| Ok((from, self.heap_span(at, bytes)?)));
+            let (from, to) = match spans {
+                Ok(spans) => spans,
+                Err(e) => {
+                    self.heap_free(at, new_capacity * ENTRY_SIZE);
+                    return Err(e);
+                }
             };
+            // SAFETY: both blocks hold at least `len` entries; the new one is ours alone.
+            unsafe { core::ptr::copy_nonoverlapping(from as *const u8, to as *mut u8, bytes) };
         }
         // A holder that dies between these stores leaves a log that is
         // still right: the new block, with the old, smaller room.

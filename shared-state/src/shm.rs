@@ -52,7 +52,7 @@ use crate::cred::Cred;
 use crate::lock::Guard;
 use crate::ns::{Attachment, Local, Namespace};
 use crate::procs::RecordRef;
-use crate::region::{corrupt, Region, ATTACH_OFFSET, IPCMNI, MAX_ATTACH, META_SIZE, PAGE_SIZE, SHM_SLOTS_OFFSET};
+use crate::region::{corrupt, Area, Region, IPCMNI, MAX_ATTACH, META_SIZE, PAGE_SIZE};
 use crate::sys::{self, SysResult};
 use crate::table::{FacilityHeader, Locking, SlotHeader, SlotTable};
 use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
@@ -135,6 +135,9 @@ impl SlotTable for Region {
     fn slot_header(&self, index: u32) -> &SlotHeader {
         &self.live_shm_slot(index).head
     }
+    fn map_slots_through(&self, index: u32) -> SysResult<()> {
+        self.map_area(Area::ShmSlots, (index as usize + 1) * core::mem::size_of::<ShmSlot>())
+    }
     fn finish_removal(&self, index: u32) {
         let Ok(_guard) = self.lock_slot(index) else { return };
         if let Some((offset, bytes)) = self.segment_data(self.live_shm_slot(index)) {
@@ -170,14 +173,14 @@ impl Region {
     /// segment in it is live while its slot lock or facility lock is held.
     fn live_shm_slot(&self, index: u32) -> &ShmSlot {
         // SAFETY: the shm slot table, of IPCMNI slots.
-        unsafe { self.table_entry(SHM_SLOTS_OFFSET, IPCMNI, index) }
+        unsafe { self.table_entry(Area::ShmSlots, IPCMNI, index) }
     }
 
     /// Attachment entry `index` (taken modulo MAX_ATTACH: callers check
     /// indices read from the region).
     fn attach_entry(&self, index: u32) -> &AttachEntry {
         // SAFETY: the attachment entry table, of MAX_ATTACH entries.
-        unsafe { self.table_entry(ATTACH_OFFSET, MAX_ATTACH, index) }
+        unsafe { self.table_entry(Area::Attach, MAX_ATTACH, index) }
     }
 
     /// Where segment `slot`'s data lies in the memfd (offset and bytes), if
@@ -289,6 +292,7 @@ impl Region {
             if high >= MAX_ATTACH {
                 return Err(libc::ENOMEM);
             }
+            self.map_area(Area::Attach, (high as usize + 1) * core::mem::size_of::<AttachEntry>())?;
             shm.attach_high.store(high + 1, Relaxed);
             high
         };

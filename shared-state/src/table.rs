@@ -193,6 +193,9 @@ pub trait SlotTable {
     fn facility(&self) -> &FacilityHeader;
     /// The head of slot `index` (taken modulo IPCMNI: see `Region::table_entry`).
     fn slot_header(&self, index: u32) -> &SlotHeader;
+    /// Maps the table in this process through slot `index` (ENOMEM if it
+    /// cannot be): for the allocator, before it hands the slot out.
+    fn map_slots_through(&self, index: u32) -> SysResult<()>;
     /// Initialises a facility's own locks of a slot never used before.
     ///
     /// # Safety
@@ -499,6 +502,7 @@ pub trait SlotTable {
             let found = (start..window).chain(0..start.min(window)).find(|&i| free(i));
             (found.ok_or(libc::ENOSPC)?, None)
         };
+        self.map_slots_through(index)?;
         for i in initialised..=index {
             // SAFETY: slots at or above `initialised` are unpublished (i <
             // IPCMNI); we hold the facility lock, the only writer of

@@ -65,10 +65,10 @@ fn survives(case: impl FnOnce()) {
 
 /// A `T` at byte `offset` of the region's metadata.
 fn at<T>(ns: &Namespace, offset: usize) -> &T {
-    let base = ns.region().header() as *const _ as usize;
+    let address = ns.region().metadata_for_tests(offset, size_of::<T>());
     // SAFETY: the tests name fields of the region's tables and heap, which
     // stay mapped while `ns` lives; every field is an atomic.
-    unsafe { &*((base + offset) as *const T) }
+    unsafe { &*(address as *const T) }
 }
 
 fn heap<T>(ns: &Namespace, offset: u64) -> &T {

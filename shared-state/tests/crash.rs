@@ -405,6 +405,56 @@ fn blocks_a_process_killed_mid_call_held_in_hand_are_collected() {
     }
 }
 
+/// A process killed while it maps more of the region (at each growth the
+/// first calls of a process that has just joined make, under whatever lock
+/// each is made) or just after it mapped a new piece of the heap, before
+/// raising the bump over it, leaves the box usable and consistent: a
+/// growth changes nothing in the region.
+#[test]
+fn a_death_while_the_region_grows_leaves_the_box_usable() {
+    for point in ["region.grown", "heap.bump.mapped"] {
+        let ns = new_box();
+        let id = ns.semget(IPC_PRIVATE, 2, 0o600).unwrap();
+        let qid = ns.msgget(IPC_PRIVATE, 0o600).unwrap();
+        let shm = ns.shmget(IPC_PRIVATE, 4096, 0o600).unwrap();
+        let mut deaths = 0;
+        for nth in 1.. {
+            let pid = fork_child(&ns, || {
+                // As after an exec: nothing of the tables or the heap mapped.
+                let fresh = Namespace::attach(ns.fd()).unwrap();
+                faults::arm(point, nth);
+                fresh.semop(id, &[op(0, 1, SEM_UNDO)], None).unwrap();
+                assert_eq!(send(&fresh, qid, 1, 100), Ok(0));
+                assert_eq!(send(&fresh, qid, 1, 5000), Ok(0));
+                fresh.shmat(shm, 0, 0).unwrap();
+                fresh.semget(IPC_PRIVATE, 1, 0o600).unwrap();
+                fresh.msgget(IPC_PRIVATE, 0o600).unwrap();
+                0
+            });
+            let status = wait_status(pid);
+            if libc::WIFEXITED(status) {
+                assert_eq!(libc::WEXITSTATUS(status), 0, "{point}: the calls failed");
+                break;
+            }
+            assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL);
+            deaths += 1;
+            // The box works on: the dead child's undo applied, its
+            // attachment gone, its messages there to take.
+            consistent(&ns);
+            assert_eq!(ns.semctl(id, 0, GETVAL, 0), Ok(0), "{point} #{nth}");
+            assert_eq!(nattch(&ns, shm), Ok(0), "{point} #{nth}");
+            let mut buf = vec![0u8; 8 + 8192];
+            let mut take = || ns.msgrcv(qid, buf.as_mut_ptr() as usize, 8192, 0, IPC_NOWAIT);
+            while take().is_ok() {}
+            assert_eq!(send(&ns, qid, 1, 5000), Ok(0));
+            assert_eq!(take(), Ok(5000));
+        }
+        let least = if point == "region.grown" { 5 } else { 1 };
+        assert!(deaths >= least, "{point}: the calls grew the region only {deaths} times");
+        consistent(&ns);
+    }
+}
+
 /// With a supervisor watching, what a killed process held in hand is
 /// collected without any other call into the box.
 #[test]

@@ -47,12 +47,11 @@ enum Lock {
     Msg,
     Shm,
     Table,
-    Heap,
     Collector,
 }
 use Lock::*;
 
-const LOCKS: [Lock; 6] = [Sem, Msg, Shm, Table, Heap, Collector];
+const LOCKS: [Lock; 5] = [Sem, Msg, Shm, Table, Collector];
 
 /// The box-wide locks some thread holds now.
 fn held(ns: &Namespace) -> Vec<Lock> {
@@ -64,7 +63,6 @@ fn held(ns: &Namespace) -> Vec<Lock> {
             Msg => header.msg.ids.lock.is_locked(),
             Shm => header.shm.ids.lock.is_locked(),
             Table => header.procs.lock.is_locked(),
-            Heap => header.heap.lock.is_locked(),
             Collector => header.collect.lock.is_locked(),
         })
         .collect()
@@ -395,6 +393,8 @@ const CASES: &[Case] = &[
     case("collect.gate_closed", "", &[Collector]),
     case("collect.walking", "", &[Collector]),
     case("collect.freeing", "", &[Collector]),
+    case("region.grown", "", &[]),
+    case("heap.bump.mapped", "", &[]),
 ];
 
 impl Case {
@@ -581,6 +581,17 @@ fn act(case: &Case, ns: &Namespace, a: &Objects) {
             }
         }
         (point, _) if point.starts_with("collect.") || point == "procs.free.unlisted" => ns.repair_dead(),
+        ("region.grown", _) => {
+            // As a process that has just joined: nothing of the tables or
+            // the heap mapped, so the lookup maps the table first.
+            let fresh = Namespace::attach(ns.fd()).unwrap();
+            faults::arm_stop(case.point, 1);
+            let _ = fresh.semctl(a.sem, 0, GETVAL, 0);
+        }
+        // A block of a size no one has freed: cut from the bump.
+        ("heap.bump.mapped", _) => {
+            let _ = send(ns, a.msg, 1, 5000);
+        }
         ("msg.complete.committed" | "msg.complete.woken" | "msg.snd.allocated", _) => {
             let _ = send(ns, a.msg, 1, 64);
         }
@@ -624,6 +635,7 @@ fn act(case: &Case, ns: &Namespace, a: &Objects) {
 fn armed_in_act(point: &str) -> bool {
     point.starts_with("exec.")
         || point.starts_with("fork.")
+        || point == "region.grown"
         || point == "exit.state_undone"
         || point == "shm.dt.entry_removed"
 }
