@@ -436,9 +436,7 @@ impl Region {
                 Ok(()) => return Ok(base),
                 Err(libc::EEXIST) => continue,
                 // An address-space limit: no other base does better.
-                Err(libc::ENOMEM) if sys::prlimit_soft(libc::RLIMIT_AS) != u64::MAX => {
-                    return Err(error(libc::ENOMEM))
-                }
+                Err(libc::ENOMEM) if sys::prlimit_soft(libc::RLIMIT_AS) != u64::MAX => return Err(error(libc::ENOMEM)),
                 Err(_) => break,
             }
         }
@@ -591,6 +589,11 @@ impl Region {
 
     pub fn fd(&self) -> i32 {
         self.fd.load(Ordering::Relaxed)
+    }
+
+    /// The region file's (device, inode): what /proc/self/maps shows of it.
+    pub(crate) fn file_id(&self) -> (u64, u64) {
+        self.file
     }
 
     /// Address of the start of `area` in this process (mapped or not).

@@ -76,14 +76,9 @@ struct Segment {
 }
 
 impl Namespace {
-    /// The region file's (device, inode), to know its mappings in /proc/self/maps.
-    fn region_file(&self) -> Option<(u64, u64)> {
-        let st = sys::fstat(self.fd()).ok()?;
-        Some((st.st_dev, st.st_ino))
-    }
-
+    /// Whether `mapping` (from /proc/self/maps) is of the region file.
     fn is_region(&self, mapping: &Mapping) -> bool {
-        self.region_file() == Some((mapping.dev, mapping.inode))
+        self.region.file_id() == (mapping.dev, mapping.inode)
     }
 
     /// None if the segment's lock or data cannot be trusted (a corrupt
