@@ -11,7 +11,7 @@
 # Environment: RUNS, LOOP (shim cost), SEM_ITERATIONS (tool_bench_sem),
 # MSG_ITERATIONS (tool_bench_msg), IDLE_ITERATIONS (tool_bench_idle),
 # SHM_ITERATIONS (tool_bench_shm), STRESS_SECONDS (per stress-ng run),
-# CHURN_COUNT (tool_bench_memory).
+# CHURN_COUNT (tool_bench_memory), JOIN_IDLE (tool_bench_join).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -68,6 +68,16 @@ plain=$(time_us 20 unshare --ipc "$work/bench_dlopen" "$work/libs" "$libs")
 boxed=$(time_us 20 "$ipcbox" run -- "$work/bench_dlopen" "$work/libs" "$libs")
 printf '  %-44s %8s us\n' "$libs libraries loaded with RTLD_DEEPBIND" "$plain"
 printf '  %-44s %8s us   %s\n' "the same in a box" "$boxed" "$(ratio "$boxed" "$plain")"
+# A process's start while N others hold box state: joining the box must
+# not cost more in a box of thousands (it finds its own earlier image's
+# record, if any, by pid, without reading every record).
+cc -O2 -o "$work/bench_join" "$root/ctests/tool_bench_join.c"
+for n in 0 ${JOIN_IDLE:-4096}; do
+  plain=$(unshare --ipc "$work/bench_join" "$n" 60 | awk '{ print $3 }')
+  boxed=$("$ipcbox" run -- "$work/bench_join" "$n" 60 | awk '{ print $3 }')
+  printf '  %-44s %8s us\n' "spawn of true, $n idle processes" "$plain"
+  printf '  %-44s %8s us   %s\n' "the same in a box" "$boxed" "$(ratio "$boxed" "$plain")"
+done
 cc -O2 -o "$work/bench_sem" "$root/ctests/tool_bench_sem.c"
 iterations=${SEM_ITERATIONS:-1000000}
 unshare --ipc "$work/bench_sem" "$iterations" >"$work/kernel"

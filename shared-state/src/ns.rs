@@ -266,7 +266,7 @@ impl Namespace {
     /// one record, applied once when the process is reaped.
     fn adopt_own_stale_records(&self) {
         let pid = sys::getpid();
-        for rec in self.region.suspect_records() {
+        for rec in self.region.suspect_records_of(pid) {
             let stale = self.region.record(rec.index);
             if stale.state.load(Acquire) != PROC_LIVE || stale.pid.load(Relaxed) != pid {
                 continue;

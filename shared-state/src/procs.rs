@@ -233,6 +233,20 @@ impl Region {
         unsafe { self.table_entry(Area::Procs, MAX_PROCS, index) }
     }
 
+    /// Where record `index`'s pid is copied, densely, so that the records
+    /// of one pid are found without reading every record (see
+    /// `suspect_records_of`). A hint: written with the record's own pid.
+    fn pid_copy(&self, index: u32) -> &AtomicI32 {
+        // SAFETY: the table of pids, of MAX_PROCS entries.
+        unsafe { self.table_entry(Area::Pids, MAX_PROCS, index) }
+    }
+
+    /// Sets record `index`'s pid and its copy.
+    fn set_record_pid(&self, index: u32, pid: i32) {
+        self.record(index).pid.store(pid, Relaxed);
+        self.pid_copy(index).store(pid, Relaxed);
+    }
+
     /// Records below this have been used: `high_water`, never past the
     /// table even if the region says so.
     #[inline]
@@ -303,6 +317,7 @@ impl Region {
                 return Err(libc::ENOMEM);
             }
             self.map_area(Area::Procs, (index as usize + 1) * core::mem::size_of::<ProcRecord>())?;
+            self.map_area(Area::Pids, (index as usize + 1) * 4)?;
             // SAFETY: a record past the high water is no one's: no thread
             // holds or waits on its reaping lock. Made again if this thread
             // dies before the store below, as no one has used it.
@@ -315,7 +330,7 @@ impl Region {
         let record = self.record(index);
         let generation = record.generation.load(Relaxed).wrapping_add(1);
         record.generation.store(generation, Relaxed);
-        record.pid.store(0, Relaxed);
+        self.set_record_pid(index, 0);
         record.start_time.store(0, Relaxed);
         record.holder_tid.store(0, Relaxed);
         record.parent.store(0, Relaxed);
@@ -340,7 +355,7 @@ impl Region {
             // or waits on its liveness lock.
             unsafe { record.liveness.init_and_hold() };
             record.holder_tid.store(record.liveness.holder(), Relaxed);
-            record.pid.store(owner, Relaxed);
+            self.set_record_pid(rec.index, owner);
             record.start_time.store(start_time, Relaxed);
             crate::faults::crash_point("procs.alloc.held");
             self.announce_registration();
@@ -388,7 +403,7 @@ impl Region {
         // liveness lock (the parent only reads the state).
         unsafe { record.liveness.init_and_hold() };
         record.holder_tid.store(record.liveness.holder(), Relaxed);
-        record.pid.store(owner, Relaxed);
+        self.set_record_pid(rec.index, owner);
         record.start_time.store(start_time_of(owner), Relaxed);
         self.announce_registration();
         crate::faults::crash_point("fork.child.announced");
@@ -473,7 +488,7 @@ impl Region {
             return Ok(true);
         }
         self.reset_holds(&record.holds.0);
-        record.pid.store(0, Relaxed);
+        self.set_record_pid(rec.index, 0);
         record.start_time.store(0, Relaxed);
         record.state.store(PROC_FREE, Release);
         crate::faults::crash_point("procs.free.unlisted");
@@ -540,6 +555,31 @@ impl Region {
             .filter_map(|index| {
                 let generation = self.record(index).generation.load(Relaxed);
                 self.is_suspect(index).then_some(RecordRef { index, generation })
+            })
+            .collect()
+    }
+
+    /// The records of `suspect_records` that name process `pid`: what an
+    /// image that process executed left (see `ns`). Reads the dense copies
+    /// of the pids (4 bytes a record), then only the records that match.
+    pub(crate) fn suspect_records_of(&self, pid: i32) -> Vec<RecordRef> {
+        if self.procs().live.load(Relaxed) == 0 {
+            return Vec::new();
+        }
+        let high = self.records_high();
+        if self.map_area(Area::Pids, high as usize * 4).is_err() {
+            return self
+                .suspect_records()
+                .into_iter()
+                .filter(|rec| self.record(rec.index).pid.load(Relaxed) == pid)
+                .collect();
+        }
+        (0..high)
+            .filter(|&index| self.pid_copy(index).load(Relaxed) == pid)
+            .filter_map(|index| {
+                let record = self.record(index);
+                let generation = record.generation.load(Relaxed);
+                (record.pid.load(Relaxed) == pid && self.is_suspect(index)).then_some(RecordRef { index, generation })
             })
             .collect()
     }

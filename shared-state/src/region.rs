@@ -12,6 +12,7 @@
 //!                   facility headers)
 //! SHM_SLOTS_OFFSET  ShmSlot[IPCMNI]          the shm slot table
 //! PROCS_OFFSET      ProcRecord[MAX_PROCS]    processes that hold box state
+//! PIDS_OFFSET       i32[MAX_PROCS]           each record's pid, densely
 //! ATTACH_OFFSET     AttachEntry[MAX_ATTACH]  shm attachments by process
 //! SEM_SLOTS_OFFSET  SemSlot[IPCMNI]          the semaphore slot table
 //! MSG_SLOTS_OFFSET  MsgSlot[IPCMNI]          the message queue slot table
@@ -31,7 +32,7 @@
 //! pointer, only indices and file offsets.
 //!
 //! Mapping (process-local, see `Area`): a process maps the header when it
-//! joins, and each of the six areas after it (the five tables, the heap)
+//! joins, and each of the seven areas after it (the six tables, the heap)
 //! only as far as it has reached into it, at `base + file offset` so that
 //! one base serves all of them. An access past what this process has mapped
 //! of an area (one compare in `table_entry` and `heap_ref`) maps more of it
@@ -94,8 +95,9 @@ const fn align_up(v: usize, a: usize) -> usize {
 }
 pub const SHM_SLOTS_OFFSET: usize = align_up(core::mem::size_of::<Header>(), 4096);
 pub const PROCS_OFFSET: usize = align_up(SHM_SLOTS_OFFSET + IPCMNI as usize * core::mem::size_of::<ShmSlot>(), 4096);
-pub const ATTACH_OFFSET: usize =
+pub const PIDS_OFFSET: usize =
     align_up(PROCS_OFFSET + MAX_PROCS as usize * core::mem::size_of::<crate::procs::ProcRecord>(), 4096);
+pub const ATTACH_OFFSET: usize = align_up(PIDS_OFFSET + MAX_PROCS as usize * 4, 4096);
 pub const SEM_SLOTS_OFFSET: usize =
     align_up(ATTACH_OFFSET + MAX_ATTACH as usize * core::mem::size_of::<crate::shm::AttachEntry>(), 4096);
 pub const MSG_SLOTS_OFFSET: usize =
@@ -121,15 +123,26 @@ pub(crate) const SPARE_SIZE: usize = PAGE_SIZE as usize;
 pub(crate) enum Area {
     ShmSlots = 0,
     Procs = 1,
-    Attach = 2,
-    SemSlots = 3,
-    MsgSlots = 4,
-    Heap = 5,
+    Pids = 2,
+    Attach = 3,
+    SemSlots = 4,
+    MsgSlots = 5,
+    Heap = 6,
 }
-const AREAS: usize = 6;
+const AREAS: usize = 7;
+const AREA_LIST: [Area; AREAS] =
+    [Area::ShmSlots, Area::Procs, Area::Pids, Area::Attach, Area::SemSlots, Area::MsgSlots, Area::Heap];
 /// File offset where each area starts; each ends where the next starts.
-const AREA_START: [usize; AREAS + 1] =
-    [SHM_SLOTS_OFFSET, PROCS_OFFSET, ATTACH_OFFSET, SEM_SLOTS_OFFSET, MSG_SLOTS_OFFSET, HEAP_OFFSET, META_SIZE];
+const AREA_START: [usize; AREAS + 1] = [
+    SHM_SLOTS_OFFSET,
+    PROCS_OFFSET,
+    PIDS_OFFSET,
+    ATTACH_OFFSET,
+    SEM_SLOTS_OFFSET,
+    MSG_SLOTS_OFFSET,
+    HEAP_OFFSET,
+    META_SIZE,
+];
 /// A table grows by whole multiples of this, the heap by whole multiples of
 /// `HEAP_GROWTH`.
 const TABLE_GROWTH: usize = 64 << 10;
@@ -564,7 +577,7 @@ impl Region {
     #[doc(hidden)]
     pub fn metadata_for_tests(&self, offset: usize, len: usize) -> usize {
         if let Some(area) = (0..AREAS).rev().find(|&area| offset >= AREA_START[area]) {
-            let area = [Area::ShmSlots, Area::Procs, Area::Attach, Area::SemSlots, Area::MsgSlots, Area::Heap][area];
+            let area = AREA_LIST[area];
             self.grow(area, offset + len - AREA_START[area as usize]).expect("the region maps");
         }
         self.base + offset
