@@ -309,6 +309,8 @@ pub struct Region {
     file: (u64, u64),
     /// `SPARE_SIZE` bytes of this process's own memory; immutable.
     spare: usize,
+    /// Growths that found part of their range mapped already (`fill`).
+    growth_races: core::sync::atomic::AtomicU32,
     /// This process's descriptor for the memfd; it moves if the program
     /// takes its number (see the shim).
     fd: core::sync::atomic::AtomicI32,
@@ -431,6 +433,7 @@ impl Region {
             mapped: Default::default(),
             file: (st.st_dev, st.st_ino),
             spare,
+            growth_races: Default::default(),
             fd: core::sync::atomic::AtomicI32::new(fd),
             keep_mapped: core::sync::atomic::AtomicBool::new(false),
         })
@@ -522,6 +525,7 @@ impl Region {
     /// is of the region file at the offset its address says), or by the
     /// program (then ENOMEM: the area cannot grow in place).
     fn fill(&self, from: usize, to: usize) -> Result<(), Errno> {
+        self.growth_races.fetch_add(1, Ordering::Relaxed);
         for _ in 0..8 {
             let Some(found) = sys::mappings_in(from, to) else { return Err(libc::ENOMEM) };
             let ours = |m: &sys::Mapping| {
@@ -581,6 +585,20 @@ impl Region {
             self.grow(area, offset + len - AREA_START[area as usize]).expect("the region maps");
         }
         self.base + offset
+    }
+
+    /// Where byte `offset` of the metadata is, or would be, mapped here:
+    /// for tests that place mappings of their own there.
+    #[doc(hidden)]
+    pub fn metadata_address(&self, offset: usize) -> usize {
+        self.base + offset
+    }
+
+    /// How many growths found part of their range mapped already (by
+    /// another thread's growth): for tests of that race.
+    #[doc(hidden)]
+    pub fn growth_races(&self) -> u32 {
+        self.growth_races.load(Ordering::Relaxed)
     }
 
     /// Bytes of `area` this process has mapped. Relaxed: an access below

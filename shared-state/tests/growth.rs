@@ -1,0 +1,79 @@
+//! The region's areas grow in place in each process (see the notes of
+//! `shared_state::region`): a growth that finds part of its range mapped
+//! by another thread's growth maps around it, and one that finds a mapping
+//! of the program's there fails, leaving what was mapped working.
+
+mod common;
+use common::new_box;
+
+use shared_state::abi::*;
+use shared_state::region::SEM_SLOTS_OFFSET;
+use shared_state::sem::*;
+use shared_state::Namespace;
+
+/// Sets 0..count, each with its index modulo 100 as its value; their slot
+/// indices are 0..count in a new box.
+fn sets(ns: &Namespace, count: usize) -> Vec<i32> {
+    (0..count)
+        .map(|i| {
+            let id = ns.semget(IPC_PRIVATE, 1, 0o600).unwrap();
+            assert_eq!(id as u32 & 0x7fff, i as u32, "slots are handed out in order");
+            assert_eq!(ns.semctl(id, 0, SETVAL, i % 100), Ok(0));
+            id
+        })
+        .collect()
+}
+
+/// Maps `len` bytes at `addr` in place, failing if anything is there.
+fn map_at(addr: usize, len: usize, fd: i32, offset: usize) {
+    let (prot, flags) = if fd < 0 {
+        (libc::PROT_READ, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS)
+    } else {
+        (libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED)
+    };
+    // SAFETY: MAP_FIXED_NOREPLACE maps only where nothing is mapped.
+    let got =
+        unsafe { libc::mmap(addr as *mut _, len, prot, flags | libc::MAP_FIXED_NOREPLACE, fd, offset as libc::off_t) };
+    assert_eq!(got as usize, addr, "mapping at {addr:#x}");
+}
+
+#[test]
+fn a_growth_maps_around_what_another_thread_mapped_of_its_range() {
+    let ns = new_box();
+    let ids = sets(&ns, 2000);
+    // As after an exec: nothing of the tables mapped. Another thread's
+    // growth of the semaphore table is half done: it mapped the table's
+    // second 64 KiB and has not yet said so.
+    let fresh = Namespace::attach(ns.fd()).unwrap();
+    let region = fresh.region();
+    map_at(region.metadata_address(SEM_SLOTS_OFFSET + 65536), 65536, fresh.fd(), SEM_SLOTS_OFFSET + 65536);
+    for (i, &id) in ids.iter().enumerate() {
+        assert_eq!(fresh.semctl(id, 0, GETVAL, 0), Ok((i % 100) as i32), "set {i}");
+    }
+    assert_eq!(region.growth_races(), 1);
+    // And the area goes on growing past it: a new set, past the others.
+    let id = fresh.semget(IPC_PRIVATE, 1, 0o600).unwrap();
+    assert_eq!(id as u32 & 0x7fff, 2000);
+    assert_eq!(ns.semctl(id, 0, GETVAL, 0), Ok(0));
+}
+
+#[test]
+fn a_growth_that_meets_a_mapping_of_the_programs_fails_and_the_rest_works() {
+    let ns = new_box();
+    let ids = sets(&ns, 1000);
+    let fresh = Namespace::attach(ns.fd()).unwrap();
+    let region = fresh.region();
+    // The program's own page where the semaphore table grows past its
+    // first 64 KiB (slots 0 to 340).
+    map_at(region.metadata_address(SEM_SLOTS_OFFSET + 65536), 4096, -1, 0);
+    assert_eq!(fresh.semctl(ids[0], 0, GETVAL, 0), Ok(0));
+    assert_eq!(fresh.semctl(ids[340], 0, GETVAL, 0), Ok(40));
+    // A set it cannot map is one it cannot see (and it says so on stderr);
+    // a creation that would need more of the table fails with ENOMEM.
+    assert_eq!(fresh.semctl(ids[500], 0, GETVAL, 0), Err(libc::EINVAL));
+    assert_eq!(fresh.semget(IPC_PRIVATE, 1, 0o600), Err(libc::ENOMEM));
+    assert!(region.growth_races() >= 2, "each growth met the mapping");
+    // The other processes of the box are not concerned.
+    assert_eq!(ns.semctl(ids[500], 0, GETVAL, 0), Ok(0));
+    assert!(ns.semget(IPC_PRIVATE, 1, 0o600).is_ok());
+}
