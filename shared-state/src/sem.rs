@@ -546,19 +546,48 @@ impl Region {
         if self.journal_reserve(slot, ops.len() * 2).is_err() {
             return Err(Attempt::Failed(libc::ENOMEM));
         }
-        // The array once, rather than a check of each semaphore's place:
-        // every operation is on it.
+        // The array, the journal and the undo record once, rather than a
+        // check of each place in them: every operation is on them.
         let nsems = (slot.nsems.load(Relaxed) as usize).max(1);
-        let sems = match self.heap_span(slot.sems.load(Relaxed), nsems * core::mem::size_of::<Sem>()) {
-            Ok(sems) => sems,
+        let journal = &slot.journal;
+        let capacity = journal.capacity.load(Relaxed) as usize;
+        let spans = self.heap_span(slot.sems.load(Relaxed), nsems * core::mem::size_of::<Sem>()).and_then(|sems| {
+            let entries = self.heap_span(journal.entries.load(Relaxed), capacity * ENTRY_SIZE as usize)?;
+            let undo_adjs = match undo {
+                0 => 0,
+                _ => self.heap_span(undo, undo_size(nsems as u32) as usize)? + core::mem::size_of::<Undo>(),
+            };
+            Ok((sems, entries, undo_adjs))
+        });
+        let (sems, entries, undo_adjs) = match spans {
+            Ok(spans) => spans,
             Err(e) => return Err(Attempt::Failed(e)),
         };
+        // A number past the set (read from a corrupt region) stays in it.
+        let clamp = |num: u16| (num as usize).min(nsems - 1);
         let sem = |num: u16| -> &Sem {
-            // A number past the set (read from a corrupt region) stays in it.
-            let num = (num as usize).min(nsems - 1);
             // SAFETY: the array holds nsems `Sem`s, mapped here (heap_span),
             // and lives as long as the slot.
-            unsafe { &*((sems + num * core::mem::size_of::<Sem>()) as *const Sem) }
+            unsafe { &*((sems + clamp(num) * core::mem::size_of::<Sem>()) as *const Sem) }
+        };
+        let adj = |num: u16| -> &AtomicI32 {
+            // SAFETY: the undo record holds nsems adjustments after its
+            // header, mapped here (heap_span); it is the caller's, linked to
+            // this set, and only this lock's holder frees it.
+            unsafe { &*((undo_adjs + clamp(num) * 4) as *const AtomicI32) }
+        };
+        // As `log_change`, into the journal's block mapped above.
+        let log = |kind: u32, target: u64, old: i32| {
+            let len = journal.len.load(Relaxed);
+            if len as usize >= capacity {
+                return;
+            }
+            // SAFETY: the block holds `capacity` entries, mapped here.
+            let entry = unsafe { &*((entries + len as usize * ENTRY_SIZE as usize) as *const JournalEntry) };
+            entry.target.store(target, Relaxed);
+            entry.old.store(old, Relaxed);
+            entry.kind.store(kind, Relaxed);
+            journal.len.store(len + 1, Release);
         };
         ops.iter().for_each(|op| sem(op.num).hold());
         let outcome = (|| {
@@ -577,13 +606,16 @@ impl Region {
                     return Err(Attempt::Failed(libc::ERANGE));
                 }
                 if op.flags & SEM_UNDO != 0 {
-                    let new = self.undo_adj(undo, op.num as u32).load(Relaxed).saturating_sub(op.op as i32);
+                    let adj = adj(op.num);
+                    let old = adj.load(Relaxed);
+                    let new = old.saturating_sub(op.op as i32);
                     if !(-SEMAEM - 1..=SEMAEM).contains(&new) {
                         return Err(Attempt::Failed(libc::ERANGE));
                     }
-                    self.set_adj_logged(slot, undo, op.num as u32, new);
+                    log(ADJ_ENTRY, undo_adj_offset(undo, clamp(op.num) as u32), old);
+                    adj.store(new, Relaxed);
                 }
-                self.log_change(slot, VALUE_ENTRY, op.num as u64, value);
+                log(VALUE_ENTRY, clamp(op.num) as u64, value);
                 sem.set_value(result);
                 crate::faults::crash_point("sem.try_ops.after_op");
             }
@@ -988,6 +1020,7 @@ impl Region {
         }
     }
 
+    #[inline(always)]
     fn set_otime(&self, slot: &SemSlot, ops: &[SemOp]) {
         let first = ops.first().map_or(0, |op| op.num as u32);
         store_if_changed_i64(&self.sem(slot, first).otime, sys::realtime_seconds());
