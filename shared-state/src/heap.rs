@@ -126,6 +126,50 @@ impl HeapHeader {
     }
 }
 
+/// The heap as a process mapped it at one moment (see `Region::heap_view`).
+#[derive(Clone, Copy)]
+pub(crate) struct HeapView<'a> {
+    region: &'a Region,
+    base: usize,
+    mapped: usize,
+}
+
+impl<'a> HeapView<'a> {
+    /// As `Region::heap_ref`, against what was mapped when the view was
+    /// taken (a `T` past it goes the way of one past the mapping).
+    ///
+    /// # Safety
+    /// As `Region::heap_ref`.
+    #[inline(always)]
+    pub(crate) unsafe fn get<T>(&self, offset: u64) -> &'a T {
+        // SAFETY: forwarded.
+        unsafe { heap_at(self.region, self.base, self.mapped, offset) }
+    }
+}
+
+/// `Region::heap_ref` with the heap's address and mapped length given.
+/// The fast path takes the offset as it is (its low 32 bits, a free
+/// truncation) once two branches found it aligned and mapped: masking it
+/// first would put instructions between a link's load and the next block's
+/// in a list walk, where the links are aligned already (`heap_link`).
+///
+/// # Safety
+/// As `Region::heap_ref`.
+#[inline(always)]
+unsafe fn heap_at<T>(region: &Region, base: usize, mapped: usize, offset: u64) -> &T {
+    const { assert!(HEAP_SIZE == 1 << 32 && core::mem::size_of::<T>() <= crate::region::SPARE_SIZE) };
+    let at = offset as u32 as usize;
+    let address = if at & (core::mem::align_of::<T>() - 1) == 0 && at + core::mem::size_of::<T>() <= mapped {
+        base + at
+    } else {
+        let aligned = at & !(core::mem::align_of::<T>() - 1);
+        region.heap_ref_slow(aligned, core::mem::size_of::<T>())
+    };
+    // SAFETY: forwarded to the caller; the T is mapped here (or is the
+    // spare page), aligned.
+    unsafe { &*(address as *const T) }
+}
+
 /// Asks the CPU to fetch the cache line at `addr`, without waiting for it.
 #[inline(always)]
 fn prefetch(addr: usize) {
@@ -280,26 +324,26 @@ impl Region {
     /// A reference to a `T` at heap offset `offset`. An offset past the
     /// heap, or not aligned for a `T` (a value read from a corrupt region
     /// that no check caught: see the region's notes), is taken modulo the
-    /// heap's size (one AND, as the heap is 2^32 bytes) and aligned down;
-    /// a `T` past the heap in use, or that cannot be mapped here, is the
-    /// process's spare page instead. Whatever the offset, the reference is
-    /// to memory that does not fault.
+    /// heap's size (as the heap is 2^32 bytes) and aligned down; a `T` past
+    /// the heap in use, or that cannot be mapped here, is the process's
+    /// spare page instead. Whatever the offset, the reference is to memory
+    /// that does not fault.
     ///
     /// # Safety
     /// `offset` names a live block (or a place in one) holding a `T`, whose
     /// fields are atomics or are accessed under the lock that guards them.
     #[inline(always)]
     pub(crate) unsafe fn heap_ref<T>(&self, offset: u64) -> &T {
-        const { assert!(HEAP_SIZE == 1 << 32 && core::mem::size_of::<T>() <= crate::region::SPARE_SIZE) };
-        let offset = (offset as u32 & !(core::mem::align_of::<T>() as u32 - 1)) as usize;
-        let address = if offset + core::mem::size_of::<T>() <= self.mapped(Area::Heap) {
-            self.area_base(Area::Heap) + offset
-        } else {
-            self.heap_ref_slow(offset, core::mem::size_of::<T>())
-        };
-        // SAFETY: forwarded to the caller; the T is mapped here (or is the
-        // spare page), aligned.
-        unsafe { &*(address as *const T) }
+        // SAFETY: forwarded.
+        unsafe { heap_at(self, self.area_base(Area::Heap), self.mapped(Area::Heap), offset) }
+    }
+
+    /// What this process maps of the heap now, for a walk that reaches
+    /// many blocks (a message list): its checks then compare with a value
+    /// in a register rather than load the mapped length at each block.
+    #[inline(always)]
+    pub(crate) fn heap_view(&self) -> HeapView<'_> {
+        HeapView { region: self, base: self.area_base(Area::Heap), mapped: self.mapped(Area::Heap) }
     }
 
     #[cold]

@@ -869,10 +869,16 @@ impl Region {
     fn find_message(&self, slot: &MsgSlot, mode: Search, msgtyp: i64) -> SysResult<Option<(u64, u64)>> {
         let mut bound = msgtyp;
         let mut found = None;
+        let heap = self.heap_view();
+        // SAFETY: offsets in message lists name live message blocks.
+        let message = |at: u64| -> &Message { unsafe { heap.get(at) } };
+        let next_message = |at: u64| {
+            heap_link(message(at).next.load(Relaxed)).ok_or_else(|| corrupt("a message link outside the heap"))
+        };
         let dummy = slot.messages_head().load(Relaxed);
-        let (mut prev, mut cursor, mut count) = (dummy, self.next_message(dummy)?, 0i64);
+        let (mut prev, mut cursor, mut count) = (dummy, next_message(dummy)?, 0i64);
         while cursor != 0 {
-            let mtype = self.message(cursor).mtype.load(Relaxed);
+            let mtype = message(cursor).mtype.load(Relaxed);
             if mode.accepts(mtype, bound) {
                 match mode {
                     // The lowest type wins; the first of it among equals.
@@ -885,7 +891,7 @@ impl Region {
                 }
             }
             prev = cursor;
-            cursor = self.next_message(cursor)?;
+            cursor = next_message(cursor)?;
         }
         Ok(found)
     }
