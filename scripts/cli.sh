@@ -35,6 +35,15 @@ check "no library: 125, one line naming where it looked and IPCBOX_LIB" "125|1|1
 cp "$lib" "$work/a b/"
 check "a library path LD_PRELOAD cannot carry (a space) is refused: 125, one line" "125 1" \
   "$(IPCBOX_LIB="$work/a b/libipcbox.so" status "$ipcbox" run -- true) $(IPCBOX_LIB="$work/a b/libipcbox.so" "$ipcbox" run -- true 2>&1 | wc -l)"
+# A file size limit (ulimit -f) applies to the region's memfd, a file, as it
+# does not to the kernel's segments: a soft limit is raised for the
+# region's own growth only (the program still sees its own), and a hard one
+# below what the region needs is refused in one line, never with a death by
+# SIGXFSZ.
+check "hard file size limit below the region: 125, one line naming ulimit -f" "125|1|1" \
+  "$(bash -c "ulimit -f 100000; $(printf %q "$ipcbox") run -- true" >/dev/null 2>&1; echo $?)|$(bash -c "ulimit -f 100000; $(printf %q "$ipcbox") run -- true" 2>&1 | wc -l)|$(bash -c "ulimit -f 100000; $(printf %q "$ipcbox") run -- true" 2>&1 | grep -c 'ulimit -f')"
+check "soft file size limit: segments made past it, the program's own limit unchanged" "2|100000" \
+  "$(bash -c "ulimit -S -f 100000; $(printf %q "$ipcbox") run -- bash -c 'ipcmk -M 209715200 >/dev/null && ipcmk -M 4096 >/dev/null && ipcs -m | grep -c ^0x; ulimit -S -f'" 2>&1 | paste -sd'|')"
 check "unknown option is refused" 2 "$(status "$ipcbox" run --bogus -- true)"
 check "unknown option: one line" 1 "$("$ipcbox" run --bogus -- true 2>&1 | wc -l)"
 check "unknown subcommand: 2, one line" "2 1" "$(status "$ipcbox" frobnicate) $("$ipcbox" frobnicate 2>&1 | wc -l)"

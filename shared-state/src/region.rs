@@ -271,9 +271,14 @@ pub enum RegionError {
     BadDescriptor(i32, Errno),
     NotRegion(i32),
     TooSmall(i32, u64),
-    VersionMismatch { found: u32, expected: u32 },
+    VersionMismatch {
+        found: u32,
+        expected: u32,
+    },
     Corrupt(&'static str),
     NotReady,
+    /// The file size limit (bytes) is below what the region's file needs.
+    FileSizeLimit(u64),
     System(&'static str, Errno),
 }
 
@@ -287,6 +292,12 @@ impl fmt::Display for RegionError {
             VersionMismatch { found, expected } => write!(f, "ipcbox: region layout version {found} does not match this libipcbox.so (version {expected}): run every process of a box with the same ipcbox build"),
             Corrupt(what) => write!(f, "ipcbox: region header is corrupt ({what}): the box is damaged; restart it with `ipcbox run`"),
             NotReady => write!(f, "ipcbox: region was never initialised: restart the box with `ipcbox run`"),
+            FileSizeLimit(limit) => write!(
+                f,
+                "ipcbox: the file size limit (ulimit -f: {} KiB) is below the {} KiB the box's memory file needs: raise it (ulimit -f unlimited)",
+                limit / 1024,
+                META_SIZE / 1024
+            ),
             System(what, e) => write!(f, "ipcbox: {what} failed ({})", errno_name(*e)),
         }
     }
@@ -337,7 +348,10 @@ impl Region {
     /// Makes a fresh region in the empty file behind `fd` (a named box's
     /// file on a tmpfs), which it then owns.
     pub fn create_on(fd: i32, limits: &LimitValues) -> Result<Region, RegionError> {
-        sys::ftruncate(fd, META_SIZE as u64).map_err(|e| RegionError::System("ftruncate of the region", e))?;
+        sys::grow_file(fd, META_SIZE as u64).map_err(|e| match e {
+            libc::EFBIG => RegionError::FileSizeLimit(sys::file_size_limit()),
+            e => RegionError::System("ftruncate of the region", e),
+        })?;
         let region = Self::map(fd)?;
         // SAFETY: the mapping starts with a Header and is not yet shared with
         // any other process or thread.

@@ -429,7 +429,7 @@ impl Namespace {
             // no ftruncate most of the time.
             let size = shm.file_size.load(Relaxed);
             let ahead = end.max(size.saturating_add((size / 8).max(FILE_GROWTH))).min(BEYOND_DATA);
-            sys::ftruncate(self.fd(), ahead).or_else(|_| sys::ftruncate(self.fd(), end)).map_err(|_| libc::ENOMEM)?;
+            sys::grow_file(self.fd(), ahead).or_else(|_| sys::grow_file(self.fd(), end)).map_err(|_| libc::ENOMEM)?;
             shm.file_size.store(ahead, Relaxed);
         }
         shm.data_next.store(end, Relaxed);

@@ -273,6 +273,36 @@ pub fn ftruncate(fd: i32, len: u64) -> SysResult<()> {
     unsafe { sc!(libc::SYS_ftruncate, fd, len) }.map(drop)
 }
 
+/// Grows the file behind `fd` to `len` bytes (a memfd or a tmpfs file of
+/// the region) without the SIGXFSZ, fatal by default, that a file size
+/// limit (RLIMIT_FSIZE, `ulimit -f`) would bring: a soft limit below `len`
+/// is raised to the hard one for the call; EFBIG, and no signal, where even
+/// the hard one is below. The kernel's own SysV segments know no such
+/// limit; the region's file is a file, so it does.
+pub fn grow_file(fd: i32, len: u64) -> SysResult<()> {
+    let mut lim = libc::rlimit { rlim_cur: u64::MAX, rlim_max: u64::MAX };
+    // SAFETY: lim is writable; pid 0 is the caller.
+    let _ = unsafe { sc!(libc::SYS_prlimit64, 0, libc::RLIMIT_FSIZE, 0, &mut lim as *mut libc::rlimit) };
+    if len <= lim.rlim_cur {
+        return ftruncate(fd, len);
+    }
+    if len > lim.rlim_max {
+        return Err(libc::EFBIG);
+    }
+    let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+    // SAFETY: both structs are valid for reading; pid 0 is the caller.
+    unsafe { sc!(libc::SYS_prlimit64, 0, libc::RLIMIT_FSIZE, &raised as *const libc::rlimit, 0) }?;
+    let result = ftruncate(fd, len);
+    // SAFETY: as above.
+    let _ = unsafe { sc!(libc::SYS_prlimit64, 0, libc::RLIMIT_FSIZE, &lim as *const libc::rlimit, 0) };
+    result
+}
+
+/// The soft file size limit (RLIMIT_FSIZE), in bytes; u64::MAX for none.
+pub fn file_size_limit() -> u64 {
+    prlimit_soft(libc::RLIMIT_FSIZE)
+}
+
 pub fn punch_hole(fd: i32, offset: u64, len: u64) -> SysResult<()> {
     let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
     // SAFETY: plain integers.
