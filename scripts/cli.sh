@@ -44,6 +44,11 @@ check "hard file size limit below the region: 125, one line naming ulimit -f" "1
   "$(bash -c "ulimit -f 100000; $(printf %q "$ipcbox") run -- true" >/dev/null 2>&1; echo $?)|$(bash -c "ulimit -f 100000; $(printf %q "$ipcbox") run -- true" 2>&1 | wc -l)|$(bash -c "ulimit -f 100000; $(printf %q "$ipcbox") run -- true" 2>&1 | grep -c 'ulimit -f')"
 check "soft file size limit: segments made past it, the program's own limit unchanged" "2|100000" \
   "$(bash -c "ulimit -S -f 100000; $(printf %q "$ipcbox") run -- bash -c 'ipcmk -M 209715200 >/dev/null && ipcmk -M 4096 >/dev/null && ipcs -m | grep -c ^0x; ulimit -S -f'" 2>&1 | paste -sd'|')"
+# A descriptor limit (ulimit -n) at or below the number the box's
+# descriptor is placed from (100): it goes to the highest number allowed,
+# and moves down when the program takes that number (bash's exec 19<).
+check "descriptor limit of 20: the box starts, and its descriptor moves when the program takes its number" "fd=19|2|1" \
+  "$(bash -c "ulimit -n 20; $(printf %q "$ipcbox") run -- bash -c 'echo fd=\$IPCBOX_FD; exec 19</dev/null; ipcmk -M 4096 >/dev/null && ipcmk -Q >/dev/null && ipcs -m -q | grep -c ^0x; ls -l /proc/\$\$/fd | grep -c memfd'" 2>&1 | paste -sd'|')"
 check "unknown option is refused" 2 "$(status "$ipcbox" run --bogus -- true)"
 check "unknown option: one line" 1 "$("$ipcbox" run --bogus -- true 2>&1 | wc -l)"
 check "unknown subcommand: 2, one line" "2 1" "$(status "$ipcbox" frobnicate) $("$ipcbox" frobnicate 2>&1 | wc -l)"

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 /// Lowest descriptor number the region is placed at in the box, out of the
 /// way of the small numbers programs expect to get from open().
-const REGION_FD_FLOOR: i32 = 100;
+const REGION_FD_FLOOR: usize = 100;
 const EXIT_IPCBOX_FAILED: u8 = 125;
 
 /// The exit of an inspection command: 0, or 1 after one line on stderr.
@@ -223,15 +223,15 @@ fn run(options: &RunOptions, command: Vec<OsString>) -> ExitCode {
         },
         None => namespace.fd(),
     };
-    // SAFETY: F_DUPFD on a descriptor we own.
-    let box_fd = unsafe { libc::fcntl(source, libc::F_DUPFD, REGION_FD_FLOOR) };
+    let box_fd = shared_state::sys::dup_high(source, REGION_FD_FLOOR);
     if named.is_some() {
         // SAFETY: closing our own duplicate; box_fd shares its file description.
         unsafe { libc::close(source) };
     }
-    if box_fd < 0 {
-        return fail(format!("cannot hand the region on: {}", std::io::Error::last_os_error()));
-    }
+    let box_fd = match box_fd {
+        Ok(fd) => fd,
+        Err(e) => return fail(format!("cannot hand the region on: {}", std::io::Error::from_raw_os_error(e))),
+    };
     let mut preload = library.into_os_string();
     if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
         preload.push(":");
@@ -243,11 +243,8 @@ fn run(options: &RunOptions, command: Vec<OsString>) -> ExitCode {
     let trace_fd = match trace.as_ref().map(|path| {
         std::fs::OpenOptions::new().append(true).create(true).truncate(false).open(path).and_then(|file| {
             file.set_len(0)?;
-            // SAFETY: F_DUPFD on a descriptor we own; the copy is inheritable.
-            match unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&file), libc::F_DUPFD, REGION_FD_FLOOR) } {
-                -1 => Err(std::io::Error::last_os_error()),
-                fd => Ok(fd),
-            }
+            shared_state::sys::dup_high(std::os::fd::AsRawFd::as_raw_fd(&file), REGION_FD_FLOOR)
+                .map_err(std::io::Error::from_raw_os_error)
         })
     }) {
         None => None,

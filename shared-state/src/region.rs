@@ -520,6 +520,12 @@ impl Region {
         if need > end - start {
             return Err(libc::EINVAL);
         }
+        // The descriptor is the program's to misuse (the shim moves it out of
+        // the way of dup2 onto its number, but not past every limit): a
+        // number that now names another file must not be mapped as the box.
+        if sys::fstat(self.fd()).map(|st| (st.st_dev, st.st_ino)) != Ok(self.file) {
+            return Err(libc::EBADF);
+        }
         let growth = if area == Area::Heap { HEAP_GROWTH } else { TABLE_GROWTH };
         let wanted = if area == Area::Heap { need } else { need.max(have * 2) };
         let target = align_up(wanted, growth).min(end - start);
@@ -716,10 +722,14 @@ impl Drop for Region {
 fn cannot_grow(e: Errno) {
     static SAID: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
     if !SAID.swap(true, Ordering::Relaxed) {
-        let line = format!(
-            "ipcbox: cannot map more of the box's region ({}): calls on objects it holds see them empty; raise the address-space limit (ulimit -v)\n",
-            errno_name(e)
-        );
+        let why = match e {
+            libc::EBADF => {
+                "its descriptor no longer names the box's file: the program closed or replaced it".to_string()
+            }
+            e => format!("{}: raise the address-space limit (ulimit -v)", errno_name(e)),
+        };
+        let line =
+            format!("ipcbox: cannot map more of the box's region ({why}); calls on objects it holds see them empty\n");
         // SAFETY: writing our own buffer to stderr.
         let _ = unsafe { sys::syscall6(libc::SYS_write, [2, line.as_ptr() as usize, line.len(), 0, 0, 0]) };
     }

@@ -449,6 +449,27 @@ pub fn fcntl(fd: i32, cmd: i32, arg: usize) -> SysResult<usize> {
     unsafe { sc!(libc::SYS_fcntl, fd, cmd, arg) }
 }
 
+/// A copy of `fd` (inheritable) at the lowest free number from `floor`, out
+/// of the way of the small numbers programs expect from open(); where a
+/// descriptor limit (`ulimit -n`) is at or below `floor`, or leaves nothing
+/// free above it, at the highest free number the limit allows.
+pub fn dup_high(fd: i32, floor: usize) -> SysResult<i32> {
+    match fcntl(fd, libc::F_DUPFD, floor) {
+        Ok(copy) => return Ok(copy as i32),
+        Err(libc::EINVAL | libc::EMFILE) => {}
+        Err(e) => return Err(e),
+    }
+    let limit = prlimit_soft(libc::RLIMIT_NOFILE).min(floor as u64) as usize;
+    for candidate in (3..limit).rev() {
+        match fcntl(fd, libc::F_DUPFD, candidate) {
+            Ok(copy) => return Ok(copy as i32),
+            Err(libc::EMFILE) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(libc::EMFILE)
+}
+
 /// A new read-only descriptor for the file behind `fd`.
 pub fn reopen_read_only(fd: i32) -> SysResult<i32> {
     let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).expect("no NUL in a number");

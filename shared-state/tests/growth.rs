@@ -77,3 +77,25 @@ fn a_growth_that_meets_a_mapping_of_the_programs_fails_and_the_rest_works() {
     assert_eq!(ns.semctl(ids[500], 0, GETVAL, 0), Ok(0));
     assert!(ns.semget(IPC_PRIVATE, 1, 0o600).is_ok());
 }
+
+#[test]
+fn a_growth_through_a_descriptor_the_program_replaced_maps_nothing() {
+    let ns = new_box();
+    let ids = sets(&ns, 1000);
+    // SAFETY: a copy of our own descriptor.
+    let copy = unsafe { libc::dup(ns.fd()) };
+    let fresh = Namespace::attach(copy).unwrap();
+    assert_eq!(fresh.semctl(ids[0], 0, GETVAL, 0), Ok(0));
+    // The program puts a small file of its own at the box's number (past
+    // every way the shim has to move the box's descriptor out of its way):
+    // mapped as the box, its pages past its end would fault.
+    let path = std::env::temp_dir().join(format!("ipcbox-growth-{}", std::process::id()));
+    let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path).unwrap();
+    file.set_len(4096).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    // SAFETY: replacing our own descriptor.
+    assert_eq!(unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&file), copy) }, copy);
+    assert_eq!(fresh.semctl(ids[500], 0, GETVAL, 0), Err(libc::EINVAL));
+    assert_eq!(fresh.semctl(ids[0], 0, GETVAL, 0), Ok(0), "what was mapped still works");
+    assert_eq!(ns.semctl(ids[500], 0, GETVAL, 0), Ok(0));
+}

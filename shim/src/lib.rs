@@ -792,13 +792,13 @@ pub extern "C" fn closefrom(lowfd: c_int) {
 fn vacate(newfd: c_int) {
     if let Some(ns) = namespace() {
         if ns.fd() == newfd {
-            if let Ok(moved) = sys::fcntl(newfd, libc::F_DUPFD, FD_FLOOR) {
-                ns.set_fd(moved as c_int);
+            if let Ok(moved) = sys::dup_high(newfd, FD_FLOOR) {
+                ns.set_fd(moved);
             }
         }
         if trace::fd() == Some(newfd) {
-            if let Ok(moved) = sys::fcntl(newfd, libc::F_DUPFD, FD_FLOOR) {
-                trace::set_fd(moved as c_int);
+            if let Ok(moved) = sys::dup_high(newfd, FD_FLOOR) {
+                trace::set_fd(moved);
             }
         }
     }
