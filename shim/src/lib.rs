@@ -788,13 +788,14 @@ pub extern "C" fn closefrom(lowfd: c_int) {
     let _ = close_range_sparing(lowfd.max(0) as c_uint, c_uint::MAX, 0);
 }
 
-/// Moves the box's descriptor away when a program is about to reuse its number.
-fn vacate(newfd: c_int) {
+/// Moves the box's descriptor away when a program is about to reuse its
+/// number. Err(EMFILE) where no number is free to move it to: the program's
+/// call must then fail, or its file would be taken for the box's (mapped as
+/// the region, or as a segment).
+fn vacate(newfd: c_int) -> Result<(), i32> {
     if let Some(ns) = namespace() {
         if ns.fd() == newfd {
-            if let Ok(moved) = sys::dup_high(newfd, FD_FLOOR) {
-                ns.set_fd(moved);
-            }
+            ns.set_fd(sys::dup_high(newfd, FD_FLOOR)?);
         }
         if trace::fd() == Some(newfd) {
             if let Ok(moved) = sys::dup_high(newfd, FD_FLOOR) {
@@ -802,12 +803,15 @@ fn vacate(newfd: c_int) {
             }
         }
     }
+    Ok(())
 }
 
 #[no_mangle]
 pub extern "C" fn dup2(oldfd: c_int, newfd: c_int) -> c_int {
     if oldfd != newfd {
-        vacate(newfd);
+        if let Err(e) = vacate(newfd) {
+            return ret_int(Err(e));
+        }
     }
     let result = match next!(c"dup2", as extern "C" fn(c_int, c_int) -> c_int) {
         Some(f) => f(oldfd, newfd),
@@ -822,7 +826,9 @@ pub extern "C" fn dup2(oldfd: c_int, newfd: c_int) -> c_int {
 #[no_mangle]
 pub extern "C" fn dup3(oldfd: c_int, newfd: c_int, flags: c_int) -> c_int {
     if oldfd != newfd {
-        vacate(newfd);
+        if let Err(e) = vacate(newfd) {
+            return ret_int(Err(e));
+        }
     }
     let result = match next!(c"dup3", as extern "C" fn(c_int, c_int, c_int) -> c_int) {
         Some(f) => f(oldfd, newfd, flags),
