@@ -99,3 +99,50 @@ fn a_growth_through_a_descriptor_the_program_replaced_maps_nothing() {
     assert_eq!(fresh.semctl(ids[0], 0, GETVAL, 0), Ok(0), "what was mapped still works");
     assert_eq!(ns.semctl(ids[500], 0, GETVAL, 0), Ok(0));
 }
+
+/// Threads of a process that has just joined reach far into every table
+/// and the heap at once, in different orders: each growth they race on
+/// maps the area once, and every object reads right.
+#[test]
+fn threads_that_join_at_once_see_every_object() {
+    let ns = new_box();
+    let sems = sets(&ns, 3000);
+    let queues: Vec<i32> = (0..500).map(|_| ns.msgget(IPC_PRIVATE, 0o600).unwrap()).collect();
+    for (i, &q) in queues.iter().enumerate() {
+        let mut buf = vec![0u8; 8 + 2000];
+        buf[..8].copy_from_slice(&1i64.to_ne_bytes());
+        buf[8] = i as u8;
+        assert_eq!(ns.msgsnd(q, buf.as_ptr() as usize, 2000, 0), Ok(0));
+    }
+    for round in 0..20 {
+        let fresh = Namespace::attach(ns.fd()).unwrap();
+        let threads = 6;
+        let barrier = std::sync::Barrier::new(threads);
+        std::thread::scope(|scope| {
+            for t in 0..threads {
+                let (fresh, barrier, sems, queues) = (&fresh, &barrier, &sems, &queues);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let step = [1, 7, 11, 13, 17, 19][t];
+                    for k in 0..sems.len() {
+                        let i = (k * step + t * 500) % sems.len();
+                        assert_eq!(fresh.semctl(sems[i], 0, GETVAL, 0), Ok((i % 100) as i32), "round {round} set {i}");
+                    }
+                    for k in 0..queues.len() {
+                        let i = (k * step + t * 100) % queues.len();
+                        let mut buf = vec![0u8; 8 + 2000];
+                        let got = fresh.msgrcv(
+                            queues[i],
+                            buf.as_mut_ptr() as usize,
+                            2000,
+                            0,
+                            IPC_NOWAIT | shared_state::msg::MSG_COPY,
+                        );
+                        assert_eq!(got, Ok(2000), "round {round} queue {i}");
+                        assert_eq!(buf[8], i as u8);
+                    }
+                });
+            }
+        });
+    }
+}
