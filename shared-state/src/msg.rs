@@ -62,7 +62,7 @@
 use crate::abi::*;
 use crate::collect::Hold;
 use crate::cred::Cred;
-use crate::heap::{block_fits, checked_block, heap_link, is_block};
+use crate::heap::{block_fits, checked_block, heap_link, is_block, HeapView};
 use crate::lock::{Guard, RobustMutex};
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
@@ -677,15 +677,14 @@ impl Region {
     }
 
     fn message(&self, offset: u64) -> &Message {
-        // SAFETY: offsets in message lists and hand-offs name live message blocks.
-        unsafe { self.heap_ref(offset) }
+        message_in(self.heap_view(), offset)
     }
 
     /// The message after `at` in a queue (0 for none); Err(EINVAL) if the
     /// link leaves the heap. Queue lock held.
     #[inline(always)]
     fn next_message(&self, at: u64) -> SysResult<u64> {
-        heap_link(self.message(at).next.load(Relaxed)).ok_or_else(|| corrupt("a message link outside the heap"))
+        next_message_in(self.heap_view(), at)
     }
 
     /// Message `at`'s body size, if the message lies in the heap whole;
@@ -869,16 +868,12 @@ impl Region {
     fn find_message(&self, slot: &MsgSlot, mode: Search, msgtyp: i64) -> SysResult<Option<(u64, u64)>> {
         let mut bound = msgtyp;
         let mut found = None;
+        // One view of the heap for the walk (see `Region::heap_view`).
         let heap = self.heap_view();
-        // SAFETY: offsets in message lists name live message blocks.
-        let message = |at: u64| -> &Message { unsafe { heap.get(at) } };
-        let next_message = |at: u64| {
-            heap_link(message(at).next.load(Relaxed)).ok_or_else(|| corrupt("a message link outside the heap"))
-        };
         let dummy = slot.messages_head().load(Relaxed);
-        let (mut prev, mut cursor, mut count) = (dummy, next_message(dummy)?, 0i64);
+        let (mut prev, mut cursor, mut count) = (dummy, next_message_in(heap, dummy)?, 0i64);
         while cursor != 0 {
-            let mtype = message(cursor).mtype.load(Relaxed);
+            let mtype = message_in(heap, cursor).mtype.load(Relaxed);
             if mode.accepts(mtype, bound) {
                 match mode {
                     // The lowest type wins; the first of it among equals.
@@ -891,7 +886,7 @@ impl Region {
                 }
             }
             prev = cursor;
-            cursor = next_message(cursor)?;
+            cursor = next_message_in(heap, cursor)?;
         }
         Ok(found)
     }
@@ -1074,6 +1069,19 @@ impl Region {
 
 /// Linux's do_msg_fill: the type, then as much of the `size`-byte body at
 /// `body` (memory of ours) as fits in `bufsz`.
+/// Message `offset` as `heap` reaches it.
+#[inline(always)]
+fn message_in(heap: HeapView<'_>, offset: u64) -> &Message {
+    // SAFETY: offsets in message lists and hand-offs name live message blocks.
+    unsafe { heap.get(offset) }
+}
+
+/// `Region::next_message` through `heap`.
+#[inline(always)]
+fn next_message_in(heap: HeapView<'_>, at: u64) -> SysResult<u64> {
+    heap_link(message_in(heap, at).next.load(Relaxed)).ok_or_else(|| corrupt("a message link outside the heap"))
+}
+
 fn fill(msgp: usize, bufsz: usize, mtype: i64, body: usize, size: usize) -> SysResult<isize> {
     sys::copy_to_user(msgp, &mtype.to_ne_bytes())?;
     let n = bufsz.min(size);

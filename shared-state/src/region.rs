@@ -37,7 +37,8 @@
 //! one base serves all of them. An access past what this process has mapped
 //! of an area (one compare in `table_entry` and `heap_ref`) maps more of it
 //! (`grow`): a table as far as the entry, at least doubling; the heap as
-//! far as it is in use (its bump), no further. So a process's address
+//! far as the block, in 1 MiB steps (and never for an offset past its bump:
+//! one read from a corrupt region). So a process's address
 //! space follows the box's use, not the limits, and stays within an
 //! address-space limit (`ulimit -v`). The base is chosen in a range of the
 //! address space that the kernel's own placement does not reach (`BASES`),
@@ -352,7 +353,8 @@ impl Region {
             libc::EFBIG => RegionError::FileSizeLimit(sys::file_size_limit()),
             e => RegionError::System("ftruncate of the region", e),
         })?;
-        let region = Self::map(fd)?;
+        let st = sys::fstat(fd).map_err(|e| RegionError::BadDescriptor(fd, e))?;
+        let region = Self::map(fd, &st)?;
         // SAFETY: the mapping starts with a Header and is not yet shared with
         // any other process or thread.
         let header = unsafe { &mut *(region.base as *mut Header) };
@@ -420,7 +422,7 @@ impl Region {
         if size < META_SIZE as u64 {
             return Err(RegionError::TooSmall(fd, size));
         }
-        let region = Self::map(fd)?;
+        let region = Self::map(fd, &st)?;
         let header = region.header();
         if header.ready.load(Ordering::Acquire) != READY {
             return Err(RegionError::NotReady);
@@ -431,14 +433,14 @@ impl Region {
         Ok(region)
     }
 
-    /// Maps the header of the region behind `fd` at a base chosen for it.
-    fn map(fd: i32) -> Result<Region, RegionError> {
-        let st = sys::fstat(fd).map_err(|e| RegionError::BadDescriptor(fd, e))?;
+    /// Maps the header of the region behind `fd`, of which `st` is the
+    /// fstat, at a base chosen for it.
+    fn map(fd: i32, st: &libc::stat) -> Result<Region, RegionError> {
         let (rw, private) = (libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS);
         // SAFETY: fresh anonymous memory of our own.
         let spare = unsafe { sys::mmap(0, SPARE_SIZE, rw, private, -1, 0) }
             .map_err(|e| RegionError::System("mmap of the region", e))?;
-        let base = Self::map_header(fd).inspect_err(|_| {
+        let base = Self::map_header(fd, st.st_ino).inspect_err(|_| {
             // SAFETY: the spare page mapped above, not yet handed out.
             let _ = unsafe { sys::munmap(spare, SPARE_SIZE) };
         })?;
@@ -453,12 +455,14 @@ impl Region {
         })
     }
 
-    /// Maps the header at the first free base of `BASES` from a random one;
-    /// where none can be had (a small address space), at a place the kernel
-    /// finds room for the whole metadata at.
-    fn map_header(fd: i32) -> Result<usize, RegionError> {
+    /// Maps the header at the first free base of `BASES` from one the
+    /// region file's inode picks (no system call on the join path: every
+    /// process of a box tries the same bases, regions of different boxes in
+    /// one process different ones); where none can be had (a small address
+    /// space), at a place the kernel finds room for the whole metadata at.
+    fn map_header(fd: i32, inode: u64) -> Result<usize, RegionError> {
         let (first, step, slots) = BASES;
-        let start = random_u64() as usize % slots;
+        let start = (inode.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize % slots;
         let error = |e| RegionError::System("mmap of the region", e);
         for attempt in 0..slots {
             let base = first + (start + attempt) % slots * step;

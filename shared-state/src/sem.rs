@@ -170,6 +170,18 @@ struct JournalEntry {
     kind: AtomicU32,
 }
 
+impl Journal {
+    /// Logs a change as entry `len` (the journal's length, read by the
+    /// caller, who found the entry at its place in the block): the entry is
+    /// whole before the length covers it. Slot lock held.
+    fn append(&self, len: u32, entry: &JournalEntry, kind: u32, target: u64, old: i32) {
+        entry.target.store(target, Relaxed);
+        entry.old.store(old, Relaxed);
+        entry.kind.store(kind, Relaxed);
+        self.len.store(len + 1, Release);
+    }
+}
+
 const VALUE_ENTRY: u32 = 0;
 const ADJ_ENTRY: u32 = 1;
 const ENTRY_SIZE: u64 = core::mem::size_of::<JournalEntry>() as u64;
@@ -584,10 +596,7 @@ impl Region {
             }
             // SAFETY: the block holds `capacity` entries, mapped here.
             let entry = unsafe { &*((entries + len as usize * ENTRY_SIZE as usize) as *const JournalEntry) };
-            entry.target.store(target, Relaxed);
-            entry.old.store(old, Relaxed);
-            entry.kind.store(kind, Relaxed);
-            journal.len.store(len + 1, Release);
+            journal.append(len, entry, kind, target, old);
         };
         ops.iter().for_each(|op| sem(op.num).hold());
         let outcome = (|| {
@@ -698,11 +707,7 @@ impl Region {
         if len >= journal.capacity.load(Relaxed) {
             return;
         }
-        let entry = self.journal_entry(slot, len);
-        entry.target.store(target, Relaxed);
-        entry.old.store(old, Relaxed);
-        entry.kind.store(kind, Relaxed);
-        journal.len.store(len + 1, Release);
+        journal.append(len, self.journal_entry(slot, len), kind, target, old);
     }
 
     /// Sets semaphore `num` (held) to `value`, logged. Slot lock held.
