@@ -57,6 +57,8 @@
 #   CTEST_TIMEOUT  seconds per program run (default: 60)
 #   CTEST_AS_LIMIT  an address-space limit in KiB (ulimit -v) for every
 #            program run, kernel and box alike (default: none)
+#   CTEST_CPUS  run every program pinned to these CPUs (taskset -c), kernel
+#            and box alike (default: not pinned)
 #
 # Prints a PASS, FAIL, KNOWN or SKIP line per test and half ("[user]" marks
 # the user half), then the counts, and last "N passed, M failed" (with
@@ -302,7 +304,9 @@ setup_half() {
 run() {
 	local half=$1 out=$2
 	shift 2
-	(cd "$DIR" && ulimit -v "${CTEST_AS_LIMIT:-unlimited}" && timeout -k 5 "$TMO" "$@" </dev/null >"$out.out" 2>"$out.err")
+	local pin=()
+	[ -n "${CTEST_CPUS:-}" ] && pin=(taskset -c "$CTEST_CPUS")
+	(cd "$DIR" && ulimit -v "${CTEST_AS_LIMIT:-unlimited}" && timeout -k 5 "$TMO" "${pin[@]}" "$@" </dev/null >"$out.out" 2>"$out.err")
 	local rc=$?
 	echo "$rc" >"$out.rc"
 	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then

@@ -55,6 +55,8 @@ echo "== C conformance suite: kernel vs ipcbox, as root and as an unprivileged u
 bash scripts/ctest.sh
 echo "== C tests of all three facilities under an address-space limit of 256 MiB (ulimit -v 262144)"
 CTEST_AS_LIMIT=262144 bash scripts/ctest.sh sem_op sem_undo sem_wait msg_snd msg_rcv msg_wait shm_at shm_dt shm_nattch proc_sysvipc
+echo "== C tests of waits and hand-offs on one CPU (taskset -c 0: no spinning, wakes at the unlock)"
+CTEST_CPUS=0 bash scripts/ctest.sh sem_order sem_race sem_stress sem_wait sem_eintr_spin msg_wait msg_stress
 echo "== isolation"
 bash scripts/isolation.sh
 echo "== fast paths make no system call"

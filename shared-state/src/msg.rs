@@ -638,7 +638,7 @@ impl Region {
         let completing = slot.completing.load(Relaxed);
         if is_block(completing) {
             self.remove_msg_waiter(slot, completing);
-            wait::finish(&self.msg_waiter(completing).status);
+            wait::finish_for_the_dead(&self.msg_waiter(completing).status);
         } else if completing != 0 {
             corrupt("a message queue's completion outside the heap");
         }

@@ -124,6 +124,9 @@ impl Namespace {
         // Resolve the vDSO clock now, single-threaded, rather than inside a
         // later call that a fork could split.
         let _ = sys::realtime_seconds();
+        // The CPUs the process may use as it joins, before the program pins
+        // its processes (see `wait::spinning_pays`).
+        let _ = crate::wait::spinning_pays();
         Namespace {
             region,
             local: Mutex::new(Local::default()),

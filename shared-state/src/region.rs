@@ -79,7 +79,7 @@ use std::fmt;
 
 pub const MAGIC: [u8; 8] = *b"IPCBOX\0R";
 /// Bump on any change to the bytes of the region.
-pub const LAYOUT_VERSION: u32 = 12;
+pub const LAYOUT_VERSION: u32 = 13;
 const READY: u32 = 0x5245_4459;
 
 /// Slot index bits of an id, as Linux's IPCMNI_SHIFT.

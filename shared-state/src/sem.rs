@@ -64,6 +64,7 @@ use crate::abi::*;
 use crate::collect::Hold;
 use crate::cred::Cred;
 use crate::heap::{block_fits, checked_block, heap_link, is_block, MAX_BLOCK};
+use crate::lock::Guard;
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
 use crate::region::{
@@ -73,6 +74,7 @@ use crate::region::{
 use crate::sys::{self, SysResult};
 use crate::table::{make_id, split_id, FacilityHeader, Locking, SlotHeader, SlotTable, SLOT_LIVE};
 use crate::wait::{self, Woken, DONE, WAITING};
+use core::cell::Cell;
 use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
 
 pub const SEMVMX: i32 = 32767;
@@ -159,6 +161,10 @@ pub struct Journal {
     pub completing: AtomicU64,
     /// An undo record being applied: its `applied` flag commits the log.
     pub applying: AtomicU64,
+    /// A completed waiter to be woken as the set lock is let go (see
+    /// `wait::finish`): a repair wakes it. Left behind afterwards, so it
+    /// may name a block since freed: waking that is a spurious wake-up.
+    pub waking: AtomicU64,
 }
 
 /// One logged change: the old value of semaphore `target` (`kind`
@@ -765,17 +771,23 @@ impl Region {
     /// unlinks the waiter (whose predecessor is `prev`) and wakes it. Once
     /// `completing` names it, a repair finishes the job if this thread dies
     /// (and the waiter, woken, does not free its block while it is named).
-    /// Slot lock held.
-    fn complete_waiter(&self, slot: &SemSlot, prev: u64, at: u64, result: i32) {
+    /// Slot lock held. With `late`, its holder may be left the wake-up, to
+    /// make as it lets go of the lock (see `wait::finish_late`).
+    fn complete_waiter(&self, slot: &SemSlot, prev: u64, at: u64, result: i32, late: Option<&Cell<u64>>) {
         let waiter = self.waiter(at);
         waiter.result.store(result, Relaxed);
         slot.journal.completing.store(at, Relaxed);
         slot.journal.len.store(0, Relaxed);
         crate::faults::crash_point("sem.complete.committed");
         self.unlink_waiter(slot, prev, at);
-        wait::finish(&waiter.status);
+        match late {
+            Some(late) => wait::finish_late(&waiter.status, late, &slot.journal.waking, at),
+            None => wait::finish(&waiter.status),
+        }
         crate::faults::crash_point("sem.complete.woken");
         slot.journal.completing.store(0, Relaxed);
+        // Woken or not yet (at the unlock): `waking` then names it.
+        crate::faults::crash_point("sem.complete.done");
     }
 
     /// Repairs set `index` after a thread died holding its lock: finishes
@@ -786,12 +798,16 @@ impl Region {
     fn repair_set(&self, index: u32) {
         let slot = self.set(index);
         let journal = &slot.journal;
+        let waking = journal.waking.swap(0, Relaxed);
+        if is_block(waking) {
+            sys::futex_wake(&self.waiter(waking).status, 1);
+        }
         let completing = journal.completing.load(Relaxed);
         if completing != 0 {
             journal.len.store(0, Relaxed);
             if is_block(completing) {
                 self.unlink_if_queued(slot, completing);
-                wait::finish(&self.waiter(completing).status);
+                wait::finish_for_the_dead(&self.waiter(completing).status);
             } else {
                 corrupt("a semaphore set's completion outside the heap");
             }
@@ -813,7 +829,7 @@ impl Region {
         } else if slot.head.is_live() {
             let nsems = slot.nsems.load(Relaxed);
             self.hold_sems(slot, 0..nsems);
-            self.serve_queue(slot);
+            self.serve_queue(slot, None);
             self.release_sems(slot, 0..nsems);
         }
     }
@@ -884,8 +900,17 @@ impl Region {
             if at == 0 {
                 break;
             }
-            self.complete_waiter(slot, 0, at, libc::EIDRM);
+            self.complete_waiter(slot, 0, at, libc::EIDRM, None);
             crate::faults::crash_point("sem.destroy.woke_one");
+        }
+    }
+
+    /// Lets go of a set's lock, making the wake-up its holder was left
+    /// (`late`: see `complete_waiter`), if any, in the same system call.
+    fn unlock_late(&self, guard: Guard<'_>, late: &Cell<u64>) {
+        match late.get() {
+            0 => drop(guard),
+            at => guard.unlock_waking(&self.waiter(at).status),
         }
     }
 
@@ -895,7 +920,7 @@ impl Region {
     /// `wait`), if any: the new first waiter when it waits to decrement the
     /// semaphore a completed single decrement has just taken (the next in
     /// line for a mutex). Slot lock held.
-    fn serve_queue(&self, slot: &SemSlot) -> Option<u64> {
+    fn serve_queue(&self, slot: &SemSlot, late: Option<&Cell<u64>>) -> Option<u64> {
         // Semaphores of the waiters that leave the queue: released at the end.
         let mut left = Vec::new();
         // The semaphore the last completed single decrement took.
@@ -962,7 +987,7 @@ impl Region {
                             Err(Attempt::Blocked(_)) => unreachable!(),
                         };
                         left.extend(nums(&ops));
-                        self.complete_waiter(slot, prev, at, result);
+                        self.complete_waiter(slot, prev, at, result, late);
                         if result == 0 && one_decrement {
                             taken = Some(ops[0].num);
                         }
@@ -1125,7 +1150,7 @@ impl Region {
                 // Linux marks the set operated on by every exit that held an
                 // undo record for it, whatever the adjustments were.
                 self.set_otime(slot, &[]);
-                self.serve_queue(slot);
+                self.serve_queue(slot, None);
                 self.release_sems(slot, adjusted);
             }
             link.store(next, Relaxed);
@@ -1622,19 +1647,19 @@ impl Namespace {
         let pid = self.pid();
         region.vote_mode(slot, ops.len() == 1 && undo == 0);
         let outcome = region.try_ops(slot, ops, undo, pid);
-        let mut ahead = None;
+        let (mut ahead, late) = (None, Cell::new(0));
         if outcome.is_ok() {
             region.journal_commit(slot);
             self.region.set_otime(slot, ops);
             // An empty queue has no one to serve (the common case).
             if alter && slot.queue_head.load(Relaxed) != 0 {
-                ahead = region.serve_queue(slot);
+                ahead = region.serve_queue(slot, Some(&late));
             }
         }
         region.release_sems(slot, nums(ops));
         match outcome {
             Ok(()) => {
-                drop(guard);
+                region.unlock_late(guard, &late);
                 if let Some(at) = ahead {
                     region.wake_ahead(at);
                 }
@@ -1690,16 +1715,16 @@ impl Namespace {
             let blocking = match region.try_ops(slot, ops, undo, pid) {
                 Err(Attempt::Blocked(i)) => i,
                 outcome => {
-                    let mut ahead = None;
+                    let (mut ahead, late) = (None, Cell::new(0));
                     if outcome.is_ok() {
                         region.journal_commit(slot);
                         region.set_otime(slot, ops);
                         if ops.iter().any(|op| op.op != 0) {
-                            ahead = region.serve_queue(slot);
+                            ahead = region.serve_queue(slot, Some(&late));
                         }
                     }
                     region.release_sems(slot, nums(ops));
-                    drop(guard);
+                    region.unlock_late(guard, &late);
                     if let Some(at) = ahead {
                         region.wake_ahead(at);
                     }
@@ -1980,7 +2005,7 @@ impl Namespace {
                 }
                 region.journal_commit(slot);
                 slot.ctime.store(sys::realtime_seconds(), Relaxed);
-                region.serve_queue(slot);
+                region.serve_queue(slot, None);
                 region.release_sems(slot, 0..nsems);
                 Ok(0)
             }
@@ -2022,7 +2047,7 @@ impl Namespace {
                         // than the rest of the call.
                         sem.pid.store(self.pid(), Relaxed);
                         slot.ctime.store(sys::realtime_seconds(), Relaxed);
-                        region.serve_queue(slot);
+                        region.serve_queue(slot, None);
                         region.release_sems(slot, [num as u32]);
                         0
                     }

@@ -488,6 +488,17 @@ pub fn pwrite(fd: i32, buf: &[u8], offset: u64) -> SysResult<usize> {
     unsafe { sc!(libc::SYS_pwrite64, fd, buf.as_ptr(), buf.len(), offset) }
 }
 
+/// How many CPUs this thread may run on (its affinity mask), at least 1.
+pub fn cpus_allowed() -> u32 {
+    let mut mask = [0u64; 16];
+    // SAFETY: the mask is writable for its length; the kernel writes at most that.
+    match unsafe { sc!(libc::SYS_sched_getaffinity, 0, core::mem::size_of_val(&mask), mask.as_mut_ptr()) } {
+        Ok(_) => mask.iter().map(|word| word.count_ones()).sum::<u32>().max(1),
+        // A mask wider than 1024 CPUs: many, whatever the count.
+        Err(_) => u32::MAX,
+    }
+}
+
 /// Lets another runnable thread have this core.
 pub fn sched_yield() {
     // SAFETY: no arguments.
@@ -652,6 +663,22 @@ pub fn futex_wait(word: &core::sync::atomic::AtomicU32, expected: u32, timeout_n
 pub fn futex_wake(word: &core::sync::atomic::AtomicU32, count: i32) {
     // SAFETY: word is a live atomic in shared memory.
     let _ = unsafe { sc!(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, count) };
+}
+
+/// Stores 0 in `lock` and wakes one sleeper on `word`, plus one on `lock`
+/// if its old value had FUTEX_WAITERS (the sign bit), in one system call
+/// (FUTEX_WAKE_OP): a lock let go and a sleeper woken with nothing between.
+pub fn futex_unlock_and_wake(
+    lock: &core::sync::atomic::AtomicU32,
+    word: &core::sync::atomic::AtomicU32,
+) -> SysResult<()> {
+    const FUTEX_WAKE_OP: i32 = 5;
+    // FUTEX_OP(FUTEX_OP_SET, 0, FUTEX_OP_CMP_LT, 0): old value < 0.
+    const SET_ZERO_WAKE_IF_NEGATIVE: u32 = 2 << 24;
+    // SAFETY: both words are live atomics in shared memory; the fourth
+    // argument of FUTEX_WAKE_OP is a count, not a pointer.
+    unsafe { sc!(libc::SYS_futex, word.as_ptr(), FUTEX_WAKE_OP, 1, 1, lock.as_ptr(), SET_ZERO_WAKE_IF_NEGATIVE) }
+        .map(drop)
 }
 
 /// Whether `pid` has exited, without reaping it: true once it is a zombie or gone.

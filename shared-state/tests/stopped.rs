@@ -350,6 +350,7 @@ const CASES: &[Case] = &[
     case("sem.journal.allocated", "", &[]),
     case("sem.complete.committed", "", &[]),
     case("sem.complete.woken", "", &[]),
+    case("sem.complete.done", "", &[]),
     case("sem.destroy.woke_one", "", &[Sem]),
     case("sem.apply_undos.after_sem", "", &[]),
     case("sem.apply_undos.applied", "", &[]),
@@ -478,7 +479,7 @@ fn prepare(case: &Case, ns: &Namespace, a: &Objects) -> Vec<i32> {
             ns.semop(a.sem, &[op(0, 1, 0), op(1, 1, 0)], None).unwrap();
             ns.semop(a.sem, &[op(0, -1, 0), op(1, -1, 0)], None).unwrap();
         }
-        "sem.complete.committed" | "sem.complete.woken" | "sem.destroy.woke_one" => {
+        "sem.complete.committed" | "sem.complete.woken" | "sem.complete.done" | "sem.destroy.woke_one" => {
             let (ns_ref, sem) = (ns, a.sem);
             children.push(sleeper(ns, || {
                 let result = ns_ref.semop(sem, &[op(2, -1, 0)], None);
@@ -527,7 +528,7 @@ fn act(case: &Case, ns: &Namespace, a: &Objects) {
         ("sem.try_ops.after_op" | "sem.journal.allocated", _) => {
             let _ = ns.semop(a.sem, &[op(0, 1, 0), op(1, 1, 0)], None);
         }
-        ("sem.complete.committed" | "sem.complete.woken", _) => {
+        ("sem.complete.committed" | "sem.complete.woken" | "sem.complete.done", _) => {
             let _ = ns.semop(a.sem, &[op(2, 1, 0)], None);
         }
         ("sem.destroy.woke_one", _) | (_, "semctl IPC_RMID") => {
