@@ -328,6 +328,19 @@ pub fn read_sembuf(addr: usize) -> Option<Option<(u32, u16)>> {
     Some((head.faulted == 0 && tail.faulted == 0).then_some((head.value as u32, tail.value as u16)))
 }
 
+/// Reads the 8 bytes at the caller's `addr`, which must not cross a page
+/// the caller's data does not reach. None if the guard is not available
+/// here; Some(None) if `addr` is not readable.
+#[inline(always)]
+pub fn read_word(addr: usize) -> Option<Option<u64>> {
+    if !ready() {
+        return None;
+    }
+    // SAFETY: a fault ends the read at the fixup, which reports it.
+    let whole = unsafe { ipcbox_user_read64(addr as *const u8) };
+    Some((whole.faulted == 0).then_some(u64::from_le(whole.value)))
+}
+
 /// Copies `len` bytes from `from` to `to`, one of which the caller supplied.
 /// Returns None if the guard is not available here (the caller then asks the
 /// kernel), else whether every byte was copied.
