@@ -82,6 +82,10 @@ cc -O2 -o "$work/bench_sem" "$root/ctests/tool_bench_sem.c"
 iterations=${SEM_ITERATIONS:-1000000}
 unshare --ipc "$work/bench_sem" "$iterations" >"$work/kernel"
 "$ipcbox" run -- "$work/bench_sem" "$iterations" >"$work/box"
+# The mutex lines again with every process on one CPU (taskset -c 0, as in
+# a container given one CPU): no waiter can spin for a holder there.
+taskset -c 0 unshare --ipc "$work/bench_sem" mutex 8 16 64 | sed 's/^mutex/cpu1_mutex/' >>"$work/kernel"
+taskset -c 0 "$ipcbox" run -- "$work/bench_sem" mutex 8 16 64 | sed 's/^mutex/cpu1_mutex/' >>"$work/box"
 echo
 echo "semaphores, ns per operation (kernel in a fresh IPC namespace vs a box)"
 printf '  %-36s %10s %10s %10s\n' "" kernel ipcbox speedup
@@ -95,6 +99,7 @@ join "$work/kernel" "$work/box" | while read -r name kernel boxed; do
     mutex8) label="8 processes, 1 mutex, per P+V pair" ;;
     mutex16) label="16 processes, 1 mutex, per P+V pair" ;;
     mutex64) label="64 processes, 1 mutex, per P+V pair" ;;
+    cpu1_mutex*) label="${name#cpu1_mutex} processes, 1 mutex, one CPU" ;;
     *) label=$name ;;
   esac
   printf '  %-36s %10s %10s %9sx\n' "$label" "$kernel" "$boxed" "$(awk -v k="$kernel" -v b="$boxed" 'BEGIN { printf "%.1f", k / b }')"
