@@ -318,9 +318,8 @@ impl Guard<'_> {
     /// Lets go of the lock and wakes a sleeper on `word` in the same system
     /// call (where the inline path is off: wakes, then lets go). Woken
     /// under the lock, a sleeper on this CPU would run at once and find the
-    /// lock still held by the thread it displaced (one CPU, sixteen
-    /// processes on one semaphore: 6.7 µs per P and V pair, 5 with the wake
-    /// at the unlock). A death before the unlock leaves the lock
+    /// lock still held by the thread it displaced (figures in `wait`'s
+    /// notes). A death before the unlock leaves the lock
     /// owner-died, and its repair must wake the sleeper (the caller records
     /// it for that: see `wait::finish_late`).
     #[cold]
@@ -462,20 +461,22 @@ mod fast {
     /// false (nothing done) if the inline path is off.
     #[inline(always)]
     pub(super) fn unlock(mutex: *mut libc::pthread_mutex_t) -> bool {
-        release(mutex, |lock| {
-            if lock.swap(0, Release) & FUTEX_WAITERS != 0 {
-                crate::sys::futex_wake(lock, 1);
-            }
-        })
+        release(mutex, store_zero_and_wake)
+    }
+
+    /// Frees the lock word, waking one sleeper if it had FUTEX_WAITERS.
+    #[inline(always)]
+    fn store_zero_and_wake(lock: &AtomicU32) {
+        if lock.swap(0, Release) & FUTEX_WAITERS != 0 {
+            crate::sys::futex_wake(lock, 1);
+        }
     }
 
     /// `unlock`, waking a sleeper on `word` in the same system call.
     pub(super) fn unlock_waking(mutex: *mut libc::pthread_mutex_t, word: &AtomicU32) -> bool {
         release(mutex, |lock| {
             if crate::sys::futex_unlock_and_wake(lock, word).is_err() {
-                if lock.swap(0, Release) & FUTEX_WAITERS != 0 {
-                    crate::sys::futex_wake(lock, 1);
-                }
+                store_zero_and_wake(lock);
                 crate::sys::futex_wake(word, 1);
             }
         })

@@ -162,7 +162,7 @@ pub struct Journal {
     /// An undo record being applied: its `applied` flag commits the log.
     pub applying: AtomicU64,
     /// A completed waiter to be woken as the set lock is let go (see
-    /// `wait::finish`): a repair wakes it. Left behind afterwards, so it
+    /// `wait::finish_late`): a repair wakes it. Left behind afterwards, so it
     /// may name a block since freed: waking that is a spurious wake-up.
     pub waking: AtomicU64,
 }
