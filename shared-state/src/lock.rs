@@ -53,7 +53,7 @@ const LOCK_MAX_PAUSE: u32 = 256;
 
 /// How long a waiter that gives up for a stopped holder sleeps between two
 /// looks at the holder (`RobustMutex::lock_unless_stopped`).
-const STOP_LOOK_NS: i64 = 10_000_000;
+const STOP_LOOK_NS: u64 = 10_000_000;
 
 /// Whether thread `tid` is stopped: state T (a stop signal) or t (a
 /// debugger's stop) in its /proc stat. A thread that cannot be looked up
@@ -114,16 +114,88 @@ impl RobustMutex {
         self.taken(rc)
     }
 
-    /// `lock` after a first try found the lock held: glibc's answer once
-    /// this thread holds it (or glibc refused it).
+    /// `lock` after a first try found the lock held: 0 or EOWNERDEAD once
+    /// this thread holds it, TRIMMED_RC for a lock given back (see
+    /// `TRIMMED`), or glibc's refusal.
     #[inline(never)]
     fn lock_contended(&self) -> i32 {
         let mut rc = self.spin_for_lock(libc::EBUSY);
-        if rc == libc::EBUSY {
-            // SAFETY: the mutex was initialised (module invariant).
-            rc = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
+        while rc == libc::EBUSY {
+            rc = self.sleep_for_lock(None);
         }
         rc
+    }
+
+    /// Sleeps until the lock can be taken, and takes it: the answer as
+    /// `lock_contended`'s, or EBUSY once `timeout_ns` has passed. Inline,
+    /// as glibc's robust lock does it (the waiters bit, then FUTEX_WAIT on
+    /// the word), with one difference: a word marked `TRIMMED` is never
+    /// slept on, since no one will let go of it. Where the inline path is
+    /// off, glibc sleeps (and the box gives no table memory back, see
+    /// `Header::glibc_locks`).
+    #[cold]
+    fn sleep_for_lock(&self, timeout_ns: Option<u64>) -> i32 {
+        if !fast::active() {
+            return self.sleep_in_glibc(timeout_ns);
+        }
+        let word = self.futex_word();
+        loop {
+            let seen = word.load(Ordering::Relaxed);
+            let holder = seen & FUTEX_TID_MASK;
+            if holder == TRIMMED {
+                return TRIMMED_RC;
+            }
+            if seen & FUTEX_OWNER_DIED != 0 && holder == 0 {
+                // glibc takes it over (EOWNERDEAD); EBUSY if another thread
+                // did first, or if its memory is no robust mutex any more
+                // (a slot given back and reached by a stale lookup: the
+                // word stays so until the slot is made again).
+                if fast::zeroed_kind(self.raw.get()) {
+                    return TRIMMED_RC;
+                }
+                // SAFETY: the mutex was initialised (module invariant).
+                let rc = unsafe { libc::pthread_mutex_trylock(self.raw.get()) };
+                if rc != libc::EBUSY {
+                    return rc;
+                }
+                continue;
+            }
+            if holder == 0 {
+                // Taken with the waiters bit, as glibc does after a sleep:
+                // others may sleep on the word, and the unlock must wake one.
+                if fast::try_lock_from(self.raw.get(), seen, FUTEX_WAITERS) {
+                    return 0;
+                }
+                continue;
+            }
+            let asleep = seen | FUTEX_WAITERS;
+            if seen & FUTEX_WAITERS == 0
+                && word.compare_exchange(seen, asleep, Ordering::Relaxed, Ordering::Relaxed).is_err()
+            {
+                continue;
+            }
+            if crate::sys::futex_wait(word, asleep, timeout_ns) == Err(libc::ETIMEDOUT) {
+                return libc::EBUSY;
+            }
+        }
+    }
+
+    /// `sleep_for_lock` through glibc.
+    #[cold]
+    fn sleep_in_glibc(&self, timeout_ns: Option<u64>) -> i32 {
+        let Some(timeout_ns) = timeout_ns else {
+            // SAFETY: the mutex was initialised (module invariant).
+            return unsafe { libc::pthread_mutex_lock(self.raw.get()) };
+        };
+        let now = crate::sys::clock_now(libc::CLOCK_REALTIME);
+        let nanos = now.tv_nsec + timeout_ns as i64;
+        let deadline = libc::timespec { tv_sec: now.tv_sec + nanos / 1_000_000_000, tv_nsec: nanos % 1_000_000_000 };
+        // SAFETY: the mutex was initialised (module invariant); the
+        // deadline is a valid absolute time.
+        match unsafe { libc::pthread_mutex_timedlock(self.raw.get(), &deadline) } {
+            libc::ETIMEDOUT => libc::EBUSY,
+            rc => rc,
+        }
     }
 
     /// Retries to take the lock for a while, after a try that returned
@@ -148,8 +220,10 @@ impl RobustMutex {
             paused += pause;
             pause = (pause * 2).min(LOCK_MAX_PAUSE);
             // Reading shares the cache line; only a free lock is worth taking it for.
-            if self.futex_word().load(Ordering::Relaxed) & FUTEX_TID_MASK == 0 {
-                rc = self.try_lock_raw();
+            match self.futex_word().load(Ordering::Relaxed) & FUTEX_TID_MASK {
+                0 => rc = self.try_lock_raw(),
+                TRIMMED => return TRIMMED_RC,
+                _ => {}
             }
         }
         rc
@@ -191,16 +265,7 @@ impl RobustMutex {
             if self.holder_stopped() {
                 return Ok(None);
             }
-            let now = crate::sys::clock_now(libc::CLOCK_REALTIME);
-            let nanos = now.tv_nsec + STOP_LOOK_NS;
-            let deadline =
-                libc::timespec { tv_sec: now.tv_sec + nanos / 1_000_000_000, tv_nsec: nanos % 1_000_000_000 };
-            // SAFETY: the mutex was initialised (module invariant); the
-            // deadline is a valid absolute time.
-            rc = unsafe { libc::pthread_mutex_timedlock(self.raw.get(), &deadline) };
-            if rc == libc::ETIMEDOUT {
-                rc = libc::EBUSY;
-            }
+            rc = self.sleep_for_lock(Some(STOP_LOOK_NS));
         }
         self.taken(rc).map(Some)
     }
@@ -235,6 +300,7 @@ impl RobustMutex {
     fn taken(&self, rc: i32) -> SysResult<Guard<'_>> {
         match rc {
             0 => Ok(Guard { mutex: self, owner_died: false }),
+            TRIMMED_RC => Err(libc::EINVAL),
             libc::EOWNERDEAD => {
                 // SAFETY: we hold the lock; marking it consistent keeps it usable.
                 unsafe { libc::pthread_mutex_consistent(self.raw.get()) };
@@ -244,6 +310,59 @@ impl RobustMutex {
             // kind (every EOWNERDEAD is made consistent at once): its memory
             // was overwritten.
             _ => Err(crate::region::corrupt("a lock that glibc refuses")),
+        }
+    }
+
+    /// Marks a free lock TRIMMED: false if a thread holds it, waits for
+    /// it, or died with it (its repair is owed).
+    pub(crate) fn mark_trimmed(&self) -> bool {
+        self.futex_word().compare_exchange(0, TRIMMED, Ordering::Acquire, Ordering::Relaxed).is_ok()
+    }
+
+    /// Whether the lock is marked TRIMMED: no thread holds it or can.
+    pub(crate) fn is_trimmed(&self) -> bool {
+        self.futex_word().load(Ordering::Acquire) == TRIMMED
+    }
+
+    /// Makes a lock again whose memory was given back (zeroes now), or
+    /// that was marked TRIMMED: the fields glibc's initialisation writes,
+    /// without ever storing over a lock word that a thread may hold. A
+    /// stale lookup (one that read the table's extent before the trim) may
+    /// take the zeroed word meanwhile, inline, as its robust list says;
+    /// such a holder keeps its word and its links, and lets go as usual.
+    ///
+    /// # Safety
+    /// The lock's slot is free and lies above the table's initialised
+    /// part (no lookup but a stale one reaches it), under the lock that
+    /// guards the table's growth; every process of the box takes locks
+    /// inline (`Header::glibc_locks` is 0), so none relies on a field
+    /// but the word and the links while it holds the lock.
+    pub(crate) unsafe fn remake(&self) {
+        let word = self.futex_word();
+        let seen = word.load(Ordering::Relaxed);
+        let unheld = seen == 0 || seen == TRIMMED || seen & (FUTEX_OWNER_DIED | FUTEX_TID_MASK) == FUTEX_OWNER_DIED;
+        let claimed = unheld && word.compare_exchange(seen, TRIMMED, Ordering::Acquire, Ordering::Relaxed).is_ok();
+        let template = RobustMutex { raw: UnsafeCell::new(unsafe { core::mem::zeroed() }) };
+        // SAFETY: a mutex of our own, on the stack.
+        unsafe { template.init() };
+        const WORD: usize = 4;
+        const LINKS: usize = 24;
+        // SAFETY: both are glibc mutexes; between the word (first 4 bytes)
+        // and the robust links (from byte 24, see `fast::GlibcMutex`) lie
+        // the fields only glibc's own paths read, which no holder uses
+        // here (see above). The links and the word are written only once
+        // the word is claimed: no thread holds the lock.
+        unsafe {
+            let from = template.raw.get() as *const u8;
+            let to = self.raw.get() as *mut u8;
+            core::ptr::copy_nonoverlapping(from.add(WORD), to.add(WORD), LINKS - WORD);
+            if claimed {
+                let size = core::mem::size_of::<libc::pthread_mutex_t>();
+                core::ptr::copy_nonoverlapping(from.add(LINKS), to.add(LINKS), size - LINKS);
+            }
+        }
+        if claimed {
+            word.store(0, Ordering::Release);
         }
     }
 
@@ -258,6 +377,19 @@ impl RobustMutex {
     fn try_lock_raw(&self) -> i32 {
         if fast::try_lock(self.raw.get()) {
             return 0;
+        }
+        self.try_lock_in_glibc()
+    }
+
+    /// glibc's trylock, where the inline one did not take the lock (it
+    /// decides: busy, its owner died, or its memory is no mutex).
+    #[inline(never)]
+    fn try_lock_in_glibc(&self) -> i32 {
+        if fast::active() && fast::zeroed_kind(self.raw.get()) {
+            // A lock given back (see `TRIMMED`) that a stale lookup
+            // reached: glibc would take the zeroes for a plain mutex, off
+            // the robust list. Only the inline path takes it.
+            return libc::EBUSY;
         }
         // SAFETY: the mutex was initialised (module invariant).
         unsafe { libc::pthread_mutex_trylock(self.raw.get()) }
@@ -363,7 +495,7 @@ mod fast {
         next: usize,
     }
 
-    const FUTEX_WAITERS: u32 = 0x8000_0000;
+    pub(super) const FUTEX_WAITERS: u32 = 0x8000_0000;
     /// `futex_offset` of glibc's robust list head: the lock word's distance
     /// from a list entry (the `next` field).
     const FUTEX_OFFSET: isize = -32;
@@ -426,6 +558,21 @@ mod fast {
     /// is off.
     #[inline(always)]
     pub(super) fn try_lock(mutex: *mut libc::pthread_mutex_t) -> bool {
+        try_lock_from(mutex, 0, 0)
+    }
+
+    /// Whether `mutex`'s kind reads 0: its memory was given back and reads
+    /// as zeroes (see `TRIMMED`).
+    pub(super) fn zeroed_kind(mutex: *mut libc::pthread_mutex_t) -> bool {
+        // SAFETY: `kind` lies inside the mutex, in the region; a plain read
+        // of a word glibc writes only at initialisation.
+        unsafe { core::ptr::addr_of!((*(mutex as *const GlibcMutex)).kind).read_volatile() == 0 }
+    }
+
+    /// As `try_lock`, from lock word `expected` (free: no holder) to this
+    /// thread's id plus `bits` (FUTEX_WAITERS after a sleep).
+    #[inline(always)]
+    pub(super) fn try_lock_from(mutex: *mut libc::pthread_mutex_t, expected: u32, bits: u32) -> bool {
         let Some(head) = robust_head() else { return false };
         let m = mutex as *mut GlibcMutex;
         // SAFETY: `mutex` is an initialised robust glibc mutex in the region;
@@ -439,7 +586,7 @@ mod fast {
             pending.write_volatile(entry as usize);
             compiler_fence(SeqCst);
             let tid = *((head - 16) as *const i32) as u32;
-            if (*m).lock.compare_exchange(0, tid, Acquire, Relaxed).is_err() {
+            if (*m).lock.compare_exchange(expected, tid | bits, Acquire, Relaxed).is_err() {
                 pending.write_volatile(0);
                 return false;
             }
@@ -527,10 +674,31 @@ mod fast {
     pub(super) fn unlock_waking(_: *mut libc::pthread_mutex_t, _: &core::sync::atomic::AtomicU32) -> bool {
         false
     }
+    pub(super) fn try_lock_from(_: *mut libc::pthread_mutex_t, _: u32, _: u32) -> bool {
+        false
+    }
+    pub(super) fn zeroed_kind(_: *mut libc::pthread_mutex_t) -> bool {
+        false
+    }
+    pub(super) const FUTEX_WAITERS: u32 = 0x8000_0000;
 }
+use fast::FUTEX_WAITERS;
 
 const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
 const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+
+/// The lock word of a lock whose memory is being given back to the system
+/// (a slot table's top, see `table::SlotTable::trim_free_top`): a holder
+/// id no thread has (thread ids stay below 2^22), with neither the
+/// owner-died nor the waiters bit. glibc cannot take it, only sleep on it,
+/// and `lock` never sleeps on it: it fails with EINVAL (the slot holds no
+/// object), as every way of taking a lock here does, and `try_lock` finds
+/// it busy. Set only on a free word, by compare-and-swap, so no thread
+/// holds a lock so marked, and none can take it until its slot is made
+/// again (`RobustMutex::remake`).
+pub(crate) const TRIMMED: u32 = FUTEX_TID_MASK;
+/// `taken`'s code for a lock marked TRIMMED.
+const TRIMMED_RC: i32 = -1;
 
 /// A robust mutex held by one thread of a process for as long as that process
 /// keeps its state here. Others read its futex word: if it no longer names the

@@ -434,6 +434,13 @@ impl SlotTable for MsgTable<'_> {
     fn map_slots_through(&self, index: u32) -> SysResult<()> {
         self.0.map_area(Area::MsgSlots, (index as usize + 1) * core::mem::size_of::<MsgSlot>())
     }
+    fn table_memory(&self) -> Option<crate::table::TableMemory> {
+        self.0.slot_table_memory::<MsgSlot>(crate::region::MSG_SLOTS_OFFSET)
+    }
+    fn slot_locks(&self, index: u32) -> [Option<&crate::lock::RobustMutex>; 2] {
+        let slot = self.0.queue(index);
+        [Some(&slot.head.lock), Some(&slot.send.lock)]
+    }
     unsafe fn init_slot(&self, index: u32) {
         // SAFETY: forwarded: an unpublished slot below IPCMNI.
         unsafe { self.0.queue(index).send.lock.init() }
@@ -1587,6 +1594,8 @@ impl Namespace {
                 }
                 if cmd == IPC_RMID {
                     region.destroy_queue(index);
+                    drop(_locks);
+                    table.trim_free_top();
                     return Ok(0);
                 }
                 let msgmnb = region.limits().msgmnb.load(Relaxed);

@@ -127,6 +127,9 @@ impl Namespace {
         // The CPUs the process may use as it joins, before the program pins
         // its processes (see `wait::spinning_pays`).
         let _ = crate::wait::spinning_pays();
+        if !crate::lock::inline_path() {
+            region.header().glibc_locks.store(1, Relaxed);
+        }
         Namespace {
             region,
             local: Mutex::new(Local::default()),

@@ -79,7 +79,7 @@ use std::fmt;
 
 pub const MAGIC: [u8; 8] = *b"IPCBOX\0R";
 /// Bump on any change to the bytes of the region.
-pub const LAYOUT_VERSION: u32 = 13;
+pub const LAYOUT_VERSION: u32 = 14;
 const READY: u32 = 0x5245_4459;
 
 /// Slot index bits of an id, as Linux's IPCMNI_SHIFT.
@@ -244,6 +244,12 @@ pub struct Header {
     pub keep: AtomicU32,
     /// The collector of lost heap blocks: holds, gate, its lock.
     pub collect: crate::collect::CollectHeader,
+    /// 1 once a process joined that takes locks through glibc rather than
+    /// inline (see `lock`): the tables then keep their memory, since
+    /// giving a slot back relies on every holder of a stale slot's lock
+    /// taking it inline (`RobustMutex::remake`). Set by that process as
+    /// it joins; never cleared.
+    pub glibc_locks: AtomicU32,
 }
 
 impl Header {
@@ -644,6 +650,18 @@ impl Region {
 
     pub fn fd(&self) -> i32 {
         self.fd.load(Ordering::Relaxed)
+    }
+
+    /// Where a slot table of `T` slots starting at file offset `start` lies,
+    /// for giving its free top back (see `table::TableMemory`); None in a
+    /// box where some process takes locks through glibc.
+    pub(crate) fn slot_table_memory<T>(&self, start: usize) -> Option<crate::table::TableMemory> {
+        (self.header().glibc_locks.load(Ordering::Relaxed) == 0).then(|| crate::table::TableMemory {
+            fd: self.fd(),
+            start,
+            slot_size: core::mem::size_of::<T>(),
+            region_base: self.base,
+        })
     }
 
     /// The region file's (device, inode): what /proc/self/maps shows of it.

@@ -138,6 +138,9 @@ impl SlotTable for Region {
     fn map_slots_through(&self, index: u32) -> SysResult<()> {
         self.map_area(Area::ShmSlots, (index as usize + 1) * core::mem::size_of::<ShmSlot>())
     }
+    fn table_memory(&self) -> Option<crate::table::TableMemory> {
+        self.slot_table_memory::<ShmSlot>(crate::region::SHM_SLOTS_OFFSET)
+    }
     fn finish_removal(&self, index: u32) {
         let Ok(_guard) = self.lock_slot(index) else { return };
         if let Some((offset, bytes)) = self.segment_data(self.live_shm_slot(index)) {
@@ -563,6 +566,7 @@ impl Namespace {
                 region.remove_attach_entry(rec, attachment.entry);
                 crate::faults::crash_point("shm.dt.entry_removed");
                 region.count_detach(self.fd(), attachment.slot, sys::getpid());
+                region.trim_free_top();
             }
         }
     }
@@ -701,6 +705,8 @@ impl Namespace {
                         region.make_private(index);
                     } else {
                         region.destroy_segment(self.fd(), index);
+                        drop(_slot_guard);
+                        region.trim_free_top();
                     }
                 } else {
                     slot.head.set_perm(&new.perm)?;
@@ -838,6 +844,7 @@ impl Namespace {
                 region.destroy_segment(self.fd(), index);
             }
         }
+        region.trim_free_top();
     }
 
     pub(crate) fn shm_drop_record_locked(&self, rec: RecordRef, pid: i32) {
@@ -860,6 +867,7 @@ impl Namespace {
             region.free_attach_entry(list, entry);
             region.count_detach(self.fd(), slot, pid);
         }
+        region.trim_free_top();
     }
 
     /// Before fork: counts a copy of each of this process's attachments

@@ -32,8 +32,12 @@
 //!   and those on the facility only if it stopped inside the facility lock.
 //!   (A new slot's lock, taken under the facility lock when it is made, is
 //!   held by no one else but a lookup by id that finds the slot free.)
-//! - A slot's memory stays initialised for the region's life, so a lookup
-//!   may lock any slot below `initialised` without the facility lock.
+//! - A slot's memory stays initialised while the slot is below
+//!   `initialised`, so a lookup may lock any slot below it without the
+//!   facility lock. Free slots at the top of a table are given back to
+//!   the system (`trim_free_top`, under the facility lock) and made again
+//!   before use (`remake_slot`); a lookup that read `initialised` before
+//!   a trim meets a lock marked TRIMMED or zeroes (see `trim_free_top`).
 //!
 //! Death: every lock is a robust mutex; `lock_slot` and `lock_facility` run
 //! the facility's repair when they find the last holder died. A removal
@@ -55,7 +59,7 @@
 
 use crate::abi::IpcPerm;
 use crate::lock::{Guard, RobustMutex};
-use crate::region::{corrupt, IDX_BITS, IPCMNI};
+use crate::region::{corrupt, IDX_BITS, IPCMNI, PAGE_SIZE};
 use crate::sys::SysResult;
 use core::sync::atomic::{AtomicI32, AtomicU32, Ordering::*};
 
@@ -83,9 +87,60 @@ pub struct FacilityHeader {
     /// (as Linux's); taken, and reset to -1, by the next allocation under
     /// the facility lock.
     pub next_id: AtomicI32,
+    /// Slots below this were initialised once (the most `initialised`
+    /// ever was); those at or above `initialised` were given back since
+    /// (`trim_free_top`) and are made again before use. Facility lock.
+    pub touched: AtomicU32,
+    /// Sequence numbers (not yet taken modulo `SEQ_LIMIT`) above those of
+    /// every slot given back: a slot made again starts here, so that an id
+    /// of the slot's earlier life is not handed out again soon. Facility lock.
+    pub seq_floor: AtomicU32,
     /// Head of each key's chain: slot index + 1, 0 for none. Facility lock.
     pub key_buckets: [AtomicU32; KEY_BUCKETS],
 }
+
+/// Where a facility's slot table lies in the region file, for giving its
+/// free top back (`SlotTable::trim_free_top`).
+pub struct TableMemory {
+    /// The region file.
+    pub fd: i32,
+    /// File offset of slot 0.
+    pub start: usize,
+    /// Bytes of a slot.
+    pub slot_size: usize,
+    /// Address of the region file's first byte in this process (each
+    /// byte of the region is mapped at the base plus its file offset).
+    pub region_base: usize,
+}
+
+impl TableMemory {
+    /// File offsets of the first byte of `field` and of the byte after it.
+    fn bytes_of<T>(&self, field: &T) -> (usize, usize) {
+        let at = field as *const T as usize - self.region_base;
+        (at, at + core::mem::size_of::<T>())
+    }
+
+    /// Calls `visit(data, hole)` for each run of the file in memory between
+    /// file offsets `from` and `to`, clipped to them.
+    fn for_each_extent(&self, from: usize, to: usize, mut visit: impl FnMut(usize, usize)) {
+        let mut at = from;
+        while at < to {
+            let Ok(data) = crate::sys::seek(self.fd, at as u64, libc::SEEK_DATA) else { return };
+            let data = data as usize;
+            if data >= to {
+                return;
+            }
+            let hole = crate::sys::seek(self.fd, data as u64, libc::SEEK_HOLE).map_or(to, |h| (h as usize).min(to));
+            visit(data.max(from), hole);
+            at = hole;
+        }
+    }
+}
+
+/// Bytes of free slots above the highest live one worth giving back at
+/// once: a trim costs a system call and a pass over the slots it gives
+/// back, and a table that shrinks by less is left as it is.
+const TRIM_MIN_BYTES: usize = 32 << 10;
 
 #[repr(C)]
 pub struct SlotHeader {
@@ -188,6 +243,23 @@ pub enum Locking {
     UnlessStopped,
 }
 
+/// Marks `lock` TRIMMED (see `RobustMutex::mark_trimmed`), waiting a
+/// little for a holder to let go: once `initialised` is lowered, only
+/// lookups already under way take the lock, each for a few instructions
+/// (unless it was preempted or stopped: the trim then gives up).
+fn mark_soon(lock: &RobustMutex) -> bool {
+    const TRIES: u32 = 200;
+    for _ in 0..TRIES {
+        if lock.mark_trimmed() {
+            return true;
+        }
+        for _ in 0..64 {
+            core::hint::spin_loop();
+        }
+    }
+    false
+}
+
 /// A facility's slot table: the header plus a way to reach slot headers.
 pub trait SlotTable {
     fn facility(&self) -> &FacilityHeader;
@@ -196,6 +268,16 @@ pub trait SlotTable {
     /// Maps the table in this process through slot `index` (ENOMEM if it
     /// cannot be): for the allocator, before it hands the slot out.
     fn map_slots_through(&self, index: u32) -> SysResult<()>;
+    /// Where the table lies in the region file, if its free top may be
+    /// given back (see `trim_free_top`): not in a box where a process takes
+    /// locks through glibc (`Header::glibc_locks`).
+    fn table_memory(&self) -> Option<TableMemory> {
+        None
+    }
+    /// Every lock of slot `index` (the slot lock, and a facility's own).
+    fn slot_locks(&self, index: u32) -> [Option<&RobustMutex>; 2] {
+        [Some(&self.slot_header(index).lock), None]
+    }
     /// Initialises a facility's own locks of a slot never used before.
     ///
     /// # Safety
@@ -503,16 +585,25 @@ pub trait SlotTable {
             (found.ok_or(libc::ENOSPC)?, None)
         };
         self.map_slots_through(index)?;
+        let touched = fac.touched.load(Relaxed).min(IPCMNI);
         for i in initialised..=index {
-            // SAFETY: slots at or above `initialised` are unpublished (i <
-            // IPCMNI); we hold the facility lock, the only writer of
-            // `initialised`.
+            if i < touched {
+                self.remake_slot(i);
+                continue;
+            }
+            // SAFETY: slots at or above `touched` were never reached by
+            // any lookup (i < IPCMNI); we hold the facility lock, the only
+            // writer of `initialised`.
             unsafe {
                 self.slot_header(i).lock.init();
                 self.init_slot(i);
             }
         }
         if index >= initialised {
+            crate::faults::crash_point("table.alloc.before_initialised");
+            if index >= touched {
+                fac.touched.store(index + 1, Relaxed);
+            }
             fac.initialised.store(index + 1, Release);
         }
         match seq {
@@ -602,6 +693,146 @@ pub trait SlotTable {
         }
         crate::faults::crash_point("table.release.before_done");
         slot.removing.store(0, Relaxed);
+    }
+
+    /// Makes a slot given back by `trim_free_top` usable again: its locks
+    /// (see `RobustMutex::remake`: a stale lookup may hold one) and a
+    /// sequence number above its earlier lives'. Facility lock held; the
+    /// slot lies at or above `initialised`, below `touched`.
+    fn remake_slot(&self, index: u32) {
+        for lock in self.slot_locks(index).into_iter().flatten() {
+            // SAFETY: the slot is free and above `initialised` (see the
+            // caller), and trims happen only where every process takes
+            // locks inline (`table_memory`).
+            unsafe { lock.remake() };
+        }
+        let slot = self.slot_header(index);
+        let floor = self.facility().seq_floor.load(Relaxed);
+        slot.seq.store(slot.seq.load(Relaxed).max(floor) % SEQ_LIMIT, Relaxed);
+        slot.removing.store(0, Relaxed);
+    }
+
+    /// Gives the memory of the free slots above the highest live one back
+    /// to the system, once it is worth it (`TRIM_MIN_BYTES`) and the table
+    /// is at most half live: as Linux frees an idr's empty leaves. For the
+    /// remover of an object, after its removal. Facility lock held, no
+    /// slot lock.
+    ///
+    /// A lookup by id reads `initialised` and then locks the slot, without
+    /// the facility lock; one that read it before the trim may touch a
+    /// slot given back at any time after. So: `initialised` is lowered first
+    /// (lookups from then on miss the slots); then each lock of theirs is
+    /// marked `TRIMMED` by compare-and-swap from free, which no thread can
+    /// take and a lookup that meets fails with EINVAL; the sequence floor
+    /// is raised over their sequence numbers; and only then are pages
+    /// punched out, each only if every lock that lies in it is marked (a
+    /// lock held, waited for or abandoned keeps its pages). A stale lookup
+    /// that meets a punched lock faults its page in again, takes the
+    /// zeroed lock inline, finds no object and lets go; `remake_slot` never
+    /// stores over a lock so held. The pages stale lookups fault in above
+    /// `initialised` are given back by the next trim: it goes over what is
+    /// in memory (`lseek` SEEK_DATA) up to `touched`, and reads no lock in
+    /// a hole (a read would fault the page in).
+    ///
+    /// Death: each step leaves slots above `initialised` that are free,
+    /// marked or zeroes, and `remake_slot` makes any of them again; a
+    /// death before the floor is raised leaves their pages unpunched, with
+    /// their own sequence numbers, which `remake_slot` keeps.
+    fn trim_free_top(&self) {
+        let Some(memory) = self.table_memory() else { return };
+        let fac = self.facility();
+        let initialised = self.initialised();
+        let touched = fac.touched.load(Relaxed).clamp(initialised, IPCMNI);
+        if initialised as usize * memory.slot_size < 2 * TRIM_MIN_BYTES
+            || fac.in_use.load(Relaxed) as u64 * 2 > initialised as u64
+        {
+            return;
+        }
+        let top = (0..initialised)
+            .rev()
+            .find(|&i| self.slot_header(i).is_live() || self.slot_header(i).removing.load(Relaxed) != 0)
+            .map_or(0, |i| i + 1);
+        let page = PAGE_SIZE as usize;
+        let from = (memory.start + top as usize * memory.slot_size).next_multiple_of(page);
+        // Worth it if enough initialised slots are free at the top; what
+        // stale lookups faulted in above them goes back with them.
+        let below = (memory.start + initialised as usize * memory.slot_size).next_multiple_of(page);
+        if below < from + TRIM_MIN_BYTES || self.map_slots_through(touched - 1).is_err() {
+            return;
+        }
+        let to = (memory.start + touched as usize * memory.slot_size).next_multiple_of(page);
+        // The slot that holds the first byte given back, and all above it.
+        let first = ((from - memory.start) / memory.slot_size) as u32;
+        fac.initialised.store(first, Release);
+        crate::faults::crash_point("table.trim.lowered");
+        let mut floor = fac.seq_floor.load(Relaxed);
+        self.for_each_resident_lock(&memory, first, touched, from, to, |index, lock, (data, hole)| {
+            mark_soon(lock);
+            // A sequence number in a hole is a zero no one writes (the
+            // slot is free, and we hold the facility lock).
+            let seq = &self.slot_header(index).seq;
+            let (seq_from, seq_to) = memory.bytes_of(seq);
+            if index < initialised && seq_from >= data && seq_to <= hole {
+                floor = floor.max(seq.load(Relaxed) % SEQ_LIMIT + 1);
+            }
+        });
+        fac.seq_floor.store(floor, Relaxed);
+        crate::faults::crash_point("table.trim.marked");
+        // Pages in memory now whose every lock is marked. Marks stay until
+        // `remake_slot`: no thread takes a marked lock, so a page that
+        // keeps some (next to an unmarked one) is given back later.
+        memory.for_each_extent(from, to, |data, hole| {
+            let mut punch_from = data;
+            let first_slot = ((data - memory.start) / memory.slot_size) as u32;
+            let end_slot = (((hole - memory.start).div_ceil(memory.slot_size)) as u32).min(touched);
+            for index in first_slot.max(first)..end_slot {
+                for lock in self.slot_locks(index).into_iter().flatten() {
+                    let (lock_from, lock_to) = memory.bytes_of(lock);
+                    if lock_to <= data || lock_from >= hole {
+                        continue;
+                    }
+                    let whole = lock_from >= data && lock_to <= hole;
+                    if whole && lock.is_trimmed() {
+                        continue;
+                    }
+                    // Kept: the pages this lock lies in.
+                    let keep_from = lock_from / page * page;
+                    if keep_from > punch_from {
+                        let _ = crate::sys::punch_hole(memory.fd, punch_from as u64, (keep_from - punch_from) as u64);
+                    }
+                    punch_from = punch_from.max(lock_to.next_multiple_of(page));
+                }
+            }
+            if hole > punch_from {
+                let _ = crate::sys::punch_hole(memory.fd, punch_from as u64, (hole - punch_from) as u64);
+            }
+        });
+    }
+
+    /// Calls `visit` with each lock of slots `first..end` that lies wholly
+    /// in memory between file offsets `from` and `to` (see `trim_free_top`),
+    /// and the run of memory it lies in.
+    fn for_each_resident_lock(
+        &self,
+        memory: &TableMemory,
+        first: u32,
+        end: u32,
+        from: usize,
+        to: usize,
+        mut visit: impl FnMut(u32, &RobustMutex, (usize, usize)),
+    ) {
+        memory.for_each_extent(from, to, |data, hole| {
+            let first_slot = ((data - memory.start) / memory.slot_size) as u32;
+            let end_slot = (((hole - memory.start).div_ceil(memory.slot_size)) as u32).min(end);
+            for index in first_slot.max(first)..end_slot {
+                for lock in self.slot_locks(index).into_iter().flatten() {
+                    let (lock_from, lock_to) = memory.bytes_of(lock);
+                    if lock_from >= data && lock_to <= hole {
+                        visit(index, lock, (data, hole));
+                    }
+                }
+            }
+        });
     }
 
     /// Linux's `ipc_get_maxidx`: the highest live index, or -1 when empty.

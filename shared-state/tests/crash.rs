@@ -10,7 +10,7 @@
 //! Run with `cargo test -p shared-state --features fault-injection`.
 
 mod common;
-use common::{eventually, fork_child, nattch, new_box, op, values, wait_status};
+use common::{allocated, eventually, fork_child, nattch, new_box, op, values, wait_status};
 
 use shared_state::abi::*;
 use shared_state::faults;
@@ -516,4 +516,61 @@ fn without_a_supervisor_a_busy_box_collects_once_quiet() {
     }
     assert_eq!(receive(&ns, qid, 0), Ok(100), "the stopped sender's message");
     consistent(&ns);
+}
+
+/// A table's top given back (`SlotTable::trim_free_top`) or made again
+/// (`alloc_index`) by a process that dies midway: the box goes on making
+/// queues, with ids none of the earlier ones had, an id of a removed
+/// queue fails, the live queue below is untouched, and the next trim gives
+/// the memory back.
+#[test]
+fn a_death_while_a_table_gives_its_top_back_leaves_it_usable() {
+    use shared_state::region::{HEAP_OFFSET, MSG_SLOTS_OFFSET};
+    let msg_table = |ns: &Namespace| allocated(ns, MSG_SLOTS_OFFSET, HEAP_OFFSET);
+    for point in ["table.trim.lowered", "table.trim.marked", "table.alloc.before_initialised"] {
+        let ns = new_box();
+        let kept = ns.msgget(0x7e1, IPC_CREAT | 0o600).unwrap();
+        assert_eq!(send(&ns, kept, 1, 10), Ok(0));
+        let before = msg_table(&ns);
+        let mut seen = std::collections::HashSet::new();
+        let mut make = |ns: &Namespace, count: usize| -> Vec<i32> {
+            let ids: Vec<i32> = (0..count).map(|_| ns.msgget(IPC_PRIVATE, 0o600).unwrap()).collect();
+            for &id in &ids {
+                assert!(seen.insert(id), "{point}: id {id:#x} handed out twice");
+                assert_eq!(send(ns, id, 1, 10), Ok(0), "{point}");
+            }
+            ids
+        };
+        let queues = make(&ns, 2000);
+        let (last, rest) = queues.split_last().unwrap();
+        rest.iter().for_each(|&id| assert_eq!(ns.msgctl(id, IPC_RMID, 0), Ok(0)));
+        if point == "table.alloc.before_initialised" {
+            assert_eq!(ns.msgctl(*last, IPC_RMID, 0), Ok(0));
+            // The first creations take free slots below the table's top.
+            dies_at(&ns, point, 1, || {
+                for _ in 0..1000 {
+                    let _ = ns.msgget(IPC_PRIVATE, 0o600);
+                }
+            });
+        } else {
+            dies_at(&ns, point, 1, || {
+                let _ = ns.msgctl(*last, IPC_RMID, 0);
+            });
+        }
+        let mut ds = [0u8; 120];
+        assert_eq!(ns.msgctl(*last, IPC_STAT, ds.as_mut_ptr() as usize), Err(libc::EINVAL), "{point}");
+        consistent(&ns);
+        let again = make(&ns, 2000);
+        for &id in queues.iter().step_by(101) {
+            assert_eq!(send(&ns, id, 1, 10), Err(libc::EINVAL), "{point}: a removed queue");
+        }
+        assert_eq!(ns.msgget(0x7e1, 0), Ok(kept), "{point}");
+        assert_eq!(receive(&ns, kept, 1), Ok(10), "{point}");
+        consistent(&ns);
+        again.iter().for_each(|&id| assert_eq!(ns.msgctl(id, IPC_RMID, 0), Ok(0)));
+        // The box's own dead were repaired: nothing but the kept queue's
+        // slot (and what a trim leaves) stays in memory.
+        assert!(msg_table(&ns) <= before + (64 << 10) + 4096, "{point}: msg table {} after", msg_table(&ns));
+        consistent(&ns);
+    }
 }

@@ -386,6 +386,9 @@ const CASES: &[Case] = &[
     case("table.release.before_done", "semctl IPC_RMID", &[Sem]),
     case("table.release.before_done", "msgctl IPC_RMID", &[Msg]),
     case("table.release.before_done", "shmctl IPC_RMID", &[Shm]),
+    case("table.alloc.before_initialised", "msgget", &[Msg]),
+    case("table.trim.lowered", "", &[Msg]),
+    case("table.trim.marked", "", &[Msg]),
     case("magazine.batch_taken", "", &[]),
     case("magazine.batch_handing", "", &[]),
     case("shm.destroy.begun", "", &[Shm]),
@@ -507,6 +510,12 @@ fn prepare(case: &Case, ns: &Namespace, a: &Objects) -> Vec<i32> {
             (0..16).for_each(|_| assert_eq!(send(ns, a.msg, 1, 100), Ok(0)));
             (0..16).for_each(|_| assert_eq!(receive(ns, a.msg, 0, IPC_NOWAIT), Ok(100)));
         }
+        // A table worth trimming: the queue at its top goes last (in S's call).
+        "table.trim.lowered" | "table.trim.marked" => {
+            let queues: Vec<i32> = (0..2000).map(|_| ns.msgget(IPC_PRIVATE, 0o600).unwrap()).collect();
+            ns.msgget(TOP_QUEUE_KEY, IPC_CREAT | 0o600).unwrap();
+            queues.iter().for_each(|&id| assert_eq!(ns.msgctl(id, IPC_RMID, 0), Ok(0)));
+        }
         "magazine.batch_handing" => (0..16).for_each(|_| assert_eq!(send(ns, a.msg, 1, 100), Ok(0))),
         "sem.apply_undos.after_sem"
         | "sem.apply_undos.applied"
@@ -521,6 +530,9 @@ fn prepare(case: &Case, ns: &Namespace, a: &Objects) -> Vec<i32> {
     }
     children
 }
+
+/// The key of the queue at the top of the table the trim cases make.
+const TOP_QUEUE_KEY: i32 = 0x70b;
 
 /// S's call, which stops at the case's point.
 fn act(case: &Case, ns: &Namespace, a: &Objects) {
@@ -607,6 +619,10 @@ fn act(case: &Case, ns: &Namespace, a: &Objects) {
         }
         ("msg.rcv.taken", _) => {
             let _ = receive(ns, a.msg, 2, IPC_NOWAIT);
+        }
+        ("table.trim.lowered" | "table.trim.marked", _) => {
+            let id = ns.msgget(TOP_QUEUE_KEY, 0).unwrap();
+            let _ = ns.msgctl(id, IPC_RMID, 0);
         }
         ("magazine.batch_handing", _) => (0..16).for_each(|_| {
             let _ = receive(ns, a.msg, 0, IPC_NOWAIT);

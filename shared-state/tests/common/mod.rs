@@ -104,3 +104,21 @@ pub fn collecting_meanwhile<T>(ns: &Namespace, work: impl FnOnce() -> T) -> (T, 
         (result, collector.join().unwrap())
     })
 }
+
+/// Bytes of the region file in memory between file offsets `from` and `to`.
+pub fn allocated(ns: &Namespace, from: usize, to: usize) -> usize {
+    let fd = ns.fd();
+    let (mut pos, mut total) = (from as i64, 0usize);
+    while pos < to as i64 {
+        // SAFETY: plain system calls on the region's descriptor.
+        let data = unsafe { libc::lseek(fd, pos, libc::SEEK_DATA) };
+        if data < 0 || data >= to as i64 {
+            break;
+        }
+        // SAFETY: as above.
+        let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) }.min(to as i64);
+        total += (hole - data) as usize;
+        pos = hole;
+    }
+    total
+}

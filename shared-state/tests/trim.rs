@@ -1,0 +1,176 @@
+//! Slot tables give their free top back (`SlotTable::trim_free_top`): the
+//! memory of slots above the highest live object returns to the system
+//! once the objects are removed, lookups of ids of the slots given back
+//! fail with EINVAL (as of any removed object), and a slot made again
+//! hands out ids its earlier lives never had. Stale lookups (ids of
+//! removed objects) race the trims from other threads and processes.
+
+mod common;
+use common::{allocated, fork_child, new_box, serial, wait_status};
+
+use shared_state::abi::*;
+use shared_state::region::{HEAP_OFFSET, MSG_SLOTS_OFFSET, PROCS_OFFSET, SHM_SLOTS_OFFSET};
+use shared_state::Namespace;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+/// Most bytes of a table left in memory once its objects are gone: twice
+/// the least a trim gives back (`TRIM_MIN_BYTES`), and a page.
+const KEPT: usize = (64 << 10) + 4096;
+
+fn shm_table(ns: &Namespace) -> usize {
+    allocated(ns, SHM_SLOTS_OFFSET, PROCS_OFFSET)
+}
+
+fn msg_table(ns: &Namespace) -> usize {
+    allocated(ns, MSG_SLOTS_OFFSET, HEAP_OFFSET)
+}
+
+fn stat_msg(ns: &Namespace, id: i32) -> Result<i32, i32> {
+    let mut ds = [0u8; 120];
+    ns.msgctl(id, IPC_STAT, ds.as_mut_ptr() as usize)
+}
+
+fn stat_shm(ns: &Namespace, id: i32) -> Result<i32, i32> {
+    let mut ds = [0u8; 112];
+    ns.shmctl(id, IPC_STAT, ds.as_mut_ptr() as usize)
+}
+
+fn send(ns: &Namespace, id: i32) -> Result<i32, i32> {
+    let msg = [1u64, 0];
+    ns.msgsnd(id, msg.as_ptr() as usize, 8, IPC_NOWAIT)
+}
+
+/// Makes `count` queues and segments, then removes them all, in the order
+/// given; returns their ids.
+fn churn(ns: &Namespace, count: usize, reverse: bool) -> (Vec<i32>, Vec<i32>) {
+    let queues: Vec<i32> = (0..count).map(|_| ns.msgget(IPC_PRIVATE, 0o600).unwrap()).collect();
+    let segments: Vec<i32> = (0..count).map(|_| ns.shmget(IPC_PRIVATE, 4096, 0o600).unwrap()).collect();
+    for &id in &queues {
+        assert_eq!(send(ns, id), Ok(0));
+    }
+    let order: Vec<usize> = if reverse { (0..count).rev().collect() } else { (0..count).collect() };
+    for &i in &order {
+        assert_eq!(ns.msgctl(queues[i], IPC_RMID, 0), Ok(0));
+        assert_eq!(ns.shmctl(segments[i], IPC_RMID, 0), Ok(0));
+    }
+    (queues, segments)
+}
+
+#[test]
+fn removed_objects_give_their_table_memory_back() {
+    let _serial = serial();
+    let ns = new_box();
+    let keep_queue = ns.msgget(0x7ab1e, IPC_CREAT | 0o600).unwrap();
+    let keep_segment = ns.shmget(0x7ab1e, 4096, IPC_CREAT | 0o600).unwrap();
+    let (shm_before, msg_before) = (shm_table(&ns), msg_table(&ns));
+    let mut seen = HashSet::new();
+    for round in 0..3 {
+        let (queues, segments) = churn(&ns, 3000, round == 1);
+        assert!(queues.iter().all(|&id| seen.insert(('q', id))), "round {round}: a queue id handed out twice");
+        assert!(segments.iter().all(|&id| seen.insert(('s', id))), "round {round}: a segment id handed out twice");
+        // A table smaller than twice the least a trim gives back is kept.
+        assert!(shm_table(&ns) <= shm_before + KEPT, "round {round}: shm table {} after", shm_table(&ns));
+        assert!(msg_table(&ns) <= msg_before + KEPT, "round {round}: msg table {} after", msg_table(&ns));
+        for (&queue, &segment) in queues.iter().zip(&segments).step_by(97) {
+            assert_eq!(stat_msg(&ns, queue), Err(libc::EINVAL));
+            assert_eq!(send(&ns, queue), Err(libc::EINVAL));
+            assert_eq!(stat_shm(&ns, segment), Err(libc::EINVAL));
+            assert_eq!(ns.shmat(segment, 0, 0), Err(libc::EINVAL));
+        }
+        assert_eq!(stat_msg(&ns, keep_queue), Ok(0), "round {round}: a live queue below the trim");
+        assert_eq!(stat_shm(&ns, keep_segment), Ok(0), "round {round}: a live segment below the trim");
+        ns.region().check_invariants().unwrap();
+    }
+    // The keys index still works across slots made again.
+    assert_eq!(ns.msgget(0x7ab1e, 0), Ok(keep_queue));
+    assert_eq!(ns.shmget(0x7ab1e, 0, 0), Ok(keep_segment));
+}
+
+#[test]
+fn a_live_object_above_the_free_slots_keeps_the_table() {
+    let _serial = serial();
+    let ns = new_box();
+    let queues: Vec<i32> = (0..2000).map(|_| ns.msgget(IPC_PRIVATE, 0o600).unwrap()).collect();
+    let full = msg_table(&ns);
+    for &id in &queues[..1999] {
+        assert_eq!(ns.msgctl(id, IPC_RMID, 0), Ok(0));
+    }
+    assert_eq!(msg_table(&ns), full, "slots below a live one are given back");
+    assert_eq!(send(&ns, queues[1999]), Ok(0));
+    assert_eq!(ns.msgctl(queues[1999], IPC_RMID, 0), Ok(0));
+    assert!(msg_table(&ns) < full / 8, "the top given back once the last object went ({} of {full})", msg_table(&ns));
+    ns.region().check_invariants().unwrap();
+}
+
+/// Threads and a forked process look up removed ids (IPC_STAT, msgsnd,
+/// shmat) and live ones without pause while the main thread makes and
+/// removes thousands of objects, so that trims mark, punch and remake the
+/// slots under their lookups: a removed id always fails with EINVAL, a
+/// live one always works, and nothing crashes or hangs.
+#[test]
+fn stale_lookups_race_trims() {
+    let _serial = serial();
+    let ns = std::sync::Arc::new(new_box());
+    let live_queue = ns.msgget(IPC_PRIVATE, 0o600).unwrap();
+    let live_segment = ns.shmget(IPC_PRIVATE, 4096, 0o600).unwrap();
+    let (old_queues, old_segments) = churn(&ns, 2000, false);
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let look = move |ns: &Namespace, stop: &AtomicBool, offset: usize| -> u64 {
+        let mut rounds = 0;
+        while !stop.load(Relaxed) {
+            for i in (offset..old_queues.len()).step_by(7) {
+                assert_eq!(stat_msg(ns, old_queues[i]), Err(libc::EINVAL), "a removed queue");
+                assert_eq!(send(ns, old_queues[i]), Err(libc::EINVAL), "a removed queue");
+                assert_eq!(stat_shm(ns, old_segments[i]), Err(libc::EINVAL), "a removed segment");
+            }
+            assert_eq!(stat_msg(ns, live_queue), Ok(0), "the live queue");
+            assert_eq!(stat_shm(ns, live_segment), Ok(0), "the live segment");
+            rounds += 1;
+        }
+        rounds
+    };
+    let child = {
+        let (ns, look) = (ns.clone(), look.clone());
+        fork_child(&ns.clone(), move || {
+            // SAFETY: plain system call.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            let ns_ref = &*ns;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+            let stop = AtomicBool::new(false);
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    while std::time::Instant::now() < deadline {
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
+                    stop.store(true, Relaxed);
+                });
+                i32::from(look(ns_ref, &stop, 3) == 0)
+            })
+        })
+    };
+    let threads: Vec<_> = (0..3)
+        .map(|t| {
+            let (ns, stop, look) = (ns.clone(), stop.clone(), look.clone());
+            std::thread::spawn(move || look(&ns, &stop, t))
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    let mut cycles = 0;
+    while start.elapsed() < std::time::Duration::from_secs(3) || cycles < 4 {
+        churn(&ns, 1500, cycles % 2 == 1);
+        cycles += 1;
+    }
+    stop.store(true, Relaxed);
+    for thread in threads {
+        assert!(thread.join().expect("a looking thread failed") > 0);
+    }
+    let status = wait_status(child);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "the looking process: status {status:#x}");
+    // A trim gives up on a lock whose holder was preempted; with no one
+    // looking, the next one gives the memory back.
+    churn(&ns, 1500, false);
+    assert!(msg_table(&ns) <= KEPT, "msg table {} after", msg_table(&ns));
+    assert!(shm_table(&ns) <= KEPT, "shm table {} after", shm_table(&ns));
+    ns.region().check_invariants().unwrap();
+}
