@@ -81,7 +81,7 @@
 use crate::heap::MAX_BLOCK;
 use crate::lock::RobustMutex;
 use crate::ns::Namespace;
-use crate::region::{Region, MAX_PROCS, PAGE_SIZE};
+use crate::region::{Region, HEAP_OFFSET, MAX_PROCS, PAGE_SIZE};
 use crate::sys;
 use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering::*};
 
@@ -368,6 +368,13 @@ impl Region {
         let mut freed = 0;
         let mut at = PAGE_SIZE;
         for (start, size) in map.spans().chain([(end, 0)]) {
+            let start = if start == end && at < end {
+                let lowered = self.lower_bump_over(at, end);
+                freed += end - lowered;
+                lowered
+            } else {
+                start
+            };
             while at < start {
                 let gap = start - at;
                 let block = if gap >= MAX_BLOCK { MAX_BLOCK } else { 1 << (63 - gap.leading_zeros()) };
@@ -379,6 +386,28 @@ impl Region {
             at = at.max(start + size);
         }
         freed
+    }
+
+    /// Gives back the gap from `at` to the heap's top `end` (the bump as
+    /// the walk read it): its whole pages are punched out, then the bump is
+    /// lowered to the first of them, unless a block was cut from it since.
+    /// Returns where the rest of the gap, to be freed as blocks, ends.
+    ///
+    /// No thread reaches a gap, so the punch takes nothing from anyone;
+    /// blocks cut from the lowered bump are zeroes, as fresh ones are. A
+    /// collector that dies here leaves the gap lost (the collection still
+    /// pending), whichever step it got to: the next one frees it.
+    fn lower_bump_over(&self, at: u64, end: u64) -> u64 {
+        let first_page = at.next_multiple_of(PAGE_SIZE);
+        if first_page >= end {
+            return end;
+        }
+        let _ = crate::sys::punch_hole(self.fd(), (HEAP_OFFSET as u64) + first_page, end - first_page);
+        crate::faults::crash_point("collect.top_punched");
+        match self.heap_header().bump.compare_exchange(end, first_page, AcqRel, Relaxed) {
+            Ok(_) => first_page,
+            Err(_) => end,
+        }
     }
 
     /// Ends the hold word's part in a record freed (its process is gone):

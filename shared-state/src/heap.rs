@@ -9,7 +9,11 @@
 //! bump pointer. Blocks are named by their offset in the heap, never by a
 //! pointer, since each process maps the region at its own address. Freed
 //! blocks of 64 KiB or more give their pages back (hole punch) beyond the
-//! first page, which holds the free-list link.
+//! first page, which holds the free-list link. Small free blocks are given
+//! back in bulk: when a slot table gives its top back (the box shrank), the
+//! remover drops every listed free block (`drop_free_blocks`), and the
+//! collection that follows frees the gaps whole, lowering the bump over
+//! the top one (see `collect`).
 //!
 //! Free lists are lock-free stacks (compare-and-swap on a head word that
 //! carries a tag, so a block popped and pushed back meanwhile is not taken
@@ -414,6 +418,28 @@ impl Region {
             let _ = sys::punch_hole(self.fd(), start, block - PAGE_SIZE);
         }
         self.stack_push(&self.heap_header().free[class], offset);
+    }
+
+    /// Takes every block off the free lists and the batch stacks and drops
+    /// it, so that each becomes a gap for the next collection (see
+    /// `collect`): it frees neighbouring gaps as one large block, whose
+    /// pages go back to the system, and lowers the bump over a gap at the
+    /// heap's top. For a caller inside a hold (the blocks are in its hand
+    /// until it lets go), which then asks for a collection. Blocks in the
+    /// processes' magazines stay there.
+    pub(crate) fn drop_free_blocks(&self) {
+        let heap = self.heap_header();
+        let bump = heap.bump.load(Acquire).min(HEAP_SIZE);
+        for (class, head) in heap.free.iter().chain(heap.batches.iter()).enumerate() {
+            // No list holds more blocks than the heap has room for: a list
+            // that loops (a corrupt region) ends here too.
+            let most = bump >> (class % CLASSES) as u32 + MIN_SHIFT;
+            for _ in 0..=most {
+                if self.stack_pop(head).is_none() {
+                    break;
+                }
+            }
+        }
     }
 
     /// Adds the blocks on the free lists, in batches and in magazines to `map`.

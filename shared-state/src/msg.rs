@@ -1595,7 +1595,15 @@ impl Namespace {
                 if cmd == IPC_RMID {
                     region.destroy_queue(index);
                     drop(_locks);
-                    table.trim_free_top();
+                    if table.trim_free_top() {
+                        // The box shrank: its free heap blocks go back too,
+                        // through a collection (outside the hold and the lock).
+                        region.drop_free_blocks();
+                        region.request_collection();
+                        drop(_fac);
+                        drop(_hold);
+                        let _ = region.collect_lost();
+                    }
                     return Ok(0);
                 }
                 let msgmnb = region.limits().msgmnb.load(Relaxed);

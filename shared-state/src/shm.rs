@@ -566,7 +566,7 @@ impl Namespace {
                 region.remove_attach_entry(rec, attachment.entry);
                 crate::faults::crash_point("shm.dt.entry_removed");
                 region.count_detach(self.fd(), attachment.slot, sys::getpid());
-                region.trim_free_top();
+                let _ = region.trim_free_top();
             }
         }
     }
@@ -706,7 +706,7 @@ impl Namespace {
                     } else {
                         region.destroy_segment(self.fd(), index);
                         drop(_slot_guard);
-                        region.trim_free_top();
+                        let _ = region.trim_free_top();
                     }
                 } else {
                     slot.head.set_perm(&new.perm)?;
@@ -844,7 +844,7 @@ impl Namespace {
                 region.destroy_segment(self.fd(), index);
             }
         }
-        region.trim_free_top();
+        let _ = region.trim_free_top();
     }
 
     pub(crate) fn shm_drop_record_locked(&self, rec: RecordRef, pid: i32) {
@@ -867,7 +867,7 @@ impl Namespace {
             region.free_attach_entry(list, entry);
             region.count_detach(self.fd(), slot, pid);
         }
-        region.trim_free_top();
+        let _ = region.trim_free_top();
     }
 
     /// Before fork: counts a copy of each of this process's attachments

@@ -738,15 +738,17 @@ pub trait SlotTable {
     /// marked or zeroes, and `remake_slot` makes any of them again; a
     /// death before the floor is raised leaves their pages unpunched, with
     /// their own sequence numbers, which `remake_slot` keeps.
-    fn trim_free_top(&self) {
-        let Some(memory) = self.table_memory() else { return };
+    ///
+    /// Whether it gave memory back (the table shrank).
+    fn trim_free_top(&self) -> bool {
+        let Some(memory) = self.table_memory() else { return false };
         let fac = self.facility();
         let initialised = self.initialised();
         let touched = fac.touched.load(Relaxed).clamp(initialised, IPCMNI);
         if initialised as usize * memory.slot_size < 2 * TRIM_MIN_BYTES
             || fac.in_use.load(Relaxed) as u64 * 2 > initialised as u64
         {
-            return;
+            return false;
         }
         let top = (0..initialised)
             .rev()
@@ -758,7 +760,7 @@ pub trait SlotTable {
         // stale lookups faulted in above them goes back with them.
         let below = (memory.start + initialised as usize * memory.slot_size).next_multiple_of(page);
         if below < from + TRIM_MIN_BYTES || self.map_slots_through(touched - 1).is_err() {
-            return;
+            return false;
         }
         let to = (memory.start + touched as usize * memory.slot_size).next_multiple_of(page);
         // The slot that holds the first byte given back, and all above it.
@@ -807,6 +809,7 @@ pub trait SlotTable {
                 let _ = crate::sys::punch_hole(memory.fd, punch_from as u64, (hole - punch_from) as u64);
             }
         });
+        true
     }
 
     /// Calls `visit` with each lock of slots `first..end` that lies wholly

@@ -574,3 +574,33 @@ fn a_death_while_a_table_gives_its_top_back_leaves_it_usable() {
         consistent(&ns);
     }
 }
+
+/// A collector that dies as it gives the heap's top back (the gap's pages
+/// punched, the bump not yet lowered) leaves the gap to the next
+/// collection: nothing is lost, the memory still goes back, and blocks
+/// cut from the heap afterwards work.
+#[test]
+fn a_collector_killed_giving_the_heaps_top_back_leaves_it_to_the_next() {
+    use shared_state::region::{HEAP_OFFSET, HEAP_SIZE};
+    let heap = |ns: &Namespace| allocated(ns, HEAP_OFFSET, HEAP_OFFSET + HEAP_SIZE as usize);
+    let ns = new_box();
+    let kept = ns.msgget(0x7e2, IPC_CREAT | 0o600).unwrap();
+    assert_eq!(send(&ns, kept, 1, 10), Ok(0));
+    let before = heap(&ns);
+    let queues: Vec<i32> = (0..2000).map(|_| ns.msgget(IPC_PRIVATE, 0o600).unwrap()).collect();
+    queues.iter().for_each(|&id| assert_eq!(send(&ns, id, 1, 1000), Ok(0)));
+    let (last, rest) = queues.split_last().unwrap();
+    rest.iter().for_each(|&id| assert_eq!(ns.msgctl(id, IPC_RMID, 0), Ok(0)));
+    dies_at(&ns, "collect.top_punched", 1, || {
+        let _ = ns.msgctl(*last, IPC_RMID, 0);
+    });
+    consistent(&ns);
+    assert!(heap(&ns) <= before + (64 << 10), "heap {} after, {before} before", heap(&ns));
+    let again: Vec<i32> = (0..100).map(|_| ns.msgget(IPC_PRIVATE, 0o600).unwrap()).collect();
+    for &id in &again {
+        assert_eq!(send(&ns, id, 3, 200), Ok(0));
+        assert_eq!(receive(&ns, id, 3), Ok(200));
+    }
+    assert_eq!(receive(&ns, kept, 1), Ok(10));
+    consistent(&ns);
+}

@@ -397,6 +397,7 @@ const CASES: &[Case] = &[
     case("collect.gate_closed", "", &[Collector]),
     case("collect.walking", "", &[Collector]),
     case("collect.freeing", "", &[Collector]),
+    case("collect.top_punched", "", &[Collector]),
     case("region.grown", "", &[]),
     case("heap.bump.mapped", "", &[]),
 ];
@@ -511,9 +512,13 @@ fn prepare(case: &Case, ns: &Namespace, a: &Objects) -> Vec<i32> {
             (0..16).for_each(|_| assert_eq!(receive(ns, a.msg, 0, IPC_NOWAIT), Ok(100)));
         }
         // A table worth trimming: the queue at its top goes last (in S's call).
-        "table.trim.lowered" | "table.trim.marked" => {
+        // The collection that follows gives back the heap's top.
+        "table.trim.lowered" | "table.trim.marked" | "collect.top_punched" => {
             let queues: Vec<i32> = (0..2000).map(|_| ns.msgget(IPC_PRIVATE, 0o600).unwrap()).collect();
             ns.msgget(TOP_QUEUE_KEY, IPC_CREAT | 0o600).unwrap();
+            queues.iter().for_each(|&id| assert_eq!(send(ns, id, 1, 100), Ok(0)));
+            // The heap's top: blocks too large for a magazine to keep.
+            queues[..8].iter().for_each(|&id| assert_eq!(send(ns, id, 1, 8000), Ok(0)));
             queues.iter().for_each(|&id| assert_eq!(ns.msgctl(id, IPC_RMID, 0), Ok(0)));
         }
         "magazine.batch_handing" => (0..16).for_each(|_| assert_eq!(send(ns, a.msg, 1, 100), Ok(0))),
@@ -593,6 +598,10 @@ fn act(case: &Case, ns: &Namespace, a: &Objects) {
                 wait_status(child);
             }
         }
+        ("table.trim.lowered" | "table.trim.marked" | "collect.top_punched", _) => {
+            let id = ns.msgget(TOP_QUEUE_KEY, 0).unwrap();
+            let _ = ns.msgctl(id, IPC_RMID, 0);
+        }
         (point, _) if point.starts_with("collect.") || point == "procs.free.unlisted" => ns.repair_dead(),
         ("region.grown", _) => {
             // As a process that has just joined: nothing of the tables or
@@ -619,10 +628,6 @@ fn act(case: &Case, ns: &Namespace, a: &Objects) {
         }
         ("msg.rcv.taken", _) => {
             let _ = receive(ns, a.msg, 2, IPC_NOWAIT);
-        }
-        ("table.trim.lowered" | "table.trim.marked", _) => {
-            let id = ns.msgget(TOP_QUEUE_KEY, 0).unwrap();
-            let _ = ns.msgctl(id, IPC_RMID, 0);
         }
         ("magazine.batch_handing", _) => (0..16).for_each(|_| {
             let _ = receive(ns, a.msg, 0, IPC_NOWAIT);
