@@ -433,7 +433,7 @@ impl Region {
         for (class, head) in heap.free.iter().chain(heap.batches.iter()).enumerate() {
             // No list holds more blocks than the heap has room for: a list
             // that loops (a corrupt region) ends here too.
-            let most = bump >> (class % CLASSES) as u32 + MIN_SHIFT;
+            let most = bump >> ((class % CLASSES) as u32 + MIN_SHIFT);
             for _ in 0..=most {
                 if self.stack_pop(head).is_none() {
                     break;
