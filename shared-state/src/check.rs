@@ -22,7 +22,7 @@
 //! which any call may run: so it reports a block outside the heap, or a
 //! bump past it, as an error rather than trusting the region.
 
-use crate::region::{Region, PAGE_SIZE};
+use crate::region::{Region, HEAP_START};
 pub(crate) use crate::table::Locking;
 use std::collections::BTreeMap;
 
@@ -100,7 +100,7 @@ impl Region {
     /// block a live thread holds in hand mid-call is not reached.
     pub fn heap_account(&self) -> Result<HeapAccount, String> {
         let (map, bump) = self.reachable_blocks(Locking::Wait)?;
-        Ok(HeapAccount { cut: bump - PAGE_SIZE, reachable: map.bytes() })
+        Ok(HeapAccount { cut: bump - HEAP_START, reachable: map.bytes() })
     }
 
     /// Every heap block the region reaches, checked not to overlap, and the
@@ -112,7 +112,7 @@ impl Region {
         self.msg_blocks(&mut map, how)?;
         crate::faults::crash_point("collect.walking");
         self.free_blocks(&mut map)?;
-        let mut end = PAGE_SIZE;
+        let mut end = HEAP_START;
         for (&at, &(size, holder)) in &map.blocks {
             if at < end {
                 return Err(format!("heap: block {at:#x} ({holder}) overlaps the one before"));
@@ -120,7 +120,7 @@ impl Region {
             end = at + size;
         }
         let bump = self.heap_header().bump.load(core::sync::atomic::Ordering::Relaxed);
-        if !(PAGE_SIZE..=crate::region::HEAP_SIZE).contains(&bump) {
+        if !(HEAP_START..=crate::region::HEAP_SIZE).contains(&bump) {
             return Err(format!("heap: the bump {bump:#x} lies outside the heap"));
         }
         if end > bump {

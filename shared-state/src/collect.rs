@@ -81,7 +81,7 @@
 use crate::heap::MAX_BLOCK;
 use crate::lock::RobustMutex;
 use crate::ns::Namespace;
-use crate::region::{Region, HEAP_OFFSET, MAX_PROCS, PAGE_SIZE};
+use crate::region::{Region, HEAP_OFFSET, HEAP_START, MAX_PROCS, PAGE_SIZE};
 use crate::sys;
 use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering::*};
 
@@ -366,7 +366,7 @@ impl Region {
     /// one can reach (see the module notes).
     fn free_gaps(&self, map: &crate::check::BlockMap, end: u64) -> u64 {
         let mut freed = 0;
-        let mut at = PAGE_SIZE;
+        let mut at = HEAP_START;
         for (start, size) in map.spans().chain([(end, 0)]) {
             let start = if start == end && at < end {
                 let lowered = self.lower_bump_over(at, end);

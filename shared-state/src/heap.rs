@@ -49,7 +49,7 @@
 //! the bump over them, so that every block below the bump can be mapped
 //! by any process; an access past the bump is a corrupt offset.
 
-use crate::region::{Area, Region, HEAP_OFFSET, HEAP_SIZE, PAGE_SIZE};
+use crate::region::{Area, Region, HEAP_OFFSET, HEAP_SIZE, HEAP_START, PAGE_SIZE};
 use crate::sys::{self, SysResult};
 use core::sync::atomic::{AtomicU64, Ordering::*};
 
@@ -86,11 +86,12 @@ fn unpack(word: u64) -> (u64, u64) {
 }
 
 /// Whether a block of `size` bytes can start at heap offset `offset`:
-/// blocks lie past the heap's unused first page, on 16-byte boundaries,
+/// blocks lie past the heap's unused first page and the semaphore array
+/// zone (`HEAP_START`), on 16-byte boundaries,
 /// wholly inside the heap. For offsets read from the region.
 #[inline(always)]
 pub(crate) fn block_fits(offset: u64, size: u64) -> bool {
-    offset >= PAGE_SIZE && offset.is_multiple_of(OFFSET_UNIT) && offset <= HEAP_SIZE.saturating_sub(size)
+    offset >= HEAP_START && offset.is_multiple_of(OFFSET_UNIT) && offset <= HEAP_SIZE.saturating_sub(size)
 }
 
 /// `offset` if it (0 included) lies in the heap on a 16-byte boundary, for
@@ -125,8 +126,9 @@ impl HeapHeader {
     /// # Safety
     /// Only while creating the region.
     pub(crate) unsafe fn init(&self) {
-        // Offset 0 stays unused so that 0 can mean "no block" everywhere.
-        self.bump.store(PAGE_SIZE, Relaxed);
+        // Offset 0 stays unused so that 0 can mean "no block" everywhere;
+        // the semaphore array zone follows (see `sem::zone_array`).
+        self.bump.store(HEAP_START, Relaxed);
     }
 }
 
@@ -388,7 +390,7 @@ impl Region {
         }
         let mut offset = heap.bump.load(Acquire);
         loop {
-            if offset < PAGE_SIZE || !offset.is_multiple_of(OFFSET_UNIT) {
+            if offset < HEAP_START || !offset.is_multiple_of(OFFSET_UNIT) {
                 return Err(crate::region::corrupt("the heap's bump outside the heap"));
             }
             let end = offset.checked_add(block).filter(|&e| e <= HEAP_SIZE).ok_or(libc::ENOMEM)?;
@@ -467,7 +469,7 @@ impl Region {
     pub fn heap_in_use(&self) -> u64 {
         let mut free = crate::check::BlockMap::default();
         self.free_blocks(&mut free).expect("the free lists, batches and magazines hold each block once");
-        self.heap_header().bump.load(Relaxed) - PAGE_SIZE - free.bytes()
+        self.heap_header().bump.load(Relaxed) - HEAP_START - free.bytes()
     }
 }
 

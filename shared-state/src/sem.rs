@@ -1,7 +1,8 @@
 //! System V semaphores: semget, semop/semtimedop, semctl with Linux's semantics.
 //!
 //! Owns: the semaphore slot table (`SemSlot`), each set's semaphore array
-//! (`Sem`, in the heap), the queue of waiting operations (`Waiter`, in the
+//! (`Sem`: its slot's own in the heap's array zone for a set of up to
+//! ZONE_SEMS, a heap block for a larger one, see `zone_array`), the queue of waiting operations (`Waiter`, in the
 //! heap, one per blocked thread), and SEM_UNDO records (`Undo`, in the heap,
 //! one per process and set).
 //!
@@ -68,8 +69,8 @@ use crate::lock::Guard;
 use crate::ns::Namespace;
 use crate::procs::{Liveness, RecordRef};
 use crate::region::{
-    corrupt, store_if_changed_i32, store_if_changed_i64, store_if_changed_u32, Area, Region, HEAP_SIZE, IPCMNI,
-    MAX_PROCS,
+    corrupt, store_if_changed_i32, store_if_changed_i64, store_if_changed_u32, Area, Region, HEAP_SIZE, HEAP_START,
+    IPCMNI, MAX_PROCS, PAGE_SIZE, ZONE_SEMS,
 };
 use crate::sys::{self, SysResult};
 use crate::table::{make_id, split_id, FacilityHeader, Locking, SlotHeader, SlotTable, SLOT_LIVE};
@@ -116,8 +117,9 @@ pub struct SemSlot {
     pub head: SlotHeader,
     /// Semaphores in the set. Immutable while live.
     pub nsems: AtomicU32,
-    /// Heap offset of the `Sem` array. Immutable while live; kept by the
-    /// slot when the set is removed (see `Sem`).
+    /// Heap offset of the `Sem` array: the slot's zone array or a heap
+    /// block (see `zone_array`). Immutable while live; kept by the slot
+    /// when the set is removed (see `Sem`).
     pub sems: AtomicU64,
     /// Semaphores the slot's array has room for. Facility lock and slot lock.
     pub capacity: AtomicU32,
@@ -214,7 +216,9 @@ const ENTRY_SIZE: u64 = core::mem::size_of::<JournalEntry>() as u64;
 /// A lock-free semop may still be about to swap a word when its set is
 /// removed, so arrays are never given back to the heap: the slot keeps its
 /// array for its next set (whose tag differs), and a removed set's words
-/// stay HELD.
+/// stay HELD. A zone array is the slot's for good (`zone_array`); its
+/// memory goes back to the system with the slot's when the table gives
+/// its top back, and a stale semop's exchange then meets a zeroed word.
 #[repr(C)]
 pub struct Sem {
     pub word: AtomicU32,
@@ -231,6 +235,22 @@ const TAG_SHIFT: u32 = 17;
 
 fn tag_of(seq: u32) -> u32 {
     (seq & (u32::MAX >> TAG_SHIFT)) << TAG_SHIFT
+}
+
+/// Heap offset of slot `index`'s array in the semaphore array zone, room
+/// for ZONE_SEMS semaphores: a set that small uses it, so that its array
+/// lies at a place of its slot's alone, which the slot's next sets reuse
+/// (their tags differ, see `Sem`) and which goes back to the system with
+/// the slot when the table gives its top back (`SemTable::give_back`).
+/// Larger sets take their arrays from the heap, and their slots keep them.
+pub(crate) fn zone_array(index: u32) -> u64 {
+    PAGE_SIZE + (index % IPCMNI) as u64 * ZONE_SEMS as u64 * core::mem::size_of::<Sem>() as u64
+}
+
+/// Whether a slot's array (`SemSlot::sems`) lies in the zone, not in a
+/// heap block.
+fn in_zone(sems: u64) -> bool {
+    (PAGE_SIZE..HEAP_START).contains(&sems)
 }
 
 impl Sem {
@@ -364,6 +384,33 @@ impl SlotTable for SemTable<'_> {
     }
     fn check_slot(&self, index: u32) -> SysResult<()> {
         self.0.check_set(self.0.set(index))
+    }
+    fn table_memory(&self) -> Option<crate::table::TableMemory> {
+        self.0.slot_table_memory::<SemSlot>(crate::region::SEM_SLOTS_OFFSET)
+    }
+    /// A slot with an array from the heap (a set of more than ZONE_SEMS)
+    /// or a journal block (left by a removal a repair finished) keeps them
+    /// for its next set: the heap's accounting reaches them through the
+    /// slot, so the slot stays below the table's top.
+    fn keeps_memory(&self, index: u32) -> bool {
+        let slot = self.0.set(index);
+        (slot.capacity.load(Relaxed) != 0 && !in_zone(slot.sems.load(Relaxed)))
+            || slot.journal.entries.load(Relaxed) != 0
+    }
+    /// The zone arrays of the slots given back (see `zone_array`): no
+    /// lookup reaches them but a stale lock-free semop, whose exchange
+    /// fails on a zeroed word unless it expected one (a tag and a value of
+    /// 0), and then writes a free slot's array, which the slot's next set
+    /// writes whole before use.
+    fn give_back_beyond(&self, memory: &crate::table::TableMemory, first: u32, end: u32) {
+        let page = PAGE_SIZE;
+        let heap = crate::region::HEAP_OFFSET as u64;
+        let from = (heap + zone_array(first)).next_multiple_of(page);
+        let to =
+            (heap + zone_array(end - 1) + ZONE_SEMS as u64 * core::mem::size_of::<Sem>() as u64).next_multiple_of(page);
+        if to > from {
+            let _ = sys::punch_hole(memory.fd, from, to - from);
+        }
     }
     fn repair_slot(&self, index: u32) {
         self.0.repair_set(index);
@@ -1075,8 +1122,11 @@ impl Region {
     }
 
     /// Removes a set: waiters get EIDRM; its semaphores stay held, and the
-    /// slot keeps the array (see `Sem`). Each step can be taken again by a
-    /// repair if the remover dies. Facility and slot lock held.
+    /// slot keeps the array (see `Sem`) but gives its journal's block back,
+    /// so that a free slot holds no heap block but a large set's array
+    /// (see `SemTable::keeps_memory`). Each step can be taken again by a
+    /// repair if the remover dies (a repair leaves the journal's block to
+    /// the slot's next set). Facility and slot lock held, inside a hold.
     fn destroy_set(&self, index: u32) {
         let table = SemTable(self);
         table.begin_removal(index);
@@ -1084,6 +1134,17 @@ impl Region {
         self.wake_removed(slot);
         // Recounted by the facility's repair if the remover dies from here on.
         self.header().sem.total_sems.fetch_sub(slot.nsems.load(Relaxed) as u64, Relaxed);
+        let journal = &slot.journal;
+        let (entries, room) = (journal.entries.load(Relaxed), journal.capacity.load(Relaxed) as u64 * ENTRY_SIZE);
+        if entries != 0 && journal.len.load(Relaxed) == 0 {
+            // Unnamed first: a death between leaves the block lost, for
+            // the collector (this is inside a hold), never named twice.
+            journal.entries.store(0, Relaxed);
+            journal.capacity.store(0, Relaxed);
+            if block_fits(entries, room) {
+                self.heap_free(entries, room);
+            }
+        }
         table.release(index);
     }
 
@@ -1416,14 +1477,25 @@ impl Namespace {
         let slot = region.set(index);
         let _guard = table.lock_slot(index)?;
         let capacity = slot.capacity.load(Relaxed);
-        if capacity != 0 && !block_fits(slot.sems.load(Relaxed), capacity as u64 * core::mem::size_of::<Sem>() as u64) {
+        let sems = slot.sems.load(Relaxed);
+        let array_fits = if in_zone(sems) {
+            sems == zone_array(index) && capacity == ZONE_SEMS
+        } else {
+            block_fits(sems, capacity as u64 * core::mem::size_of::<Sem>() as u64)
+        };
+        if capacity != 0 && !array_fits {
             return Err(corrupt("a semaphore slot's array outside the heap"));
         }
-        if capacity < nsems as u32 {
+        if capacity == 0 && nsems as u32 <= ZONE_SEMS {
+            slot.sems.store(zone_array(index), Relaxed);
+            slot.capacity.store(ZONE_SEMS, Relaxed);
+        } else if capacity < nsems as u32 {
             // A smaller array of an earlier set stays as it is, its words
             // held (see `Sem`); doubling sizes bound what a slot keeps.
             let capacity = (nsems as u32).next_power_of_two();
-            let old = slot.capacity.load(Relaxed) as u64 * core::mem::size_of::<Sem>() as u64;
+            // A zone array stays the slot's: no record names it.
+            let old =
+                if in_zone(sems) { 0 } else { slot.capacity.load(Relaxed) as u64 * core::mem::size_of::<Sem>() as u64 };
             let retired_size = core::mem::size_of::<Retired>() as u64;
             let retired = if old != 0 { region.heap_alloc(retired_size)? } else { 0 };
             let sems = match region.heap_alloc(capacity as u64 * core::mem::size_of::<Sem>() as u64) {
@@ -2081,6 +2153,16 @@ impl Namespace {
                 }
                 if cmd == IPC_RMID {
                     region.destroy_set(index);
+                    drop(_guard);
+                    if table.trim_free_top() {
+                        // As msgctl's IPC_RMID (see `msg`): the heap too.
+                        region.drop_free_blocks();
+                        region.request_collection();
+                        drop(_fac);
+                        drop(_hold);
+                        let _ = region.collect_lost();
+                    }
+                    return Ok(0);
                 } else {
                     slot.head.set_perm(&new.perm)?;
                     slot.ctime.store(sys::realtime_seconds(), Relaxed);
@@ -2113,7 +2195,7 @@ impl Region {
             let slot = self.set(index);
             let _guard = table.lock_slot_with(index, how).map_err(lock_error)?.ok_or_else(busy)?;
             let capacity = slot.capacity.load(Relaxed) as u64;
-            if capacity != 0 {
+            if capacity != 0 && !in_zone(slot.sems.load(Relaxed)) {
                 map.add(
                     slot.sems.load(Relaxed),
                     capacity * core::mem::size_of::<Sem>() as u64,

@@ -274,6 +274,14 @@ pub trait SlotTable {
     fn table_memory(&self) -> Option<TableMemory> {
         None
     }
+    /// Whether free slot `index` keeps memory the region reaches through
+    /// it (see `trim_free_top`: such a slot is never given back).
+    fn keeps_memory(&self, _index: u32) -> bool {
+        false
+    }
+    /// Gives back the facility's own memory of slots `first..end` beyond
+    /// the table (see `trim_free_top`), after their pages were.
+    fn give_back_beyond(&self, _memory: &TableMemory, _first: u32, _end: u32) {}
     /// Every lock of slot `index` (the slot lock, and a facility's own).
     fn slot_locks(&self, index: u32) -> [Option<&RobustMutex>; 2] {
         [Some(&self.slot_header(index).lock), None]
@@ -752,7 +760,10 @@ pub trait SlotTable {
         }
         let top = (0..initialised)
             .rev()
-            .find(|&i| self.slot_header(i).is_live() || self.slot_header(i).removing.load(Relaxed) != 0)
+            .find(|&i| {
+                let slot = self.slot_header(i);
+                slot.is_live() || slot.removing.load(Relaxed) != 0 || self.keeps_memory(i)
+            })
             .map_or(0, |i| i + 1);
         let page = PAGE_SIZE as usize;
         let from = (memory.start + top as usize * memory.slot_size).next_multiple_of(page);
@@ -809,6 +820,7 @@ pub trait SlotTable {
                 let _ = crate::sys::punch_hole(memory.fd, punch_from as u64, (hole - punch_from) as u64);
             }
         });
+        self.give_back_beyond(&memory, first, touched);
         true
     }
 

@@ -560,12 +560,13 @@ fn magazine_said_fuller_than_it_is() {
 fn free_list_past_the_heap() {
     survives(|| {
         let ns = new_box();
-        // The head of the free list of 16-byte blocks: its offset / 16 in
-        // the low half.
-        let head = &ns.region().header().heap.free[0] as *const _ as *const AtomicU64;
+        // The head of the free list of 256-byte blocks (an array of nine
+        // semaphores: more than a slot's own array in the zone holds): its
+        // offset / 16 in the low half.
+        let head = &ns.region().header().heap.free[4] as *const _ as *const AtomicU64;
         // SAFETY: a FreeHead is one AtomicU64.
         unsafe { (*head).store(u32::MAX as u64, Relaxed) };
-        assert_eq!(ns.semget(IPC_PRIVATE, 1, 0o600), Err(libc::EINVAL));
+        assert_eq!(ns.semget(IPC_PRIVATE, 9, 0o600), Err(libc::EINVAL));
     });
 }
 

@@ -9,7 +9,10 @@ mod common;
 use common::{allocated, fork_child, new_box, serial, wait_status};
 
 use shared_state::abi::*;
-use shared_state::region::{HEAP_OFFSET, HEAP_SIZE, MSG_SLOTS_OFFSET, PROCS_OFFSET, SHM_SLOTS_OFFSET};
+use shared_state::region::{
+    HEAP_OFFSET, HEAP_SIZE, HEAP_START, MSG_SLOTS_OFFSET, PAGE_SIZE, PROCS_OFFSET, SEM_SLOTS_OFFSET, SHM_SLOTS_OFFSET,
+};
+use shared_state::sem::{SemOp, GETVAL};
 use shared_state::Namespace;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -24,6 +27,36 @@ fn shm_table(ns: &Namespace) -> usize {
 
 fn msg_table(ns: &Namespace) -> usize {
     allocated(ns, MSG_SLOTS_OFFSET, HEAP_OFFSET)
+}
+
+fn sem_table(ns: &Namespace) -> usize {
+    allocated(ns, SEM_SLOTS_OFFSET, MSG_SLOTS_OFFSET)
+}
+
+/// The semaphore array zone (see `sem::zone_array`).
+fn sem_zone(ns: &Namespace) -> usize {
+    allocated(ns, HEAP_OFFSET + PAGE_SIZE as usize, HEAP_OFFSET + HEAP_START as usize)
+}
+
+fn up(num: u16) -> [SemOp; 1] {
+    [SemOp { num, op: 1, flags: 0 }]
+}
+
+fn down(num: u16) -> [SemOp; 1] {
+    [SemOp { num, op: -1, flags: 0 }]
+}
+
+/// Makes `count` sets of `nsems` semaphores, turns lock-free semops on in
+/// each (a streak of single operations), and returns their ids.
+fn lock_free_sets(ns: &Namespace, count: usize, nsems: i32) -> Vec<i32> {
+    let sets: Vec<i32> = (0..count).map(|_| ns.semget(IPC_PRIVATE, nsems, 0o600).unwrap()).collect();
+    for &id in &sets {
+        for _ in 0..20 {
+            assert_eq!(ns.semop(id, &up(0), None), Ok(0));
+            assert_eq!(ns.semop(id, &down(0), None), Ok(0));
+        }
+    }
+    sets
 }
 
 fn heap(ns: &Namespace) -> usize {
@@ -208,4 +241,111 @@ fn the_heap_gives_back_what_removed_queues_held() {
     }
     let mut buf = [0u8; 8 + 64];
     assert_eq!(ns.msgrcv(keep, buf.as_mut_ptr() as usize, 64, 0, IPC_NOWAIT), Ok(8), "the live queue's message");
+}
+
+/// The semaphore table gives its top back with the slots' own arrays in
+/// the zone; a set larger than a zone array keeps its slot (and the slots
+/// below it) in the table. Ids stay unique across slots made again.
+#[test]
+fn removed_sets_give_their_table_and_arrays_back() {
+    let _serial = serial();
+    let ns = new_box();
+    let keep = ns.semget(0x5e7, 2, IPC_CREAT | 0o600).unwrap();
+    assert_eq!(ns.semop(keep, &up(1), None), Ok(0));
+    let (table_before, zone_before, heap_before) = (sem_table(&ns), sem_zone(&ns), heap(&ns));
+    let mut seen = HashSet::new();
+    for round in 0..3 {
+        let sets = lock_free_sets(&ns, 2000, 1 + round * 3);
+        assert!(sets.iter().all(|&id| seen.insert(id)), "round {round}: an id handed out twice");
+        sets.iter().for_each(|&id| assert_eq!(ns.semctl(id, 0, IPC_RMID, 0), Ok(0)));
+        assert!(sem_table(&ns) <= table_before + KEPT, "round {round}: sem table {}", sem_table(&ns));
+        assert!(sem_zone(&ns) <= zone_before + 4096, "round {round}: zone {}", sem_zone(&ns));
+        assert!(heap(&ns) <= heap_before + KEPT, "round {round}: heap {}", heap(&ns));
+        for &id in sets.iter().step_by(97) {
+            assert_eq!(ns.semop(id, &up(0), None), Err(libc::EINVAL), "round {round}: a removed set");
+            assert_eq!(ns.semctl(id, 0, GETVAL, 0), Err(libc::EINVAL), "round {round}: a removed set");
+        }
+        assert_eq!(ns.semctl(keep, 1, GETVAL, 0), Ok(1), "round {round}: the live set");
+        ns.region().check_invariants().unwrap();
+        assert_eq!(ns.region().heap_account().unwrap().lost(), 0);
+    }
+    // A large set at the top keeps the table below it.
+    let sets = lock_free_sets(&ns, 2000, 1);
+    let large = ns.semget(IPC_PRIVATE, 64, 0o600).unwrap();
+    sets.iter().for_each(|&id| assert_eq!(ns.semctl(id, 0, IPC_RMID, 0), Ok(0)));
+    assert_eq!(ns.semctl(large, 0, IPC_RMID, 0), Ok(0));
+    assert!(sem_table(&ns) > table_before + KEPT, "a slot keeping a heap array was given back");
+    ns.region().check_invariants().unwrap();
+    assert_eq!(ns.region().heap_account().unwrap().lost(), 0);
+}
+
+/// Lock-free semops on removed sets race the trims that give their slots
+/// and zone arrays back (threads and a forked process), while others work
+/// a live lock-free set: a removed set fails with EINVAL, the live set's
+/// counts come out exact, and the region stays consistent.
+#[test]
+fn stale_lock_free_semops_race_trims() {
+    let _serial = serial();
+    let ns = std::sync::Arc::new(new_box());
+    let live = lock_free_sets(&ns, 1, 4)[0];
+    let old = lock_free_sets(&ns, 2000, 2);
+    old.iter().for_each(|&id| assert_eq!(ns.semctl(id, 0, IPC_RMID, 0), Ok(0)));
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let look = move |ns: &Namespace, stop: &AtomicBool, offset: usize| -> u64 {
+        let mut rounds = 0;
+        while !stop.load(Relaxed) {
+            for i in (offset..old.len()).step_by(5) {
+                assert_eq!(ns.semop(old[i], &up(1), None), Err(libc::EINVAL), "a removed set");
+            }
+            assert_eq!(ns.semop(live, &up(offset as u16 % 4), None), Ok(0));
+            assert_eq!(ns.semop(live, &down(offset as u16 % 4), None), Ok(0));
+            rounds += 1;
+        }
+        rounds
+    };
+    let child = {
+        let (ns, look) = (ns.clone(), look.clone());
+        fork_child(&ns.clone(), move || {
+            // SAFETY: plain system call.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+            let stop = AtomicBool::new(false);
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    while std::time::Instant::now() < deadline {
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
+                    stop.store(true, Relaxed);
+                });
+                i32::from(look(&ns, &stop, 3) == 0)
+            })
+        })
+    };
+    let threads: Vec<_> = (0..3)
+        .map(|t| {
+            let (ns, stop, look) = (ns.clone(), stop.clone(), look.clone());
+            std::thread::spawn(move || look(&ns, &stop, t))
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    let mut cycles = 0;
+    while start.elapsed() < std::time::Duration::from_secs(2) || cycles < 3 {
+        let sets = lock_free_sets(&ns, 1500, 1 + cycles % 8);
+        sets.iter().for_each(|&id| assert_eq!(ns.semctl(id, 0, IPC_RMID, 0), Ok(0)));
+        cycles += 1;
+    }
+    stop.store(true, Relaxed);
+    for thread in threads {
+        assert!(thread.join().expect("a semop thread failed") > 0);
+    }
+    let status = wait_status(child);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "the semop process: status {status:#x}");
+    for num in 0..4 {
+        assert_eq!(ns.semctl(live, num, GETVAL, 0), Ok(0), "semaphore {num} of the live set");
+    }
+    let sets = lock_free_sets(&ns, 1500, 1);
+    sets.iter().for_each(|&id| assert_eq!(ns.semctl(id, 0, IPC_RMID, 0), Ok(0)));
+    assert!(sem_table(&ns) <= KEPT + 4096, "sem table {} after", sem_table(&ns));
+    ns.region().check_invariants().unwrap();
+    assert_eq!(ns.region().heap_account().unwrap().lost(), 0);
 }
