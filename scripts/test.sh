@@ -61,6 +61,8 @@ echo "== isolation"
 bash scripts/isolation.sh
 echo "== fast paths make no system call"
 bash scripts/fastpath.sh
+echo "== memory follows use: 10,000 of each object made and removed give the region back"
+bash scripts/memory.sh
 echo "== the ipcbox command, and refusal of bad regions"
 bash scripts/cli.sh
 echo "== install, man page, completions, .deb"
