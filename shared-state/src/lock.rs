@@ -138,8 +138,22 @@ impl RobustMutex {
         if !fast::active() {
             return self.sleep_in_glibc(timeout_ns);
         }
+        let rc = self.sleep_inline(timeout_ns);
+        if rc != 0 {
+            fast::clear_pending();
+        }
+        rc
+    }
+
+    /// `sleep_for_lock` inline. The lock is this thread's pending one
+    /// (`fast::mark_pending`) from before each sleep until it is taken
+    /// (`fast::try_lock_from` ends that) or the caller gives up (and ends
+    /// it): glibc's order, which the kernel relies on at a death.
+    #[inline(always)]
+    fn sleep_inline(&self, timeout_ns: Option<u64>) -> i32 {
         let word = self.futex_word();
         loop {
+            fast::mark_pending(self.raw.get());
             let seen = word.load(Ordering::Relaxed);
             let holder = seen & FUTEX_TID_MASK;
             if holder == TRIMMED {
@@ -611,6 +625,33 @@ mod fast {
         release(mutex, store_zero_and_wake)
     }
 
+    /// Names `mutex` as this thread's `list_op_pending`, as glibc does
+    /// while it sleeps for a robust lock: a thread killed after a wake-up
+    /// meant for it, before it took the lock (its word still 0), then has
+    /// the kernel pass the wake-up on to another sleeper
+    /// (`handle_futex_death`), rather than leave that one asleep on a
+    /// free lock.
+    #[inline(always)]
+    pub(super) fn mark_pending(mutex: *mut libc::pthread_mutex_t) {
+        let Some(head) = robust_head() else { return };
+        let m = mutex as *mut GlibcMutex;
+        // SAFETY: `list_op_pending` lies in this thread's robust head
+        // (checked at `check_layout`); the entry lies in the mutex.
+        unsafe {
+            ((head + 16) as *mut usize).write_volatile(core::ptr::addr_of_mut!((*m).next) as usize);
+        }
+        compiler_fence(SeqCst);
+    }
+
+    /// Ends `mark_pending` (a sleeper that leaves without the lock).
+    #[inline(always)]
+    pub(super) fn clear_pending() {
+        let Some(head) = robust_head() else { return };
+        compiler_fence(SeqCst);
+        // SAFETY: as in `mark_pending`.
+        unsafe { ((head + 16) as *mut usize).write_volatile(0) };
+    }
+
     /// Frees the lock word, waking one sleeper if it had FUTEX_WAITERS.
     #[inline(always)]
     fn store_zero_and_wake(lock: &AtomicU32) {
@@ -680,6 +721,8 @@ mod fast {
     pub(super) fn zeroed_kind(_: *mut libc::pthread_mutex_t) -> bool {
         false
     }
+    pub(super) fn mark_pending(_: *mut libc::pthread_mutex_t) {}
+    pub(super) fn clear_pending() {}
     pub(super) const FUTEX_WAITERS: u32 = 0x8000_0000;
 }
 use fast::FUTEX_WAITERS;

@@ -165,3 +165,158 @@ fn a_waiter_sleeping_in_glibc_is_woken_by_an_inline_release() {
         assert!(waited >= std::time::Duration::from_millis(150), "waited {waited:?}");
     });
 }
+
+/// Forks a child running `body` (which never returns), pinned to `cpu`.
+fn spawn_on(cpu: usize, body: impl FnOnce()) -> i32 {
+    // SAFETY: the child runs `body` and leaves by _exit or death.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        // SAFETY: plain system calls on this process.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            let mut set: libc::cpu_set_t = core::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            libc::sched_setaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+        body();
+        // SAFETY: leaving the child without the parent's destructors.
+        unsafe { libc::_exit(0) };
+    }
+    pid
+}
+
+fn end(pid: i32) {
+    // SAFETY: our own child.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let mut status = 0;
+    // SAFETY: status is writable.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+}
+
+/// Whether process `pid` sleeps in a futex wait.
+fn asleep_on_futex(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("futex"))
+}
+
+fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// A sleeper woken for a lock and killed before it takes it (the lock's
+/// word 0 again) must not leave the next sleeper asleep on a free lock:
+/// each sleeper names the lock as its pending one while it sleeps, as
+/// glibc's do, and the kernel then passes the wake-up on at its death
+/// (`handle_futex_death`). X and W sleep on a held lock, X first; X runs
+/// at SCHED_IDLE on a CPU kept busy, so that once woken it waits to run,
+/// and is killed there. W must then get the lock. (Found by
+/// ctests/chaos_kill: a msgrcv asleep on a free send lock, holding the
+/// receive lock every other caller waited for.)
+#[test]
+fn a_sleeper_killed_after_its_wake_up_passes_it_on() {
+    use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert!(cpus >= 2, "needs two CPUs");
+    // SAFETY: pins the test's thread to CPU 0 (undone below).
+    unsafe {
+        let mut set: libc::cpu_set_t = core::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        libc::sched_setaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+    let shared = Shared::new(1);
+    // Flags after the mutexes: [1] X got the lock, [2] W got it, [3] the
+    // hog's stop.
+    // SAFETY: inside the shared page, past the mutexes.
+    let flag = |i: usize| unsafe { &*(shared.base.add(2048 + i * 4) as *const AtomicU32) };
+    let mut passed = false;
+    for _attempt in 0..20 {
+        (1..4).for_each(|i| flag(i).store(0, Relaxed));
+        let (ready_r, ready_w) = common_pipe();
+        let (go_r, go_w) = common_pipe();
+        let holder = spawn_on(0, || {
+            let guard = shared.ours(0).lock().unwrap();
+            write_byte(ready_w);
+            read_byte(go_r);
+            drop(guard);
+        });
+        read_byte(ready_r);
+        let hog = spawn_on(1, || {
+            while flag(3).load(Relaxed) == 0 {
+                core::hint::spin_loop();
+            }
+        });
+        let x = spawn_on(1, || {
+            // SAFETY: plain system call on this process.
+            unsafe {
+                let param = libc::sched_param { sched_priority: 0 };
+                libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+            }
+            let guard = shared.ours(0).lock().unwrap();
+            flag(1).store(1, Relaxed);
+            drop(guard);
+        });
+        wait_until("X asleep on the lock", || asleep_on_futex(x));
+        let w = spawn_on(0, || {
+            let guard = shared.ours(0).lock().unwrap();
+            flag(2).store(1, Relaxed);
+            drop(guard);
+        });
+        wait_until("W asleep on the lock", || asleep_on_futex(w));
+        // The holder lets go and wakes X, the first sleeper; X waits
+        // behind the hog, and dies there.
+        write_byte(go_w);
+        let mut status = 0;
+        // SAFETY: status is writable.
+        unsafe { libc::waitpid(holder, &mut status, 0) };
+        end(x);
+        flag(3).store(1, Relaxed);
+        end(hog);
+        [ready_r, ready_w, go_r, go_w].into_iter().for_each(|fd| {
+            // SAFETY: our own descriptors.
+            unsafe { libc::close(fd) };
+        });
+        if flag(1).load(Relaxed) != 0 {
+            // X ran and took the lock before its death: try again.
+            end(w);
+            continue;
+        }
+        let start = std::time::Instant::now();
+        while flag(2).load(Relaxed) == 0 && start.elapsed() < std::time::Duration::from_secs(2) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let got = flag(2).load(Relaxed) != 0;
+        end(w);
+        assert!(got, "W sleeps on a free lock after X died with the wake-up");
+        passed = true;
+        break;
+    }
+    // SAFETY: as above, every CPU again.
+    unsafe {
+        let mut set: libc::cpu_set_t = core::mem::zeroed();
+        (0..cpus).for_each(|cpu| libc::CPU_SET(cpu, &mut set));
+        libc::sched_setaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+    assert!(passed, "X always took the lock before its death: the scenario never arose");
+}
+
+fn common_pipe() -> (i32, i32) {
+    let mut fds = [0; 2];
+    // SAFETY: fds is writable.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    (fds[0], fds[1])
+}
+
+fn write_byte(fd: i32) {
+    // SAFETY: one byte from the stack.
+    assert_eq!(unsafe { libc::write(fd, [1u8].as_ptr() as *const libc::c_void, 1) }, 1);
+}
+
+fn read_byte(fd: i32) {
+    let mut byte = [0u8];
+    // SAFETY: one byte into the stack.
+    assert_eq!(unsafe { libc::read(fd, byte.as_mut_ptr() as *mut libc::c_void, 1) }, 1);
+}
