@@ -444,6 +444,18 @@ impl Region {
         }
     }
 
+    /// After a removal whose table gave its top back (the box shrank): the
+    /// free heap blocks go back too. Drops them (`drop_free_blocks`, in the
+    /// remover's hold), asks for a collection, lets `release` give up the
+    /// remover's facility lock and hold, and collects (the collection
+    /// takes the facilities' locks and needs no hold anywhere).
+    pub(crate) fn give_heap_back(&self, release: impl FnOnce()) {
+        self.drop_free_blocks();
+        self.request_collection();
+        release();
+        let _ = self.collect_lost();
+    }
+
     /// Adds the blocks on the free lists, in batches and in magazines to `map`.
     pub(crate) fn free_blocks(&self, map: &mut crate::check::BlockMap) -> Result<(), String> {
         for (class, head) in self.heap_header().free.iter().enumerate() {

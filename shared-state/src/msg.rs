@@ -1596,13 +1596,7 @@ impl Namespace {
                     region.destroy_queue(index);
                     drop(_locks);
                     if table.trim_free_top() {
-                        // The box shrank: its free heap blocks go back too,
-                        // through a collection (outside the hold and the lock).
-                        region.drop_free_blocks();
-                        region.request_collection();
-                        drop(_fac);
-                        drop(_hold);
-                        let _ = region.collect_lost();
+                        region.give_heap_back(|| drop((_fac, _hold)));
                     }
                     return Ok(0);
                 }

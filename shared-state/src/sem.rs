@@ -2155,12 +2155,7 @@ impl Namespace {
                     region.destroy_set(index);
                     drop(_guard);
                     if table.trim_free_top() {
-                        // As msgctl's IPC_RMID (see `msg`): the heap too.
-                        region.drop_free_blocks();
-                        region.request_collection();
-                        drop(_fac);
-                        drop(_hold);
-                        let _ = region.collect_lost();
+                        region.give_heap_back(|| drop((_fac, _hold)));
                     }
                     return Ok(0);
                 } else {

@@ -16,6 +16,8 @@ use shared_state::sem::{SemOp, GETVAL};
 use shared_state::Namespace;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Most bytes of a table left in memory once its objects are gone: twice
 /// the least a trim gives back (`TRIM_MIN_BYTES`), and a page.
@@ -140,6 +142,53 @@ fn a_live_object_above_the_free_slots_keeps_the_table() {
     ns.region().check_invariants().unwrap();
 }
 
+/// Runs `look` (which works until told to stop, and returns the rounds it
+/// made) in three threads, given offsets 0 to 2, and in a forked process,
+/// given 3, while `churn(cycle)` runs over and over for `seconds` (and at
+/// least `cycles` times); every looker must end well, after a round.
+fn race_lookers<L>(ns: &Arc<Namespace>, seconds: u64, cycles: usize, look: L, mut churn: impl FnMut(usize))
+where
+    L: Fn(&Namespace, &AtomicBool, usize) -> u64 + Clone + Send + 'static,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let child = {
+        let (ns, look) = (ns.clone(), look.clone());
+        fork_child(&ns.clone(), move || {
+            // SAFETY: plain system call.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            let deadline = Instant::now() + Duration::from_secs(seconds + 1);
+            let stop = AtomicBool::new(false);
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    while Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    stop.store(true, Relaxed);
+                });
+                i32::from(look(&ns, &stop, 3) == 0)
+            })
+        })
+    };
+    let threads: Vec<_> = (0..3)
+        .map(|offset| {
+            let (ns, stop, look) = (ns.clone(), stop.clone(), look.clone());
+            std::thread::spawn(move || look(&ns, &stop, offset))
+        })
+        .collect();
+    let start = Instant::now();
+    let mut cycle = 0;
+    while start.elapsed() < Duration::from_secs(seconds) || cycle < cycles {
+        churn(cycle);
+        cycle += 1;
+    }
+    stop.store(true, Relaxed);
+    for thread in threads {
+        assert!(thread.join().expect("a looking thread failed") > 0);
+    }
+    let status = wait_status(child);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "the looking process: status {status:#x}");
+}
+
 /// Threads and a forked process look up removed ids (IPC_STAT, msgsnd,
 /// shmat) and live ones without pause while the main thread makes and
 /// removes thousands of objects, so that trims mark, punch and remake the
@@ -148,11 +197,10 @@ fn a_live_object_above_the_free_slots_keeps_the_table() {
 #[test]
 fn stale_lookups_race_trims() {
     let _serial = serial();
-    let ns = std::sync::Arc::new(new_box());
+    let ns = Arc::new(new_box());
     let live_queue = ns.msgget(IPC_PRIVATE, 0o600).unwrap();
     let live_segment = ns.shmget(IPC_PRIVATE, 4096, 0o600).unwrap();
     let (old_queues, old_segments) = churn(&ns, 2000, false);
-    let stop = std::sync::Arc::new(AtomicBool::new(false));
     let look = move |ns: &Namespace, stop: &AtomicBool, offset: usize| -> u64 {
         let mut rounds = 0;
         while !stop.load(Relaxed) {
@@ -167,45 +215,11 @@ fn stale_lookups_race_trims() {
         }
         rounds
     };
-    let child = {
-        let (ns, look) = (ns.clone(), look.clone());
-        fork_child(&ns.clone(), move || {
-            // SAFETY: plain system call.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-            let ns_ref = &*ns;
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
-            let stop = AtomicBool::new(false);
-            std::thread::scope(|scope| {
-                scope.spawn(|| {
-                    while std::time::Instant::now() < deadline {
-                        std::thread::sleep(std::time::Duration::from_millis(10));
-                    }
-                    stop.store(true, Relaxed);
-                });
-                i32::from(look(ns_ref, &stop, 3) == 0)
-            })
-        })
-    };
-    let threads: Vec<_> = (0..3)
-        .map(|t| {
-            let (ns, stop, look) = (ns.clone(), stop.clone(), look.clone());
-            std::thread::spawn(move || look(&ns, &stop, t))
-        })
-        .collect();
-    let start = std::time::Instant::now();
-    let mut cycles = 0;
-    while start.elapsed() < std::time::Duration::from_secs(3) || cycles < 4 {
-        churn(&ns, 1500, cycles % 2 == 1);
-        cycles += 1;
-    }
-    stop.store(true, Relaxed);
-    for thread in threads {
-        assert!(thread.join().expect("a looking thread failed") > 0);
-    }
-    let status = wait_status(child);
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "the looking process: status {status:#x}");
-    // A trim gives up on a lock whose holder was preempted; with no one
-    // looking, the next one gives the memory back.
+    race_lookers(&ns, 3, 4, look, |cycle| {
+        churn(&ns, 1500, cycle % 2 == 1);
+    });
+    // Pages that stale lookups faulted in again, or whose locks they held
+    // at a trim, go back with the next trim.
     churn(&ns, 1500, false);
     assert!(msg_table(&ns) <= KEPT, "msg table {} after", msg_table(&ns));
     assert!(shm_table(&ns) <= KEPT, "shm table {} after", shm_table(&ns));
@@ -286,11 +300,10 @@ fn removed_sets_give_their_table_and_arrays_back() {
 #[test]
 fn stale_lock_free_semops_race_trims() {
     let _serial = serial();
-    let ns = std::sync::Arc::new(new_box());
+    let ns = Arc::new(new_box());
     let live = lock_free_sets(&ns, 1, 4)[0];
     let old = lock_free_sets(&ns, 2000, 2);
     old.iter().for_each(|&id| assert_eq!(ns.semctl(id, 0, IPC_RMID, 0), Ok(0)));
-    let stop = std::sync::Arc::new(AtomicBool::new(false));
     let look = move |ns: &Namespace, stop: &AtomicBool, offset: usize| -> u64 {
         let mut rounds = 0;
         while !stop.load(Relaxed) {
@@ -303,43 +316,10 @@ fn stale_lock_free_semops_race_trims() {
         }
         rounds
     };
-    let child = {
-        let (ns, look) = (ns.clone(), look.clone());
-        fork_child(&ns.clone(), move || {
-            // SAFETY: plain system call.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-            let stop = AtomicBool::new(false);
-            std::thread::scope(|scope| {
-                scope.spawn(|| {
-                    while std::time::Instant::now() < deadline {
-                        std::thread::sleep(std::time::Duration::from_millis(10));
-                    }
-                    stop.store(true, Relaxed);
-                });
-                i32::from(look(&ns, &stop, 3) == 0)
-            })
-        })
-    };
-    let threads: Vec<_> = (0..3)
-        .map(|t| {
-            let (ns, stop, look) = (ns.clone(), stop.clone(), look.clone());
-            std::thread::spawn(move || look(&ns, &stop, t))
-        })
-        .collect();
-    let start = std::time::Instant::now();
-    let mut cycles = 0;
-    while start.elapsed() < std::time::Duration::from_secs(2) || cycles < 3 {
-        let sets = lock_free_sets(&ns, 1500, 1 + cycles % 8);
+    race_lookers(&ns, 2, 3, look, |cycle| {
+        let sets = lock_free_sets(&ns, 1500, 1 + cycle as i32 % 8);
         sets.iter().for_each(|&id| assert_eq!(ns.semctl(id, 0, IPC_RMID, 0), Ok(0)));
-        cycles += 1;
-    }
-    stop.store(true, Relaxed);
-    for thread in threads {
-        assert!(thread.join().expect("a semop thread failed") > 0);
-    }
-    let status = wait_status(child);
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "the semop process: status {status:#x}");
+    });
     for num in 0..4 {
         assert_eq!(ns.semctl(live, num, GETVAL, 0), Ok(0), "semaphore {num} of the live set");
     }
