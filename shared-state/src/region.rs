@@ -101,7 +101,7 @@ pub const PAGE_SIZE: u64 = 4096;
 pub const ZONE_SEMS: u32 = 8;
 /// Bytes of the semaphore array zone, at the heap's start (after its
 /// unused first page): one array of ZONE_SEMS semaphores per slot.
-pub const SEM_ZONE_SIZE: u64 = IPCMNI as u64 * ZONE_SEMS as u64 * 16;
+pub const SEM_ZONE_SIZE: u64 = IPCMNI as u64 * ZONE_SEMS as u64 * core::mem::size_of::<crate::sem::Sem>() as u64;
 /// Heap offset of the first block the heap cuts (after the unused first
 /// page and the semaphore array zone). A quarter page past the zone: the
 /// first blocks (a box's first undo record and journal) would otherwise lie

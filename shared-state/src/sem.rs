@@ -241,11 +241,14 @@ fn tag_of(seq: u32) -> u32 {
 /// for ZONE_SEMS semaphores: a set that small uses it, so that its array
 /// lies at a place of its slot's alone, which the slot's next sets reuse
 /// (their tags differ, see `Sem`) and which goes back to the system with
-/// the slot when the table gives its top back (`SemTable::give_back`).
+/// the slot when the table gives its top back (`SemTable::give_back_beyond`).
 /// Larger sets take their arrays from the heap, and their slots keep them.
 pub(crate) fn zone_array(index: u32) -> u64 {
-    PAGE_SIZE + (index % IPCMNI) as u64 * ZONE_SEMS as u64 * core::mem::size_of::<Sem>() as u64
+    PAGE_SIZE + (index % IPCMNI) as u64 * ZONE_ARRAY_BYTES
 }
+
+/// Bytes of a zone array.
+const ZONE_ARRAY_BYTES: u64 = ZONE_SEMS as u64 * core::mem::size_of::<Sem>() as u64;
 
 /// Whether a slot's array (`SemSlot::sems`) lies in the zone, not in a
 /// heap block.
@@ -406,8 +409,7 @@ impl SlotTable for SemTable<'_> {
         let page = PAGE_SIZE;
         let heap = crate::region::HEAP_OFFSET as u64;
         let from = (heap + zone_array(first)).next_multiple_of(page);
-        let to =
-            (heap + zone_array(end - 1) + ZONE_SEMS as u64 * core::mem::size_of::<Sem>() as u64).next_multiple_of(page);
+        let to = (heap + zone_array(end - 1) + ZONE_ARRAY_BYTES).next_multiple_of(page);
         if to > from {
             let _ = sys::punch_hole(memory.fd, from, to - from);
         }

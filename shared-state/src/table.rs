@@ -246,18 +246,18 @@ pub enum Locking {
 /// Marks `lock` TRIMMED (see `RobustMutex::mark_trimmed`), waiting a
 /// little for a holder to let go: once `initialised` is lowered, only
 /// lookups already under way take the lock, each for a few instructions
-/// (unless it was preempted or stopped: the trim then gives up).
-fn mark_soon(lock: &RobustMutex) -> bool {
+/// (unless it was preempted or stopped: the lock then stays unmarked, and
+/// its pages stay, until a later trim).
+fn mark_soon(lock: &RobustMutex) {
     const TRIES: u32 = 200;
     for _ in 0..TRIES {
         if lock.mark_trimmed() {
-            return true;
+            return;
         }
         for _ in 0..64 {
             core::hint::spin_loop();
         }
     }
-    false
 }
 
 /// A facility's slot table: the header plus a way to reach slot headers.
@@ -779,7 +779,7 @@ pub trait SlotTable {
         fac.initialised.store(first, Release);
         crate::faults::crash_point("table.trim.lowered");
         let mut floor = fac.seq_floor.load(Relaxed);
-        self.for_each_resident_lock(&memory, first, touched, from, to, |index, lock, (data, hole)| {
+        self.for_each_resident_lock(&memory, first..touched, (from, to), |index, lock, (data, hole)| {
             mark_soon(lock);
             // A sequence number in a hole is a zero no one writes (the
             // slot is free, and we hold the facility lock).
@@ -796,26 +796,18 @@ pub trait SlotTable {
         // keeps some (next to an unmarked one) is given back later.
         memory.for_each_extent(from, to, |data, hole| {
             let mut punch_from = data;
-            let first_slot = ((data - memory.start) / memory.slot_size) as u32;
-            let end_slot = (((hole - memory.start).div_ceil(memory.slot_size)) as u32).min(touched);
-            for index in first_slot.max(first)..end_slot {
-                for lock in self.slot_locks(index).into_iter().flatten() {
-                    let (lock_from, lock_to) = memory.bytes_of(lock);
-                    if lock_to <= data || lock_from >= hole {
-                        continue;
-                    }
-                    let whole = lock_from >= data && lock_to <= hole;
-                    if whole && lock.is_trimmed() {
-                        continue;
-                    }
-                    // Kept: the pages this lock lies in.
-                    let keep_from = lock_from / page * page;
-                    if keep_from > punch_from {
-                        let _ = crate::sys::punch_hole(memory.fd, punch_from as u64, (keep_from - punch_from) as u64);
-                    }
-                    punch_from = punch_from.max(lock_to.next_multiple_of(page));
+            self.for_each_lock_in(&memory, first..touched, (data, hole), |_, lock, (lock_from, lock_to)| {
+                let whole = lock_from >= data && lock_to <= hole;
+                if whole && lock.is_trimmed() {
+                    return;
                 }
-            }
+                // Kept: the pages this lock lies in.
+                let keep_from = lock_from / page * page;
+                if keep_from > punch_from {
+                    let _ = crate::sys::punch_hole(memory.fd, punch_from as u64, (keep_from - punch_from) as u64);
+                }
+                punch_from = punch_from.max(lock_to.next_multiple_of(page));
+            });
             if hole > punch_from {
                 let _ = crate::sys::punch_hole(memory.fd, punch_from as u64, (hole - punch_from) as u64);
             }
@@ -824,30 +816,44 @@ pub trait SlotTable {
         true
     }
 
-    /// Calls `visit` with each lock of slots `first..end` that lies wholly
-    /// in memory between file offsets `from` and `to` (see `trim_free_top`),
-    /// and the run of memory it lies in.
+    /// Calls `visit` with each lock of slots `slots` that lies wholly in
+    /// memory between file offsets `within` (see `trim_free_top`), and the
+    /// run of memory it lies in.
     fn for_each_resident_lock(
         &self,
         memory: &TableMemory,
-        first: u32,
-        end: u32,
-        from: usize,
-        to: usize,
+        slots: core::ops::Range<u32>,
+        within: (usize, usize),
         mut visit: impl FnMut(u32, &RobustMutex, (usize, usize)),
     ) {
-        memory.for_each_extent(from, to, |data, hole| {
-            let first_slot = ((data - memory.start) / memory.slot_size) as u32;
-            let end_slot = (((hole - memory.start).div_ceil(memory.slot_size)) as u32).min(end);
-            for index in first_slot.max(first)..end_slot {
-                for lock in self.slot_locks(index).into_iter().flatten() {
-                    let (lock_from, lock_to) = memory.bytes_of(lock);
-                    if lock_from >= data && lock_to <= hole {
-                        visit(index, lock, (data, hole));
-                    }
+        memory.for_each_extent(within.0, within.1, |data, hole| {
+            self.for_each_lock_in(memory, slots.clone(), (data, hole), |index, lock, (lock_from, lock_to)| {
+                if lock_from >= data && lock_to <= hole {
+                    visit(index, lock, (data, hole));
+                }
+            });
+        });
+    }
+
+    /// Calls `visit` with each lock of slots `slots` that has a byte
+    /// between file offsets `run`, and the file offsets of its bytes.
+    fn for_each_lock_in(
+        &self,
+        memory: &TableMemory,
+        slots: core::ops::Range<u32>,
+        run: (usize, usize),
+        mut visit: impl FnMut(u32, &RobustMutex, (usize, usize)),
+    ) {
+        let first = ((run.0 - memory.start) / memory.slot_size) as u32;
+        let end = ((run.1 - memory.start).div_ceil(memory.slot_size) as u32).min(slots.end);
+        for index in first.max(slots.start)..end {
+            for lock in self.slot_locks(index).into_iter().flatten() {
+                let bytes = memory.bytes_of(lock);
+                if bytes.1 > run.0 && bytes.0 < run.1 {
+                    visit(index, lock, bytes);
                 }
             }
-        });
+        }
     }
 
     /// Linux's `ipc_get_maxidx`: the highest live index, or -1 when empty.
